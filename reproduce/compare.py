@@ -1,0 +1,56 @@
+"""Point the suite at a new backbone: zero-shot, SimCSE, LLM2Vec and Text2Token on it, one table.
+
+    python -m reproduce compare --backbone Qwen/Qwen2.5-0.5B-Instruct --preset smol
+
+The preset sets the steps, corpora and tasks (default: paper on a GPU, else smol); the backbone
+replaces the preset's. Writes `results/tables/compare-<backbone>.{md,tex}`.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from reproduce.grid import expand
+from reproduce.presets import get_preset, with_backbone
+from reproduce.registry import T2T_BEST, Row, TableSpec
+from reproduce.runner import run_table_plan
+from t2t.backbones import resolve_preset
+from t2t.runtime import Runtime
+
+COMPARE_ROWS = (
+    Row("Zero-shot, last", "zero-shot", {"pooling": "last", "attention": "causal"}),
+    Row("Zero-shot, mean", "zero-shot", {"pooling": "mean", "attention": "causal"}),
+    Row("SimCSE", "simcse"),
+    Row("LLM2Vec", "llm2vec"),
+    Row("Text2Token", "text2token", dict(T2T_BEST)),
+)
+
+
+def compare_spec(backbone: str) -> TableSpec:
+    slug = re.sub(r"[^A-Za-z0-9._-]+", "-", backbone.strip("/")).strip("-").lower()
+    return TableSpec(id=f"compare-{slug}", caption=f"All methods on {backbone}.", rows=COMPARE_ROWS)
+
+
+def compare(
+    backbone: str,
+    preset: str | None = None,
+    *,
+    dry_run: bool = False,
+    limit: int | None = None,
+    runtime: Runtime | None = None,
+    root: Path | None = None,
+) -> str:
+    resolve_preset(backbone)  # fail early with the list of presets on a typo
+    scale = with_backbone(get_preset(preset), backbone)
+    spec = compare_spec(backbone)
+    return run_table_plan(
+        spec,
+        scale,
+        expand(spec, scale),
+        dry_run=dry_run,
+        limit=limit,
+        runtime=runtime,
+        root=root,
+        presets=[scale],
+    )

@@ -1,0 +1,70 @@
+"""Figures from stored results (matplotlib, headless): one row of panels per preset, preset in titles."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from reproduce.presets import ScalePreset, backbone_label  # noqa: E402
+from reproduce.registry import AnalysisSpec, FigureSpec  # noqa: E402
+
+
+def _sweep_panels(spec: FigureSpec, rows: list[tuple[ScalePreset, pd.DataFrame]]):
+    figure, axes = plt.subplots(
+        len(rows), len(spec.sweeps), figsize=(5 * len(spec.sweeps), 3.6 * len(rows)), squeeze=False
+    )
+    for r, (preset, points) in enumerate(rows):
+        for c, sweep in enumerate(spec.sweeps):
+            ax = axes[r][c]
+            subset = points[points.sweep == sweep.parameter]
+            for role in preset.backbones:
+                line = subset[subset.role == role].sort_values("value")
+                if len(line):
+                    ax.plot(line.value, line.score, marker="o", label=backbone_label(preset.backbones[role]))
+            ax.set_xscale(sweep.scale)
+            ax.set_xlabel(sweep.label)
+            ax.set_ylabel("avg main score x100")
+            ax.set_title(f"{spec.paper_number or spec.id} ({preset.name}): {sweep.label}", fontsize=10)
+            ax.grid(alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize=8)
+    return figure
+
+
+def _spectrum_panels(spec: AnalysisSpec, rows: list[tuple[ScalePreset, dict]]):
+    n_cols = max(len(data) for _, data in rows)
+    figure, axes = plt.subplots(len(rows), n_cols, figsize=(5 * n_cols, 3.6 * len(rows)), squeeze=False)
+    for r, (preset, data) in enumerate(rows):
+        for c, (role, methods) in enumerate(data.items()):
+            ax = axes[r][c]
+            for method, shares in methods.items():
+                ax.plot(range(1, len(shares) + 1), shares, marker=".", label=method)
+            ax.set_xlabel("principal component of the untrained embeddings")
+            ax.set_ylabel("share of squared change")
+            ax.set_title(f"spectrum ({preset.name}): {backbone_label(preset.backbones[role])}", fontsize=10)
+            ax.grid(alpha=0.3)
+            if ax.lines:
+                ax.legend(fontsize=8)
+    return figure
+
+
+PANELS = {"figure": _sweep_panels, "analysis": _spectrum_panels}
+
+
+def draw(spec, rows: list[tuple[ScalePreset, object]], folder: Path) -> list[Path]:
+    """Draw `spec`'s figure from `(preset, data)` rows; write PNG and PDF; return the paths."""
+    figure = PANELS[spec.kind](spec, rows)
+    figure.tight_layout()
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = [folder / f"{spec.id}.png", folder / f"{spec.id}.pdf"]
+    for path in paths:
+        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+        figure.savefig(tmp, dpi=150)
+        tmp.replace(path)
+    plt.close(figure)
+    return paths

@@ -1,0 +1,111 @@
+"""Method name -> model spec at a scale. One plain dict; every table row names a method from it.
+
+    METHODS["text2token"](preset, "smollm2-135m", order=("dd",))    # Table 3's "DD only" row
+
+Each constructor takes the scale preset, the backbone, and the row's parameters (pooling,
+attention, stage order, τ, N, ...), and returns a `ModelSpec`. `run_spec` wraps it with the
+preset's evaluation into the `RunSpec` whose hash names the run folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from baselines.recipes import llm2vec_model, simcse_model, zero_shot_model
+from reproduce.presets import ScalePreset
+from t2t.config import choose
+from t2t.pooling import PoolingSpec
+from t2t.recipes import text2token_model
+from t2t.run import EvalSpec, RunSpec
+from t2t.targets.model_derived import ModelDerivedConfig
+from t2t.training.spec import ModelSpec
+
+
+def _pooling(mode: str, skip_bos: bool = False) -> PoolingSpec:
+    return PoolingSpec(mode=mode, mean_skip_bos=skip_bos and mode == "mean")
+
+
+def zero_shot(
+    preset: ScalePreset, backbone: str, pooling: str = "mean", attention: str = "causal"
+) -> ModelSpec:
+    """The untrained backbone (paper's "bare" rows) with a pooling and an attention mode."""
+    return zero_shot_model(backbone, pooling=_pooling(pooling), attention=attention)
+
+
+def text2token(
+    preset: ScalePreset,
+    backbone: str,
+    order: tuple[str, ...] = ("dd", "md"),
+    pooling: str = "last",
+    attention: str = "causal",
+    tau: float = 1e-4,
+    common_samples: int | None = None,
+) -> ModelSpec:
+    """Text2Token, stages in `order`; N defaults to the preset's."""
+    scale = preset.text2token
+    return text2token_model(
+        backbone,
+        pooling=pooling,
+        attention=attention,
+        order=tuple(order),
+        dd_steps=scale.dd_steps,
+        md_steps=scale.md_steps,
+        batch_size=scale.batch_size,
+        max_length=scale.max_length,
+        dd_corpus=scale.dd_corpus,
+        md_corpus=scale.md_corpus,
+        model_derived=ModelDerivedConfig(tau=tau, common_samples=common_samples or scale.common_samples),
+    )
+
+
+def llm2vec(
+    preset: ScalePreset, backbone: str, pooling: str = "mean", attention: str = "bidirectional"
+) -> ModelSpec:
+    """LLM2Vec: (bidirectional) + MNTP + SimCSE; mean pooling over text tokens by default."""
+    return llm2vec_model(
+        backbone, pooling=_pooling(pooling, skip_bos=True), attention=attention, **preset.llm2vec.to_dict()
+    )
+
+
+def simcse(
+    preset: ScalePreset, backbone: str, pooling: str = "mean", attention: str = "bidirectional"
+) -> ModelSpec:
+    """Unsupervised SimCSE on the raw backbone (LLM2Vec's SimCSE step without MNTP)."""
+    sizes = preset.llm2vec
+    return simcse_model(
+        backbone,
+        pooling=_pooling(pooling, skip_bos=True),
+        attention=attention,
+        steps=sizes.simcse_steps,
+        batch_size=sizes.simcse_batch_size,
+        max_length=sizes.simcse_max_length,
+        corpus=sizes.simcse_corpus,
+    )
+
+
+METHODS: dict[str, Callable[..., ModelSpec]] = {
+    "zero-shot": zero_shot,
+    "text2token": text2token,
+    "llm2vec": llm2vec,
+    "simcse": simcse,
+}
+
+METHOD_LABELS = {
+    "zero-shot": "Zero-shot",
+    "text2token": "Text2Token",
+    "llm2vec": "LLM2Vec",
+    "simcse": "SimCSE",
+}
+
+
+def run_spec(
+    method: str, preset: ScalePreset, backbone: str, params: dict[str, Any] | None = None
+) -> RunSpec:
+    """The run of `method` with `params` on `backbone`, evaluated on the preset's task set."""
+    model = choose(METHODS, method, "method")(preset, backbone, **(params or {}))
+    return RunSpec(
+        method=method,
+        model=model,
+        evaluation=EvalSpec(task_set=preset.task_set, max_length=preset.eval_max_length),
+    )

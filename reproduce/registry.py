@@ -1,0 +1,182 @@
+"""The paper's tables and figures as data (PAPER.md §4). Everything else reads this registry.
+
+A `TableSpec` lists rows (a label, a method from `reproduce.methods.METHODS`, its parameters);
+its runs are the rows x the preset's backbones (`reproduce.grid.expand`). A `FigureSpec` lists
+sweeps of one parameter. An `AnalysisSpec` names methods whose trained models are analysed
+(spectrum, token alignment) rather than scored on MTEB.
+
+Only Table 3 and Figure 5 carry paper numbers; the others are known by content and have
+descriptive ids (PAPER.md §4).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Any, Literal
+
+from t2t.config import choose
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    """One table row: a label, a method, its parameters (e.g. pooling, attention, stage order)."""
+
+    label: str
+    method: str
+    params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass(frozen=True)
+class TableSpec:
+    """A results table: rows x (backbone, column) cells of aggregated MTEB main scores x100.
+
+    `columns="categories"`: one column per MTEB category present plus the average over tasks;
+    `columns="average"`: the average over tasks only (wide grids).
+    """
+
+    id: str
+    caption: str
+    rows: tuple[Row, ...]
+    paper_number: str | None = None
+    columns: Literal["categories", "average"] = "categories"
+    kind: str = "table"
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    """One curve: `parameter` takes each value of the preset's `values_from` list."""
+
+    parameter: str
+    label: str
+    values_from: str
+    scale: Literal["log", "linear"] = "log"
+
+
+@dataclasses.dataclass(frozen=True)
+class FigureSpec:
+    """A sensitivity figure: for each sweep, `base` with one parameter varied; y = average score."""
+
+    id: str
+    caption: str
+    base: Row
+    sweeps: tuple[Sweep, ...]
+    paper_number: str | None = None
+    kind: str = "figure"
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisSpec:
+    """An analysis of trained models' embeddings (no MTEB): `analysis` names the function."""
+
+    id: str
+    caption: str
+    analysis: Literal["spectrum", "alignment"]
+    rows: tuple[Row, ...]
+    paper_number: str | None = None
+    kind: str = "analysis"
+
+
+def expand_grid(axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """Cartesian product of named axes, in axis order: `{"a": [1, 2], "b": [3]}` -> 2 dicts."""
+    names = list(axes)
+    return [dict(zip(names, values)) for values in itertools.product(*(axes[n] for n in names))]
+
+
+T2T = "text2token"
+T2T_BEST = {"pooling": "last", "attention": "causal"}  # paper: last pooling + causal is best for Llama-3
+
+POOLING_ATTENTION = tuple(
+    Row(
+        f"{'Text2Token' if cell['method'] == T2T else 'LLM2Vec'}, {cell['pooling']} + {cell['attention']}",
+        cell["method"],
+        {"pooling": cell["pooling"], "attention": cell["attention"]},
+    )
+    for cell in expand_grid(
+        {"method": [T2T, "llm2vec"], "pooling": ["last", "mean"], "attention": ["causal", "bidirectional"]}
+    )
+)
+
+REGISTRY: dict[str, TableSpec | FigureSpec | AnalysisSpec] = {
+    spec.id: spec
+    for spec in [
+        TableSpec(
+            id="main",
+            caption="Main results: zero-shot backbone, LLM2Vec and Text2Token, per MTEB category and "
+            "averaged over tasks (main score x100).",
+            rows=(
+                Row("Zero-shot, last", "zero-shot", {"pooling": "last", "attention": "causal"}),
+                Row("Zero-shot, mean", "zero-shot", {"pooling": "mean", "attention": "causal"}),
+                Row("LLM2Vec", "llm2vec"),
+                Row("Text2Token", T2T, dict(T2T_BEST)),
+            ),
+        ),
+        TableSpec(
+            id="pooling-attention",
+            caption="Pooling (last with PromptEOL / mean) x attention (causal / bidirectional) for "
+            "Text2Token and LLM2Vec (average main score x100).",
+            rows=POOLING_ATTENTION,
+            columns="average",
+        ),
+        TableSpec(
+            id="targets",
+            caption="Target type (data-driven only, model-derived only, both) x pooling (paper: data-driven "
+            "targets suit last pooling, model-derived targets suit mean pooling).",
+            rows=tuple(
+                Row(f"{target}, {pooling}", T2T, {"pooling": pooling, "attention": "causal", "order": order})
+                for target, order in [
+                    ("Data-driven only", ("dd",)),
+                    ("Model-derived only", ("md",)),
+                    ("Both (DD -> MD)", ("dd", "md")),
+                ]
+                for pooling in ("last", "mean")
+            ),
+        ),
+        TableSpec(
+            id="table3",
+            paper_number="Table 3",
+            caption="Stage order: data-driven (DD) and model-derived (MD) targets alone and in both "
+            "orders (paper: DD -> MD wins).",
+            rows=(
+                Row("DD only", T2T, {**T2T_BEST, "order": ("dd",)}),
+                Row("MD only", T2T, {**T2T_BEST, "order": ("md",)}),
+                Row("DD -> MD", T2T, {**T2T_BEST, "order": ("dd", "md")}),
+                Row("MD -> DD", T2T, {**T2T_BEST, "order": ("md", "dd")}),
+            ),
+        ),
+        FigureSpec(
+            id="figure5",
+            paper_number="Figure 5",
+            caption="Sensitivity of Text2Token to the number N of samples for the common distribution "
+            "Q(w) and to the target temperature tau (average main score x100).",
+            base=Row("Text2Token", T2T, dict(T2T_BEST)),
+            sweeps=(
+                Sweep("common_samples", "samples N for Q(w)", "figure5_samples"),
+                Sweep("tau", "temperature tau", "figure5_taus"),
+            ),
+        ),
+        AnalysisSpec(
+            id="spectrum",
+            caption="Per principal component of the untrained model's embeddings, how much training "
+            "moves the embeddings (paper: both methods mainly move the first component).",
+            analysis="spectrum",
+            rows=(Row("LLM2Vec", "llm2vec"), Row("Text2Token", T2T, dict(T2T_BEST))),
+        ),
+        AnalysisSpec(
+            id="alignment",
+            caption="Token alignment: of the top-10 LM-head tokens of each embedding, how many occur in "
+            "the input text (mean over sentences).",
+            analysis="alignment",
+            rows=(
+                Row("Zero-shot, last", "zero-shot", {"pooling": "last", "attention": "causal"}),
+                Row("Zero-shot, mean", "zero-shot", {"pooling": "mean", "attention": "causal"}),
+                Row("LLM2Vec", "llm2vec"),
+                Row("Text2Token", T2T, dict(T2T_BEST)),
+            ),
+        ),
+    ]
+}
+
+
+def get_spec(spec_id: str) -> TableSpec | FigureSpec | AnalysisSpec:
+    return choose(REGISTRY, spec_id, "table or figure id")

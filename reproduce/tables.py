@@ -1,0 +1,238 @@
+"""Table builders: results (a DataFrame) -> `Table` -> Markdown / LaTeX. Pure functions, no models.
+
+Rules (STYLE.md, "Results are files, tables are pure functions"):
+- a cell is the mean of MTEB main scores x100 over the tasks of its column (a category, or all
+  tasks for "Avg" = MTEB's mean over tasks);
+- a missing number prints `--`, never 0; a cell averaged over fewer tasks than the task set has
+  is marked partial (†) with a footnote saying how many;
+- the best value of each column is bold (ours only, never the reported column);
+- "Reported" and "Δ" columns compare the average with the reference (`reproduce.reference`);
+  an empty reference slot prints "no reference".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+
+from reproduce.reference import ReferenceCell
+
+CATEGORY_ORDER = [
+    "Retrieval",
+    "Reranking",
+    "Clustering",
+    "PairClassification",
+    "Classification",
+    "STS",
+    "Summarization",
+]
+MISSING = "--"
+PARTIAL = "†"
+
+
+@dataclasses.dataclass
+class Cell:
+    value: float | None = None
+    partial: bool = False
+    text: str | None = None
+    bold: bool = False
+
+    def render(self, bold: tuple[str, str] = ("**", "**"), digits: int = 2) -> str:
+        if self.text is not None:
+            return self.text
+        if self.value is None or (isinstance(self.value, float) and math.isnan(self.value)):
+            return MISSING
+        body = f"{self.value:.{digits}f}" + (PARTIAL if self.partial else "")
+        return f"{bold[0]}{body}{bold[1]}" if self.bold else body
+
+
+@dataclasses.dataclass
+class Table:
+    """A rendered-agnostic table: grouped columns, labelled rows of cells, footnotes."""
+
+    id: str
+    title: str
+    caption: str
+    groups: list[tuple[str, list[str]]]
+    rows: list[tuple[str, list[Cell]]]
+    footnotes: list[str] = dataclasses.field(default_factory=list)
+    bold_columns: set[int] = dataclasses.field(default_factory=set)
+
+    @property
+    def columns(self) -> list[tuple[str, str]]:
+        return [(group, column) for group, columns in self.groups for column in columns]
+
+
+def aggregate(scores: dict[str, float], tasks: Sequence[str]) -> Cell:
+    """Mean over `tasks` of the available scores; partial if some are missing, empty if all are."""
+    present = [scores[task] for task in tasks if task in scores]
+    if not present:
+        return Cell()
+    return Cell(sum(present) / len(present), partial=len(present) < len(tasks))
+
+
+def mark_best(table: Table) -> None:
+    """Bold the largest complete value of every column in `table.bold_columns` (ties all bold)."""
+    for column in table.bold_columns:
+        candidates = [
+            cells[column]
+            for _, cells in table.rows
+            if cells[column].value is not None and cells[column].text is None and not cells[column].partial
+        ]
+        if not candidates:
+            continue
+        best = max(cell.value for cell in candidates)
+        for cell in candidates:
+            cell.bold = abs(cell.value - best) < 1e-9
+
+
+def score_table(
+    *,
+    table_id: str,
+    title: str,
+    caption: str,
+    scores: pd.DataFrame,
+    row_labels: Sequence[str],
+    roles: dict[str, str],
+    tasks: Sequence[str],
+    category_of: dict[str, str],
+    by_category: bool,
+    references: dict[tuple[str, str], ReferenceCell | None] | None = None,
+) -> Table:
+    """Build a score table.
+
+    Args:
+        scores: long frame with columns `row`, `role`, `task`, `score` (x100).
+        row_labels: rows in display order.
+        roles: backbone role -> column-group label, in display order.
+        tasks: the task set's tasks (the denominator of every average).
+        category_of: task -> MTEB category.
+        by_category: one column per category present, plus "Avg"; else "Avg" only.
+        references: (row, role) -> reported cell (None or missing key = no reference slot).
+    """
+    references = references or {}
+    categories = [c for c in CATEGORY_ORDER if any(category_of.get(t) == c for t in tasks)]
+    categories += sorted({category_of.get(t, "Other") for t in tasks} - set(categories))
+    data_columns = [*categories, "Avg"] if by_category else ["Avg"]
+    with_reference = {role for (_, role), ref in references.items() if ref is not None}
+    groups = [
+        (label, data_columns + (["Reported", "Δ"] if role in with_reference else []))
+        for role, label in roles.items()
+    ]
+    lookup: dict[tuple[str, str], dict[str, float]] = {}
+    for item in scores.itertuples(index=False):
+        lookup.setdefault((item.row, item.role), {})[item.task] = float(item.score)
+
+    rows, bold_columns, index = [], set(), 0
+    for _, columns in groups:
+        bold_columns.update(range(index, index + len(data_columns)))
+        index += len(columns)
+    for label in row_labels:
+        cells: list[Cell] = []
+        for role in roles:
+            found = lookup.get((label, role), {})
+            for column in data_columns:
+                members = tasks if column == "Avg" else [t for t in tasks if category_of.get(t) == column]
+                cells.append(aggregate(found, members))
+            if role in with_reference:
+                cells.extend(_reference_cells(cells[-1], references.get((label, role))))
+        rows.append((label, cells))
+
+    table = Table(table_id, title, caption, groups, rows, bold_columns=bold_columns)
+    mark_best(table)
+    table.footnotes = _footnotes(table, len(tasks))
+    return table
+
+
+def _reference_cells(ours: Cell, reference: ReferenceCell | None) -> list[Cell]:
+    if reference is None:
+        return [Cell(), Cell()]
+    if reference.value is None:
+        return [Cell(text="no reference"), Cell()]
+    delta = None if ours.value is None or ours.partial else ours.value - reference.value
+    return [Cell(reference.value), Cell(delta, text=None if delta is None else f"{delta:+.2f}")]
+
+
+def _footnotes(table: Table, n_tasks: int) -> list[str]:
+    cells = [cell for _, row in table.rows for cell in row]
+    notes = [f"Scores are MTEB main scores x100; Avg is the mean over the {n_tasks} tasks of the task set."]
+    if any(cell.partial for cell in cells):
+        notes.append(f"{PARTIAL} partial: averaged over the tasks present only (some runs are unfinished).")
+    if any(cell.value is None and cell.text is None for cell in cells):
+        notes.append(f"{MISSING} not measured at this preset (no stored result).")
+    if any(cell.text == "no reference" for cell in cells):
+        notes.append(
+            "no reference: the paper's value is not available to this project (slot kept, source noted)."
+        )
+    return notes
+
+
+def to_markdown(table: Table) -> str:
+    header = ["", *[f"{group} · {column}" for group, column in table.columns]]
+    lines = [
+        f"### {table.title}",
+        "",
+        table.caption,
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    for label, cells in table.rows:
+        lines.append("| " + " | ".join([label, *[cell.render() for cell in cells]]) + " |")
+    lines.append("")
+    lines.extend(f"- {note}" for note in table.footnotes)
+    return "\n".join(lines) + "\n"
+
+
+def _latex_escape(text: str) -> str:
+    for raw, escaped in [
+        ("\\", r"\textbackslash{}"),
+        ("&", r"\&"),
+        ("%", r"\%"),
+        ("_", r"\_"),
+        ("#", r"\#"),
+        ("->", r"$\rightarrow$"),
+        ("†", r"$^\dagger$"),
+        ("Δ", r"$\Delta$"),
+        ("·", ""),
+    ]:
+        text = text.replace(raw, escaped)
+    return text
+
+
+def _latex_cell(cell: Cell) -> str:
+    text = _latex_escape(cell.render(bold=("", "")))
+    return rf"\textbf{{{text}}}" if cell.bold else text
+
+
+def to_latex(table: Table) -> str:
+    n = len(table.columns)
+    spec = "l" + "r" * n
+    group_line, rules, start = [""], [], 2
+    for group, columns in table.groups:
+        group_line.append(rf"\multicolumn{{{len(columns)}}}{{c}}{{{_latex_escape(group)}}}")
+        rules.append(rf"\cmidrule(lr){{{start}-{start + len(columns) - 1}}}")
+        start += len(columns)
+    body = [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\small",
+        rf"\caption{{{_latex_escape(table.title)}. {_latex_escape(table.caption)}}}",
+        rf"\label{{tab:{table.id}}}",
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(group_line) + r" \\",
+        " ".join(rules),
+        " & ".join(["", *[_latex_escape(column) for _, column in table.columns]]) + r" \\",
+        r"\midrule",
+    ]
+    for label, cells in table.rows:
+        rendered = [_latex_cell(cell) for cell in cells]
+        body.append(" & ".join([_latex_escape(label), *rendered]) + r" \\")
+    body += [r"\bottomrule", r"\end{tabular}"]
+    body += [rf"\par\footnotesize {_latex_escape(note)}" for note in table.footnotes]
+    body.append(r"\end{table}")
+    return "\n".join(body) + "\n"

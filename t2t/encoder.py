@@ -1,0 +1,164 @@
+"""One encoder contract for every method: an mteb encoder around a pooled HF model.
+
+`Embedder` turns texts into vectors: it formats them for the pooling (`t2t.pooling`), sorts them
+by token length so each batch has little padding, runs the model under `torch.inference_mode()`
+(bf16 where the hardware is good at it), pools, and returns the vectors in the input order.
+Identical texts within one call are encoded once (MTEB's STS tasks repeat sentences).
+
+`TextEncoder` adapts an `Embedder` to mteb's `EncoderProtocol`: mteb hands it a DataLoader of
+batches, it returns a `(n, dim)` float32 array. Zero-shot backbones, Text2Token, LLM2Vec and SimCSE
+all evaluate through this one class; they differ only in the weights and the pooling.
+
+Instructions: none (PAPER.md §3). Documents arrive from mteb as `title + " " + text`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from mteb.models.abs_encoder import AbsEncoder
+from mteb.models.model_meta import ModelMeta, ScoringFunction
+from tqdm.auto import tqdm
+
+from t2t.hardware import fast_bf16
+from t2t.pooling import PoolingSpec, embed_batch, tokenize
+
+logger = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class Throughput:
+    """Running totals of encoding work, for `run.json`."""
+
+    texts: int = 0
+    tokens: int = 0
+    seconds: float = 0.0
+
+    @property
+    def tokens_per_second(self) -> float:
+        return self.tokens / self.seconds if self.seconds else 0.0
+
+
+class Embedder:
+    """Pooled embeddings from a transformer: `embed(texts) -> (n, dim)` float32 numpy array.
+
+    Args:
+        model: a causal LM (optionally peft-wrapped) or any encoder returning `last_hidden_state`.
+        tokenizer: its tokenizer (needs a pad token).
+        pooling: `PoolingSpec` (last + PromptEOL, or mean).
+        max_length: token budget per text, prompt included (paper eval: 512-1024; code default 1024).
+        batch_size: texts per forward pass.
+        dtype: compute dtype; None picks bf16 where the device is fast at it, else fp32. The model is
+            cast to it in place (encoding is the model's last use: ~1.3x faster than autocast on CPU).
+        normalize: scale each embedding to unit L2 norm (sentence-transformers' Normalize module).
+            Cosine-based tasks ignore it; classification (logistic regression) does not. Off for the
+            LLM methods: llm2vec's `LLM2Vec.encode` returns unnormalised embeddings, and the paper
+            does not say (see `EvalSpec.normalize`).
+        progress: show a progress bar with tokens/s.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        tokenizer,
+        pooling: PoolingSpec,
+        *,
+        max_length: int = 512,
+        batch_size: int = 32,
+        dtype: torch.dtype | None = None,
+        normalize: bool = False,
+        progress: bool = True,
+    ) -> None:
+        self.device = next(model.parameters()).device
+        self.dtype = dtype or (torch.bfloat16 if fast_bf16(str(self.device)) else torch.float32)
+        self.model = model.to(self.dtype).eval()
+        self.tokenizer = tokenizer
+        self.pooling = pooling
+        self.max_length = max_length
+        self.batch_size = batch_size
+        self.normalize = normalize
+        self.progress = progress
+        self.throughput = Throughput()
+
+    @property
+    def dim(self) -> int:
+        return self.model.config.hidden_size
+
+    @torch.inference_mode()
+    def embed(self, texts: Sequence[str]) -> np.ndarray:
+        unique = list(dict.fromkeys(texts))
+        lengths = [len(ids) for ids in self.tokenizer(unique, add_special_tokens=False).input_ids]
+        order = np.argsort(lengths, kind="stable")[::-1]
+        vectors = np.zeros((len(unique), self.dim), dtype=np.float32)
+        start = time.perf_counter()
+        tokens = 0
+        bar = tqdm(total=len(unique), desc="encode", unit="text", disable=not self.progress, leave=False)
+        for first in range(0, len(unique), self.batch_size):
+            index = order[first : first + self.batch_size]
+            batch = tokenize([unique[i] for i in index], self.tokenizer, self.pooling, self.max_length)
+            batch = {k: v.to(self.device) for k, v in batch.items()}
+            pooled = embed_batch(self.model, batch, self.pooling, self.tokenizer.bos_token_id)
+            if self.normalize:
+                pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
+            vectors[index] = pooled.float().cpu().numpy()
+            tokens += int(batch["attention_mask"].sum())
+            bar.update(len(index))
+            bar.set_postfix(tok_s=f"{tokens / (time.perf_counter() - start):.0f}")
+        bar.close()
+        elapsed = time.perf_counter() - start
+        self.throughput.texts += len(unique)
+        self.throughput.tokens += tokens
+        self.throughput.seconds += elapsed
+        position = {text: i for i, text in enumerate(unique)}
+        return vectors[[position[t] for t in texts]]
+
+
+class TextEncoder(AbsEncoder):
+    """mteb encoder wrapping an `Embedder`. Cosine similarity; no instructions."""
+
+    def __init__(self, embedder: Embedder, meta: ModelMeta) -> None:
+        self.embedder = embedder
+        self.model = embedder.model
+        self.mteb_model_meta = meta
+
+    def encode(
+        self, inputs, *, task_metadata, hf_split, hf_subset, prompt_type=None, **kwargs: Any
+    ) -> np.ndarray:
+        texts = [text for batch in inputs for text in batch["text"]]
+        return self.embedder.embed(texts)
+
+
+def model_meta(name: str, embedder: Embedder, *, revision: str | None = None, **extra: Any) -> ModelMeta:
+    """A `ModelMeta` for one of our runs: name, size, dimension, cosine similarity, no instructions."""
+    n_parameters = sum(p.numel() for p in {id(p): p for p in embedder.model.parameters()}.values())
+    fields: dict[str, Any] = dict(
+        loader=None,
+        name=name,
+        revision=revision or "local",
+        release_date=None,
+        languages=["eng-Latn"],
+        n_parameters=n_parameters,
+        memory_usage_mb=None,
+        max_tokens=embedder.max_length,
+        embed_dim=embedder.dim,
+        license=None,
+        open_weights=True,
+        public_training_code=None,
+        public_training_data=None,
+        framework=["PyTorch", "Transformers"],
+        similarity_fn_name=ScoringFunction.COSINE,
+        use_instructions=False,
+        training_datasets=None,
+    )
+    fields.update(extra)
+    return ModelMeta(**fields)
+
+
+def text_encoder(name: str, embedder: Embedder, revision: str | None = None) -> TextEncoder:
+    return TextEncoder(embedder, model_meta(name, embedder, revision=revision))

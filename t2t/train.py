@@ -1,0 +1,74 @@
+"""Train the stages of a model spec from the command line (single process or `accelerate launch`).
+
+    python -m t2t.train --spec spec.json
+    accelerate launch --num_processes 8 -m t2t.train --spec spec.json     # DDP on 8 GPUs
+
+`spec.json` holds a `ModelSpec` (or a `RunSpec`, whose `model` is used). Finished stages are
+reused, interrupted ones resume from their last checkpoint. Prints one JSON line per stage with its
+artifact folder, so scripts (and the distributed test) can find the adapters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import logging
+from pathlib import Path
+
+import torch
+
+from t2t.runtime import Runtime
+from t2t.training.pipeline import build_model, make_accelerator, stage_dir
+from t2t.training.spec import ModelSpec
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of every parameter's bytes, in name order (identical models <=> identical digests)."""
+    digest = hashlib.sha256()
+    for name, parameter in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(parameter.detach().cpu().contiguous().view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--spec", type=Path, required=True, help="JSON file with a ModelSpec or RunSpec")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    parser.add_argument("--checkpoint-every", type=int, default=50)
+    parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument("--no-progress", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+
+    payload = json.loads(args.spec.read_text())
+    spec = ModelSpec.from_dict(payload.get("model", payload) if "method" in payload else payload)
+    runtime = Runtime(
+        precision=args.precision,
+        checkpoint_every=args.checkpoint_every,
+        gradient_checkpointing=args.gradient_checkpointing,
+        progress=not args.no_progress,
+    )
+    accelerator = make_accelerator(runtime)
+    model, _, _ = build_model(spec, runtime, accelerator)
+    print(
+        json.dumps({"rank": accelerator.process_index, "weights_sha256": weights_digest(model)}), flush=True
+    )
+    if accelerator.is_main_process:
+        for index, stage in enumerate(spec.stages):
+            print(
+                json.dumps(
+                    {
+                        "stage": index,
+                        "objective": stage.objective,
+                        "artifact": str(stage_dir(spec.stage_key(index))),
+                    }
+                )
+            )
+
+
+if __name__ == "__main__":
+    main()

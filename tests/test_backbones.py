@@ -1,0 +1,159 @@
+"""Backbone loading and the attention switch.
+
+The bidirectional matrix: for Llama, Mistral and Qwen2 decoders, under sdpa and eager attention, at
+batch size 1 and with left and right padding, changing the *last* token must change the *first*
+position's hidden state (it cannot under causal attention). llm2vec users hit silent causal
+fallbacks (llm2vec issues #74, #79), so every cell is checked.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from t2t.backbones import (
+    BackboneUnavailable,
+    LoraSpec,
+    attach_lora,
+    attention_mode,
+    count_parameters,
+    load_backbone,
+    merge_lora,
+    resolve_preset,
+    set_attention,
+)
+from t2t.config import ConfigError
+
+ARCHITECTURES = ["tiny-llama", "tiny-mistral", "tiny-qwen2"]
+IMPLEMENTATIONS = ["sdpa", "eager"]
+PAD = 0
+
+
+def _first_real_state(model, ids: list[int], padding: str, width: int) -> torch.Tensor:
+    """Hidden state at the first real position of `ids`, in a batch padded to `width` (or alone)."""
+    n_pad = width - len(ids)
+    if padding == "none":
+        input_ids, mask, first = torch.tensor([ids]), torch.ones(1, len(ids), dtype=torch.long), 0
+    elif padding == "right":
+        input_ids = torch.tensor([ids + [PAD] * n_pad, list(range(5, 5 + width))])
+        mask = torch.tensor([[1] * len(ids) + [0] * n_pad, [1] * width])
+        first = 0
+    else:
+        input_ids = torch.tensor([[PAD] * n_pad + ids, list(range(5, 5 + width))])
+        mask = torch.tensor([[0] * n_pad + [1] * len(ids), [1] * width])
+        first = n_pad
+    with torch.no_grad():
+        hidden = model.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+    return hidden[0, first]
+
+
+@pytest.mark.parametrize("backbone", ARCHITECTURES)
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("padding", ["none", "left", "right"])
+def test_bidirectional_first_position_sees_last_token(backbone, implementation, padding):
+    model, _ = load_backbone(backbone, attention="bidirectional", attn_implementation=implementation)
+    assert attention_mode(model) == "bidirectional"
+    a = _first_real_state(model, [100, 200, 300, 400], padding, width=6)
+    b = _first_real_state(model, [100, 200, 300, 999], padding, width=6)
+    assert not torch.allclose(a, b, atol=1e-6), "first position ignores the last token: attention is causal"
+
+
+@pytest.mark.parametrize("backbone", ARCHITECTURES)
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("padding", ["none", "left", "right"])
+def test_causal_first_position_ignores_last_token(backbone, implementation, padding):
+    model, _ = load_backbone(backbone, attention="causal", attn_implementation=implementation)
+    a = _first_real_state(model, [100, 200, 300, 400], padding, width=6)
+    b = _first_real_state(model, [100, 200, 300, 999], padding, width=6)
+    torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("backbone", ARCHITECTURES)
+def test_padding_never_leaks_into_real_positions(backbone):
+    """Bidirectional attention must still mask pads: the pad token id cannot matter."""
+    model, _ = load_backbone(backbone, attention="bidirectional")
+    ids = torch.tensor([[11, 12, 13, PAD, PAD]])
+    other = torch.tensor([[11, 12, 13, 777, 888]])
+    mask = torch.tensor([[1, 1, 1, 0, 0]])
+    with torch.no_grad():
+        a = model.model(input_ids=ids, attention_mask=mask).last_hidden_state[0, :3]
+        b = model.model(input_ids=other, attention_mask=mask).last_hidden_state[0, :3]
+    torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("backbone", ARCHITECTURES)
+def test_causal_mode_is_the_stock_model(backbone):
+    """Our causal mode equals the untouched transformers model, also after a round trip."""
+    ours, _ = load_backbone(backbone, attention="causal")
+    stock, _ = load_backbone(backbone, attention="causal")
+    del stock.config.is_causal  # as transformers builds it: no flag at all
+    ids = torch.tensor([[5, 6, 7, 8, 9]])
+    with torch.no_grad():
+        reference = stock(input_ids=ids).logits
+        set_attention(ours, "bidirectional")
+        set_attention(ours, "causal")
+        torch.testing.assert_close(ours(input_ids=ids).logits, reference, rtol=0, atol=0)
+
+
+def test_tiny_presets_are_small_and_deterministic():
+    a, tokenizer = load_backbone("tiny-mistral")
+    b, _ = load_backbone("tiny-mistral")
+    trainable, total = count_parameters(a)
+    assert 2e5 <= total <= 5e6
+    assert len(tokenizer) == a.config.vocab_size == 49152  # the real SmolLM2 tokenizer
+    for (name, p), (_, q) in zip(a.named_parameters(), b.named_parameters()):
+        assert torch.equal(p, q), name
+    c, _ = load_backbone("tiny-mistral", seed=1)
+    assert not torch.equal(a.model.embed_tokens.weight, c.model.embed_tokens.weight)
+
+
+def test_lora_attach_and_merge_changes_only_through_adapter():
+    model, _ = load_backbone("tiny-llama")
+    ids = torch.tensor([[5, 6, 7]])
+    with torch.no_grad():
+        before = model(input_ids=ids).logits.clone()
+    peft = attach_lora(model, LoraSpec(r=4, alpha=8, dropout=0.0))
+    trainable, total = count_parameters(peft)
+    assert 0 < trainable < total
+    assert all(("lora_" in n) == p.requires_grad for n, p in peft.named_parameters())
+    with torch.no_grad():
+        torch.testing.assert_close(peft(input_ids=ids).logits, before)  # LoRA B starts at zero
+        for name, p in peft.named_parameters():
+            if "lora_B" in name:
+                p.add_(0.05)
+        adapted = peft(input_ids=ids).logits.clone()
+    merged = merge_lora(peft)
+    assert not any("lora_" in n for n, _ in merged.named_parameters())
+    with torch.no_grad():
+        torch.testing.assert_close(merged(input_ids=ids).logits, adapted, rtol=1e-4, atol=1e-4)
+    assert not torch.allclose(adapted, before)
+
+
+def test_unknown_backbone_names_the_choices():
+    with pytest.raises(ConfigError, match="tiny-llama"):
+        resolve_preset("llama-9000")
+
+
+def test_paper_backbone_offline_fails_fast_with_the_fix(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path))
+    monkeypatch.delenv("T2T_WEIGHTS_LLAMA3_8B", raising=False)
+    with pytest.raises(BackboneUnavailable, match="T2T_WEIGHTS_LLAMA3_8B") as error:
+        load_backbone("llama3-8b")
+    assert "--backbone /path" in str(error.value)
+
+
+def test_weights_override_must_exist(monkeypatch, tmp_path):
+    monkeypatch.setenv("T2T_WEIGHTS_MISTRAL_7B", str(tmp_path / "missing"))
+    with pytest.raises(BackboneUnavailable, match="not a folder"):
+        load_backbone("mistral-7b")
+
+
+@pytest.mark.slow
+def test_smollm2_has_real_weights():
+    """The converted GGUF is the real SmolLM2-135M-Instruct: it knows the capital of France."""
+    model, tokenizer = load_backbone("smollm2-135m")
+    assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()  # tied head
+    inputs = tokenizer("The capital of France is", return_tensors="pt")
+    output = model.generate(**inputs, max_new_tokens=8, do_sample=False)
+    assert "Paris" in tokenizer.decode(output[0][inputs.input_ids.shape[1] :])

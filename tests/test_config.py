@@ -1,0 +1,85 @@
+"""Frozen configs: validation messages, canonical hashing, nested specs."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import pytest
+
+from t2t.config import Config, ConfigError, choose, stable_hash
+from t2t.pooling import PoolingSpec
+from t2t.training.spec import ModelSpec, StageSpec
+
+
+@dataclasses.dataclass(frozen=True)
+class Inner(Config):
+    size: int = 1
+    mode: Literal["a", "b"] = "a"
+
+
+@dataclasses.dataclass(frozen=True)
+class Outer(Config):
+    name: str
+    inner: Inner = Inner()
+    values: tuple[float, ...] = ()
+    maybe: int | None = None
+
+
+def test_unknown_key_lists_valid_keys():
+    with pytest.raises(ConfigError, match=r"unknown key 'nmae'; valid keys: inner, maybe, name, values"):
+        Outer.from_dict({"nmae": "x"})
+
+
+def test_nested_errors_say_where():
+    with pytest.raises(ConfigError, match=r"Outer\.inner\.mode: 'c' is not one of 'a', 'b'"):
+        Outer.from_dict({"name": "x", "inner": {"mode": "c"}})
+    with pytest.raises(ConfigError, match=r"Outer\.inner\.size: expected an integer"):
+        Outer.from_dict({"name": "x", "inner": {"size": 1.5}})
+
+
+def test_lists_become_tuples_and_ints_become_floats():
+    config = Outer.from_dict({"name": "x", "values": [1, 2.5], "maybe": None})
+    assert config.values == (1.0, 2.5) and isinstance(config.values[0], float)
+
+
+def test_hash_is_canonical_and_sensitive():
+    a = Outer.from_dict({"name": "x", "values": [1, 2]})
+    b = Outer.from_dict({"values": [1.0, 2.0], "name": "x"})
+    assert a.config_hash() == b.config_hash()
+    assert a.replace(name="y").config_hash() != a.config_hash()
+    assert Outer.from_dict(a.to_dict()) == a
+
+
+def test_choose_names_the_choices():
+    with pytest.raises(ConfigError, match="unknown corpus 'wiki'; choose one of: a, b"):
+        choose({"a": 1, "b": 2}, "wiki", "corpus")
+
+
+def test_stable_hash_ignores_key_order():
+    assert stable_hash({"a": 1, "b": [1, 2]}) == stable_hash({"b": [1, 2], "a": 1})
+
+
+def test_stage_options_are_completed_so_equal_meanings_hash_equal():
+    bare = StageSpec.from_dict({"objective": "model-derived", "steps": 10})
+    explicit = StageSpec.from_dict({"objective": "model-derived", "steps": 10, "options": {"tau": 1e-4}})
+    assert bare.options["tau"] == 1e-4 and "common_samples" in bare.options
+    assert bare.config_hash() == explicit.config_hash()
+    with pytest.raises(ConfigError, match="model-derived options: unknown key 'temperature'"):
+        StageSpec.from_dict({"objective": "model-derived", "steps": 10, "options": {"temperature": 1}})
+    with pytest.raises(ConfigError, match="unknown objective 'kl'"):
+        StageSpec.from_dict({"objective": "kl", "steps": 10})
+
+
+def test_stage_keys_share_prefixes():
+    dd = {"objective": "data-driven", "steps": 5}
+    md = {"objective": "model-derived", "steps": 3}
+    dd_only = ModelSpec.from_dict({"backbone": "tiny-llama", "stages": [dd]})
+    dd_md = ModelSpec.from_dict({"backbone": "tiny-llama", "stages": [dd, md]})
+    md_dd = ModelSpec.from_dict({"backbone": "tiny-llama", "stages": [md, dd]})
+    assert dd_only.stage_key(0) == dd_md.stage_key(0)
+    assert dd_md.stage_key(1) != md_dd.stage_key(1)
+    assert md_dd.stage_key(0) != dd_md.stage_key(0)
+    mean = ModelSpec.from_dict({"backbone": "tiny-llama", "pooling": {"mode": "mean"}, "stages": [dd]})
+    assert mean.stage_key(0) != dd_only.stage_key(0)  # Text2Token stages depend on the pooling
+    assert isinstance(dd_only.pooling, PoolingSpec)

@@ -6,6 +6,7 @@ Recorded in every `run.json`, so each table cell can be traced to the code and m
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import importlib.metadata
 import platform
 import subprocess
@@ -17,8 +18,10 @@ from t2t.paths import REPO_ROOT
 PACKAGES = ("torch", "transformers", "peft", "mteb", "accelerate", "datasets", "spacy", "numpy", "t2t-repro")
 
 
+@functools.cache
 def git_state() -> dict[str, Any]:
-    """`{"sha": ..., "dirty": bool}` of the checkout, or nulls outside a git checkout."""
+    """`{"sha": ..., "dirty": bool}` of the checkout when this process first asked (the code it
+    imported), or nulls outside a git checkout."""
 
     def git(*args: str) -> str:
         return subprocess.run(

@@ -72,6 +72,7 @@ def execute(spec: RunSpec, runtime: Runtime | None = None, *, root=None, acceler
         return store
 
     started = time.perf_counter()
+    origin = provenance()  # the code and machine this run starts with
     model, tokenizer, logs = build_model(spec.model, runtime, accelerator)
     if accelerator is not None and not accelerator.is_main_process:
         return store
@@ -100,7 +101,7 @@ def execute(spec: RunSpec, runtime: Runtime | None = None, *, root=None, acceler
     previous = store.read().get("timing", {})
     store.update(
         status="complete",
-        provenance=provenance(),
+        provenance=origin,
         timing={
             "build_model_s": round(built - started, 2) + previous.get("build_model_s", 0.0),
             "evaluate_s": round(finished - built, 2) + previous.get("evaluate_s", 0.0),

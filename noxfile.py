@@ -51,9 +51,15 @@ def lint(session: nox.Session) -> None:
 
 @nox.session
 def smoke(session: nox.Session) -> None:
-    """Every table and figure end to end on the tiny preset (random tiny models, ~minutes on 2 CPUs)."""
+    """Every table and figure end to end at the tiny preset (random tiny models, minutes on 2 CPUs).
+
+    Writes into a scratch results folder (`.nox/smoke-results`, or T2T_RESULTS_DIR if set), so the
+    committed results stay the real ones.
+    """
     install_suite(session)
-    session.run("python", "-m", "reproduce", "all", "--preset", "tiny", *session.posargs, env=OFFLINE_ENV)
+    results = os.environ.get("T2T_RESULTS_DIR", str(Path(session.create_tmp()) / "smoke-results"))
+    env = {**OFFLINE_ENV, "T2T_RESULTS_DIR": results}
+    session.run("python", "-m", "reproduce", "all", "--preset", "tiny", "--quiet", *session.posargs, env=env)
 
 
 # llm2vec's own environment for `llm2vec-parity`. llm2vec 0.2.3 pins transformers<=4.44.2; peft and
@@ -101,3 +107,56 @@ def llm2vec_parity(session: nox.Session) -> None:
     session.run("python", "-m", "baselines.parity.ours", "--out", str(folder), env=OFFLINE_ENV)
     python = llm2vec_reference_python(session)
     session.run(python, "baselines/parity/reference.py", "--dir", str(folder), env=OFFLINE_ENV, external=True)
+
+
+# One session per registry id (reproduce/registry.py; a test keeps the two lists equal).
+REPRODUCE_SESSIONS = {
+    "main": "Main results: zero-shot, LLM2Vec, Text2Token per MTEB category (-- --preset/--backbone/--dry-run/--limit).",
+    "pooling-attention": "Pooling (last/mean) x attention (causal/bidirectional) for Text2Token and LLM2Vec.",
+    "targets": "Target type (data-driven / model-derived / both) x pooling.",
+    "table3": "Paper Table 3: stage order DD only, MD only, DD->MD, MD->DD (the quickstart's main job).",
+    "figure5": "Paper Figure 5: sensitivity to N (samples for Q(w)) and the temperature tau.",
+    "spectrum": "Spectral analysis: per-principal-component change of the embeddings after training.",
+    "alignment": "Token alignment: top-10 LM-head tokens of each embedding that occur in its text.",
+}
+
+
+def _reproduce_session(spec_id: str, doc: str) -> None:
+    def run(session: nox.Session) -> None:
+        install_suite(session)
+        session.run("python", "-m", "reproduce", spec_id, *session.posargs)
+
+    run.__doc__ = doc
+    nox.session(name=spec_id)(run)
+
+
+for _id, _doc in REPRODUCE_SESSIONS.items():
+    _reproduce_session(_id, _doc)
+
+
+@nox.session
+def tables(session: nox.Session) -> None:
+    """Rebuild every table, figure, the claims and results/README.md from stored results (no model)."""
+    install_suite(session)
+    session.run("python", "-m", "reproduce", "tables")
+
+
+@nox.session
+def compare(session: nox.Session) -> None:
+    """All methods on a new backbone: -- --backbone <preset|HF id|folder> [--preset smol]."""
+    install_suite(session)
+    session.run("python", "-m", "reproduce", "compare", *session.posargs)
+
+
+@nox.session(name="inspect-targets")
+def inspect_targets(session: nox.Session) -> None:
+    """Top tokens of each target type for sentences given (or -- --sample 5), SmolLM2 by default."""
+    install_suite(session)
+    session.run("python", "-m", "t2t.inspect_targets", *(session.posargs or ["--sample", "5"]))
+
+
+@nox.session
+def benchmark(session: nox.Session) -> None:
+    """Encoding and training throughput against a plain loop on this machine (rates and ratios)."""
+    install_suite(session)
+    session.run("python", "-m", "t2t.benchmark", *session.posargs, env=OFFLINE_ENV)

@@ -170,4 +170,7 @@ def get_preset(name: str | None = None) -> ScalePreset:
 
 def with_backbone(preset: ScalePreset, backbone: str) -> ScalePreset:
     """The preset with one column, `backbone` (a preset name, HF id or local folder)."""
+    from t2t.backbones import resolve_preset
+
+    resolve_preset(backbone)  # a typo fails here, with the list of presets
     return preset.replace(backbones={"custom": backbone})

@@ -153,13 +153,18 @@ def test_lite_set_is_capped_deterministically_and_a_subset():
                 assert set(rows[column]) <= set(whole[split][column])
             if len(whole["test"]) > spec.limit:
                 assert len(splits["test"]) == spec.limit
-    amazon, full = first[-1], offline_task("AmazonCounterfactualClassification", ROOT)
-    assert amazon.metadata.name == "AmazonCounterfactualClassification"
-    for split in ("train", "test"):  # stratified: each label keeps its share, rounded up or down
-        capped = Counter(amazon.dataset["en"][split]["label"])
-        whole = Counter(full.dataset["en"][split]["label"])
-        n = len(full.dataset["en"][split])
-        assert all(abs(capped[label] - spec.limit * count / n) < 1 for label, count in whole.items())
+
+
+@pytest.mark.parametrize("name", ["Banking77Classification", "AmazonCounterfactualClassification"])
+def test_capped_classification_is_stratified(name):
+    capped, full = offline_task(name, ROOT, limit=128), offline_task(name, ROOT)
+    for subset, splits in subset_datasets(full).items():
+        for split in ("train", "test"):  # each label keeps its share, rounded up or down
+            small = Counter(subset_datasets(capped)[subset][split]["label"])
+            whole = Counter(splits[split]["label"])
+            n = len(splits[split])
+            assert sum(small.values()) <= 128 + len(whole)
+            assert all(abs(small[label] - 128 * count / n) < 1 for label, count in whole.items())
 
 
 def test_unknown_task_set_lists_valid_names():

@@ -22,7 +22,8 @@ from tests.fakes import store_run
 GOLDEN = Path(__file__).parent / "golden"
 TINY = PRESETS["tiny"]
 TINY_TASKS = list(TASK_SETS["offline-lite"].tasks)
-CATEGORY = {task: task_category(task) for task in TINY_TASKS}
+DEMO_TASKS = ["STSBenchmark", "SICK-R", "BIOSSES", "Banking77Classification"]
+CATEGORY = {task: task_category(task) for task in DEMO_TASKS}
 
 
 def check_golden(name: str, text: str) -> None:
@@ -48,23 +49,23 @@ def _table(frame, references=None):
         scores=frame,
         row_labels=["A", "B", "C"],
         roles={"x": "Model X", "y": "Model Y"},
-        tasks=TINY_TASKS,
+        tasks=DEMO_TASKS,
         category_of=CATEGORY,
         by_category=True,
         references=references,
     )
 
 
-FULL = dict(zip(TINY_TASKS, [70.0, 60.0, 50.0, 40.0]))  # three STS tasks, then a classification
+FULL = dict(zip(DEMO_TASKS, [70.0, 60.0, 50.0, 40.0]))  # three STS tasks, then a classification
 
 
 def test_score_table_golden_markdown_and_latex():
     frame = _frame(
         {
             ("A", "x"): FULL,
-            ("B", "x"): {**FULL, TINY_TASKS[0]: 80.0},
+            ("B", "x"): {**FULL, DEMO_TASKS[0]: 80.0},
             ("A", "y"): {"STSBenchmark": 10.0},  # partial
-            ("C", "y"): {**FULL, TINY_TASKS[2]: 0.0},  # a real zero stays 0.00
+            ("C", "y"): {**FULL, DEMO_TASKS[2]: 0.0},  # a real zero stays 0.00
         }
     )
     references = {("A", "x"): ReferenceCell(50.0, "fixture"), ("B", "x"): ReferenceCell(None, "slot")}

@@ -1,0 +1,108 @@
+"""The registry, grid expansion and runner: what runs, what is shared, what is skipped."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from reproduce import runner
+from reproduce.__main__ import main
+from reproduce.grid import expand, unique_runs
+from reproduce.presets import PRESETS, get_preset
+from reproduce.registry import REGISTRY, expand_grid, get_spec
+from t2t.config import ConfigError
+from t2t.evaluation.tasks import TASK_SETS
+from tests.fakes import store_run
+
+SMOL, TINY = PRESETS["smol"], PRESETS["tiny"]
+
+
+def test_expand_grid_is_the_cartesian_product_in_axis_order():
+    assert expand_grid({"a": [1, 2], "b": ["x", "y"]}) == [
+        {"a": 1, "b": "x"},
+        {"a": 1, "b": "y"},
+        {"a": 2, "b": "x"},
+        {"a": 2, "b": "y"},
+    ]
+    assert expand_grid({"a": []}) == []
+
+
+def test_every_registry_id_has_a_nox_session():
+    tree = ast.parse((Path(__file__).parents[1] / "noxfile.py").read_text())
+    sessions = next(
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "REPRODUCE_SESSIONS"
+    )
+    assert {key.value for key in sessions.keys} == set(REGISTRY)
+
+
+def test_runs_are_shared_between_tables_and_figures():
+    def ids(spec_id, row):
+        return {item.run_id for item in expand(get_spec(spec_id), SMOL) if item.row == row}
+
+    assert ids("table3", "DD -> MD") == ids("targets", "Both (DD -> MD), last") == ids("main", "Text2Token")
+    assert ids("table3", "DD -> MD") == ids("pooling-attention", "Text2Token, last + causal")
+    figure = {(item.sweep, item.value): item.run_id for item in expand(get_spec("figure5"), SMOL)}
+    assert figure[("tau", 1e-4)] == figure[("common_samples", SMOL.text2token.common_samples)]
+    assert figure[("tau", 1e-4)] in ids("table3", "DD -> MD")
+    assert len(unique_runs(expand(get_spec("figure5"), SMOL))) == len(figure) - 1
+
+
+def test_pooling_attention_grid_shares_mntp_but_not_simcse_stages():
+    llm2vec = [
+        item.run.model for item in expand(get_spec("pooling-attention"), SMOL) if item.run.method == "llm2vec"
+    ]
+    assert len(llm2vec) == 4
+    assert len({model.stage_key(0) for model in llm2vec}) == 2  # MNTP depends on attention only
+    assert len({model.stage_key(1) for model in llm2vec}) == 4
+
+
+def test_presets_map_backbones_and_tasks():
+    assert get_preset("tiny").backbones == {"llama": "tiny-llama", "mistral": "tiny-mistral"}
+    assert PRESETS["paper"].task_set == "mteb-eng-v2" and PRESETS["smol"].task_set == "offline"
+    with pytest.raises(ConfigError, match="choose one of: paper, smol, tiny"):
+        get_preset("huge")
+    for preset in PRESETS.values():  # every preset's grid builds (validates every config)
+        for spec in REGISTRY.values():
+            assert expand(spec, preset)
+
+
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
+    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("dry run executed a run"))
+    assert main(["table3", "--preset", "smol", "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert "table3 @ smol: 4 distinct runs, 0 complete, 4 to run; estimated" in out
+    assert "DD -> MD [smollm2]" in out and "stages 0/2, tasks 0/9" in out
+    assert not (tmp_path / "runs").exists()
+
+
+def test_complete_runs_are_never_recomputed(tmp_path, monkeypatch):
+    tasks = TASK_SETS[TINY.task_set].tasks
+    for item in expand(get_spec("table3"), TINY):
+        store_run(tmp_path, item.run, {task: 0.5 for task in tasks})
+    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("recomputed a finished run"))
+    report = runner.reproduce("table3", "tiny", root=tmp_path)
+    assert "tables/table3.md" in report
+    assert "| DD -> MD | **50.00** |" in (tmp_path / "tables" / "table3.md").read_text()
+
+
+def test_unfinished_runs_resume_and_limit_caps_the_starts(tmp_path, monkeypatch):
+    tasks = TASK_SETS[TINY.task_set].tasks
+    planned = expand(get_spec("table3"), TINY)
+    store_run(tmp_path, planned[0].run, {tasks[0]: 0.5}, complete=False)  # partial
+    started = []
+    monkeypatch.setattr(runner, "execute", lambda run, *a, **k: started.append(run.run_id))
+    runner.reproduce("table3", "tiny", root=tmp_path, limit=2)
+    assert started == [planned[0].run_id, planned[1].run_id]
+
+
+def test_unknown_ids_and_options_fail_with_the_choices(capsys):
+    with pytest.raises(SystemExit):
+        main(["table4"])
+    assert "invalid choice: 'table4'" in capsys.readouterr().err
+    with pytest.raises(ConfigError, match="unknown backbone 'llama-9000'"):
+        runner.reproduce("table3", "smol", backbone="llama-9000", dry_run=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Callable
 
 from t2t.config import choose
@@ -26,10 +27,15 @@ class Corpus:
     load: Callable[[], list[str]]
 
 
-def _local_lines(relative: str) -> Callable[[], list[str]]:
+def _local_lines(
+    relative: str, hub_fallback: Callable[[], list[str]] | None = None
+) -> Callable[[], list[str]]:
     def load() -> list[str]:
         root = data_root()
         if root is None or not (root / relative).is_file():
+            if root is None and hub_fallback is not None:
+                logger.info("no data root: building %s from the Hub", relative)
+                return hub_fallback()
             raise FileNotFoundError(
                 f"local corpus file {relative!r} not found under the data root ({root}); set "
                 "T2T_DATA_DIR to the offline assets folder, or use a Hub corpus (wiki1m, pretrain-wiki)."
@@ -38,6 +44,49 @@ def _local_lines(relative: str) -> Callable[[], list[str]]:
         return [line.strip() for line in lines if line.strip()]
 
     return load
+
+
+_DETOKENIZE = [
+    (" @-@ ", "-"),
+    (" @,@ ", ","),
+    (" @.@ ", "."),
+    (" , ", ", "),
+    (" ; ", "; "),
+    (" : ", ": "),
+    (" 's", "'s"),
+    (" n't", "n't"),
+    ("( ", "("),
+    (" )", ")"),
+]
+
+
+def wikitext_sentences(lines: list[str]) -> list[str]:
+    """WikiText paragraphs -> one sentence per item, WikiText's tokenisation undone.
+
+    Headings are dropped, ` @-@ ` -> `-`, ` , ` -> `, ` (and the like), and paragraphs are split
+    after `.`, `!` or `?` followed by a capital or a quote. An approximation of the data root's
+    derived file, used only to build the corpus from the Hub when there is no data root.
+
+        >>> wikitext_sentences([" = Title = ", " He had a guest @-@ starring role . It ended ."])
+        ['He had a guest-starring role.', 'It ended.']
+    """
+    sentences = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("="):
+            continue
+        for raw, clean in _DETOKENIZE:
+            line = line.replace(raw, clean)
+        line = re.sub(r" ([.!?])", r"\1", line)
+        sentences += [part.strip() for part in re.split(r"(?<=[.!?]) (?=[A-Z\"])", line) if part.strip()]
+    return sentences
+
+
+def wikitext2_sentences_from_hub() -> list[str]:
+    """WikiText-2 (raw) test split from the Hub, as sentences (`wikitext_sentences`)."""
+    from datasets import load_dataset
+
+    return wikitext_sentences(load_dataset("wikitext", "wikitext-2-raw-v1", split="test")["text"])
 
 
 def _hub_text_file(repo: str, filename: str) -> Callable[[], list[str]]:
@@ -51,14 +100,26 @@ def _hub_text_file(repo: str, filename: str) -> Callable[[], list[str]]:
     return load
 
 
+HUB_TEXTS_CAP = 1_000_000
+"""Hub corpora are streamed and cut at this many texts (the paper's runs use far fewer: 500 x 32
+stage-1 texts, 1000 x 128 SimCSE texts), so a 10M-row dataset is never downloaded whole."""
+
+
 def _hub_dataset(
     path: str, column: str, name: str | None = None, split: str = "train"
 ) -> Callable[[], list[str]]:
     def load() -> list[str]:
         from datasets import load_dataset
 
-        rows = load_dataset(path, name, split=split)[column]
-        return [text.strip() for text in rows if text and text.strip()]
+        rows = load_dataset(path, name, split=split, streaming=True)
+        texts = []
+        for row in rows:
+            text = row.get(column) or next((v for v in row.values() if isinstance(v, str)), "")
+            if text and text.strip():
+                texts.append(text.strip())
+                if len(texts) == HUB_TEXTS_CAP:
+                    break
+        return texts
 
     return load
 

@@ -6,8 +6,11 @@ Converting the SmolLM2 tokenizer from its GGUF file takes seconds; tests that wa
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -47,3 +50,43 @@ def make_cache(tmp_path, monkeypatch, tokenizer_cache) -> Callable[[str], Path]:
 def cache(make_cache) -> Path:
     """A fresh cache root for this test (adapters, targets, checkpoints, packed blocks)."""
     return make_cache("cache")
+
+
+@pytest.fixture
+def train_twice(tmp_path, make_cache):
+    """`train_twice(spec, port)`: train `spec` with 2 CPU processes (torchrun, gloo) and with one.
+
+    Returns `(ddp_adapter, single_adapter, rank_digests)`: the two saved adapters as tensor dicts and
+    each rank's digest of its merged weights. torchrun is what `accelerate launch` uses on GPUs.
+    """
+    from safetensors.torch import load_file
+
+    def run(spec, port: int):
+        path = tmp_path / "spec.json"
+        path.write_text(json.dumps(spec.to_dict()))
+        command = ["-m", "t2t.train", "--spec", str(path), "--precision", "fp32", "--no-progress"]
+        launcher = [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nproc_per_node",
+            "2",
+            "--master_port",
+            str(port),
+        ]
+        adapters, digests = [], {}
+        for name, prefix in (("ddp", launcher), ("single", [sys.executable])):
+            env = {**os.environ, "T2T_CACHE_DIR": str(make_cache(name)), "OMP_NUM_THREADS": "1"}
+            out = subprocess.run(prefix + command, env=env, capture_output=True, text=True, timeout=300)
+            assert out.returncode == 0, out.stderr[-3000:]
+            if name == "ddp":
+                digests = {
+                    json.loads(line)["rank"]: json.loads(line)["weights_sha256"]
+                    for line in out.stdout.splitlines()
+                    if line.startswith('{"rank"')
+                }
+            folder = tmp_path / name / "models" / spec.stage_key(len(spec.stages) - 1) / "adapter"
+            adapters.append(load_file(folder / "adapter_model.safetensors"))
+        return adapters[0], adapters[1], digests
+
+    return run

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import numpy as np
 import pytest
 import torch
@@ -394,7 +389,7 @@ def test_paper_settings_of_the_recipes():
 
 
 @pytest.mark.distributed
-def test_two_process_simcse_with_gathered_negatives_matches_one_process(tmp_path, make_cache):
+def test_two_process_simcse_with_gathered_negatives_matches_one_process(train_twice):
     """Gathered negatives + DDP averaging = one process with the global batch (dropout off to compare)."""
     stage = simcse_stage(
         steps=2,
@@ -408,30 +403,8 @@ def test_two_process_simcse_with_gathered_negatives_matches_one_process(tmp_path
     spec = ModelSpec(
         backbone="tiny-llama", attention="bidirectional", pooling=PoolingSpec(mode="mean"), stages=(stage,)
     )
-    path = tmp_path / "spec.json"
-    path.write_text(json.dumps(spec.to_dict()))
-    ddp_cache, single_cache = make_cache("ddp"), make_cache("single")
-    env = {**os.environ, "T2T_CACHE_DIR": str(ddp_cache), "OMP_NUM_THREADS": "1"}
-    command = ["-m", "t2t.train", "--spec", str(path), "--precision", "fp32", "--no-progress"]
-    launcher = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        "29563",
-    ]
-    out = subprocess.run(launcher + command, env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    env["T2T_CACHE_DIR"] = str(single_cache)
-    single = subprocess.run([sys.executable] + command, env=env, capture_output=True, text=True, timeout=300)
-    assert single.returncode == 0, single.stderr[-3000:]
-    from safetensors.torch import load_file
-
-    key = spec.stage_key(0)
-    ddp = load_file(ddp_cache / "models" / key / "adapter" / "adapter_model.safetensors")
-    one = load_file(single_cache / "models" / key / "adapter" / "adapter_model.safetensors")
+    ddp, one, digests = train_twice(spec, port=29563)
+    assert digests[0] == digests[1], "ranks disagree"
     for name in one:
         torch.testing.assert_close(ddp[name], one[name], rtol=1e-4, atol=1e-6)
     assert any(not torch.equal(t, torch.zeros_like(t)) for n, t in one.items() if "lora_B" in n)

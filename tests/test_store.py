@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from mteb.results import TaskResult
 
 from t2t.atomic import atomic_directory, atomic_path, atomic_write_json
 from t2t.results import RunStore, iter_runs
+from tests.fakes import task_result
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path):
@@ -38,23 +38,10 @@ def test_atomic_directory_appears_only_complete(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ckpt"]
 
 
-def _task_result(name: str, score: float) -> TaskResult:
-    return TaskResult.from_dict(
-        {
-            "dataset_revision": "r",
-            "task_name": name,
-            "mteb_version": "2.26.24",
-            "scores": {"test": [{"main_score": score, "hf_subset": "default", "languages": ["eng-Latn"]}]},
-            "evaluation_time": 1.0,
-            "kg_co2_emissions": None,
-        }
-    )
-
-
 def test_run_store_round_trip(tmp_path):
     store = RunStore("abc123", tmp_path)
     assert store.missing_tasks(["STSBenchmark", "SICK-R"]) == ["STSBenchmark", "SICK-R"]
-    store.save_task(_task_result("STSBenchmark", 0.5))
+    store.save_task(task_result("STSBenchmark", 0.5))
     store.update(status="running", config={"x": 1})
     store.update(status="complete")
     assert store.missing_tasks(["STSBenchmark", "SICK-R"]) == ["SICK-R"]

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -202,39 +199,11 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(cache, monkeypatch):
 
 
 @pytest.mark.distributed
-def test_two_process_ddp_matches_one_process(tmp_path, make_cache):
-    """torchrun (what `accelerate launch` uses on GPUs) with 2 CPU processes over gloo."""
+def test_two_process_ddp_matches_one_process(train_twice):
+    """2 CPU processes over gloo: identical ranks, and the 1-process update on the same global batch."""
     spec = _spec([{**DD, "steps": 3, "batch_size": 8, "lora": {"r": 4, "alpha": 8, "dropout": 0.0}}], "mean")
-    path = tmp_path / "spec.json"
-    path.write_text(json.dumps(spec.to_dict()))
-    env = {**os.environ, "T2T_CACHE_DIR": str(make_cache("ddp")), "OMP_NUM_THREADS": "1"}
-    command = ["-m", "t2t.train", "--spec", str(path), "--precision", "fp32", "--no-progress"]
-    launcher = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_port",
-        "29561",
-    ]
-    out = subprocess.run(launcher + command, env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-3000:]
-    digests = {
-        json.loads(line)["rank"]: json.loads(line)["weights_sha256"]
-        for line in out.stdout.splitlines()
-        if line.startswith('{"rank"')
-    }
+    ddp, one, digests = train_twice(spec, port=29561)
     assert set(digests) == {0, 1} and digests[0] == digests[1], "ranks disagree"
-
-    env["T2T_CACHE_DIR"] = str(make_cache("single"))
-    single = subprocess.run([sys.executable] + command, env=env, capture_output=True, text=True, timeout=300)
-    assert single.returncode == 0, single.stderr[-3000:]
-    from safetensors.torch import load_file
-
-    key = spec.stage_key(0)
-    ddp = load_file(tmp_path / "ddp" / "models" / key / "adapter" / "adapter_model.safetensors")
-    one = load_file(tmp_path / "single" / "models" / key / "adapter" / "adapter_model.safetensors")
     assert ddp.keys() == one.keys()
     for name in ddp:
         torch.testing.assert_close(ddp[name], one[name], rtol=1e-4, atol=1e-6)

@@ -56,7 +56,9 @@ def llm2vec_reported(tasks: Iterable[str], backbone: str) -> ReferenceCell | Non
     rows = _llm2vec_rows()
     if columns is None or not rows:
         return None
-    values = [next((rows.get(task, {}).get(c) for c in columns if rows.get(task, {}).get(c)), "") for task in tasks]
+    values = [
+        next((rows.get(task, {}).get(c) for c in columns if rows.get(task, {}).get(c)), "") for task in tasks
+    ]
     if not values or any(value == "" for value in values):
         return None
     return ReferenceCell(sum(map(float, values)) / len(values), LLM2VEC_SOURCE)

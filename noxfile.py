@@ -38,7 +38,7 @@ def install_suite(session: nox.Session, extras: str = "test,offline") -> None:
 def tests(session: nox.Session) -> None:
     """Run the whole test suite (unit, smoke and slow tests): the command CI runs."""
     install_suite(session)
-    session.run("pytest", "-q", *session.posargs, env=OFFLINE_ENV)
+    session.run("pytest", "-q", "--durations=15", *session.posargs, env=OFFLINE_ENV)
 
 
 @nox.session

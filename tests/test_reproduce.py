@@ -70,7 +70,8 @@ def test_presets_map_backbones_and_tasks():
             assert expand(spec, preset)
 
 
-def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys, monkeypatch):
+def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys, monkeypatch, cache):
+    # `cache`: a fresh adapter cache, so stages trained earlier on this machine do not count as done
     monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
     monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("dry run executed a run"))
     assert main(["table3", "--preset", "smol", "--dry-run"]) == 0

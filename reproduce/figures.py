@@ -9,6 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from reproduce.presets import ScalePreset, backbone_label  # noqa: E402
 from reproduce.registry import AnalysisSpec, FigureSpec  # noqa: E402
@@ -45,6 +46,7 @@ def _spectrum_panels(spec: AnalysisSpec, rows: list[tuple[ScalePreset, dict]]):
             for method, shares in methods.items():
                 ax.plot(range(1, len(shares) + 1), shares, marker=".", label=method)
             ax.set_xlabel("principal component of the untrained embeddings")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # components are whole numbers
             ax.set_ylabel("share of squared change")
             ax.set_title(f"spectrum ({preset.name}): {backbone_label(preset.backbones[role])}", fontsize=10)
             ax.grid(alpha=0.3)

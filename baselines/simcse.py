@@ -99,7 +99,8 @@ class SimCSEObjective(Objective):
     texts (no `!@#$%^&*()` separator), so the embed mask is all zeros and `get_pooling`'s
     `hidden[i, -0:]` averages over *every* position of the left-padded batch, pads included
     (llm2vec 0.2.3 `llm2vec.py` l.182-223, 247-255). We average over real tokens only; both agree on
-    batches without padding.
+    batches without padding or BOS. `nox -s llm2vec-parity` replays one of our steps in llm2vec (same
+    seed, so the same dropout masks) and checks the loss and gradients, and this difference.
     """
 
     options_class = SimCSEConfig

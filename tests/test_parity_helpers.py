@@ -15,9 +15,18 @@ from baselines.parity.legacy import (
     legacy_tokenizer_json,
     rewrite_for_transformers_4,
 )
-from baselines.parity.ours import TEXTS, with_bos
-from baselines.parity.outputs import MNTP_SHAPE, hidden_state_batches, mntp_batch
-from t2t.backbones import load_tokenizer, tiny_config
+from baselines.parity.ours import SIMCSE_TEXTS, TEXTS, with_bos
+from baselines.parity.outputs import (
+    MNTP_SHAPE,
+    SIMCSE_GRADIENT_WEIGHTS,
+    hidden_state_batches,
+    mntp_batch,
+    simcse_loss_and_gradients,
+)
+from baselines.recipes import MEAN
+from baselines.simcse import info_nce
+from t2t.backbones import load_backbone, load_tokenizer, tiny_config
+from t2t.pooling import embed_batch, tokenize
 
 
 @pytest.fixture(scope="module")
@@ -117,3 +126,25 @@ def test_mntp_batch_is_deterministic_and_masks_per_backbone(tokenizer, architect
     assert bool(selected[:, 1:].any())
     if architecture == "mistral":  # all-mask: every selected token becomes the mask token
         assert bool((inputs[selected] == mask_token_id(tokenizer)).all())
+
+
+def test_simcse_parity_step_is_seeded_uses_dropout_and_restores_the_model():
+    """The SimCSE parity step must be reproducible (the reference replays its dropout masks from the
+    seed), must really drop out (else it would compare two equal views), and must leave the model
+    as it found it (eval mode, no dropout) for nothing else to be affected."""
+    model, tokenizer = load_backbone("tiny-llama", attention="bidirectional")
+    lengths = {len(ids) for ids in tokenizer(list(SIMCSE_TEXTS)).input_ids}
+    assert len(lengths) == 1, "the SimCSE parity texts need equal token counts (no padding)"
+    first = simcse_loss_and_gradients(model, tokenizer, SIMCSE_TEXTS)
+    second = simcse_loss_and_gradients(model, tokenizer, SIMCSE_TEXTS)
+    assert torch.equal(first["loss"], second["loss"])
+    assert set(first["grads"]) == set(SIMCSE_GRADIENT_WEIGHTS)
+    for name in SIMCSE_GRADIENT_WEIGHTS:
+        assert torch.equal(first["grads"][name], second["grads"][name])
+        assert first["grads"][name].abs().max() > 1e-4, "near-duplicate texts give a real gradient"
+    assert not model.training and model.config.attention_dropout == 0.0
+    with torch.no_grad():
+        batch = tokenize(list(SIMCSE_TEXTS), tokenizer, MEAN, 512)
+        view = embed_batch(model, batch, MEAN, tokenizer.bos_token_id)
+        no_dropout = info_nce(view, view, 0.05)
+    assert abs(float(no_dropout) - float(first["loss"])) > 1e-3

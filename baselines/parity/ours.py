@@ -6,7 +6,8 @@ For each case (tiny Llama and tiny Mistral, each with the SmolLM2 tokenizer as i
 BOS, and with a copy that prepends BOS) it writes:
 
     DIR/<case>/model/      weights + tokenizer, config rewritten for transformers 4.44 (`legacy`)
-    DIR/<case>/outputs.pt  our hidden states, MNTP batch and losses, mean-pooled embeddings
+    DIR/<case>/outputs.pt  our hidden states, MNTP batch and losses, mean-pooled embeddings,
+                           SimCSE losses and gradients
     DIR/manifest.json      cases, texts, attention implementations, tolerance, versions
 
 Everything is computed under both `eager` and `sdpa` attention (the weights are the same: the tiny
@@ -40,7 +41,16 @@ from tokenizers.processors import TemplateProcessing
 
 from baselines.mntp import mntp_loss
 from baselines.parity.legacy import rewrite_for_transformers_4
-from baselines.parity.outputs import hidden_state_batches, hidden_states, mean_embeddings, mntp_batch
+from baselines.parity.outputs import (
+    SIMCSE_GRADIENT_WEIGHTS,
+    SIMCSE_SEED,
+    hidden_state_batches,
+    hidden_states,
+    mean_embeddings,
+    mntp_batch,
+    simcse_loss_and_gradients,
+)
+from baselines.simcse import SimCSEConfig
 from t2t.backbones import load_backbone
 
 logger = logging.getLogger(__name__)
@@ -52,6 +62,15 @@ TEXTS = (
     "A man is playing a guitar.",
     "Bidirectional attention lets every token see the whole sentence, left and right.",
     "Hi",
+)
+# SimCSE batch: texts with equal token counts (7 with the SmolLM2 tokenizer; checked when written),
+# so that no padding moves llm2vec's dropout masks (it left-pads, we right-pad) onto other tokens;
+# near-duplicates, so the random tiny models embed them close and the loss and gradients are not ~0.
+SIMCSE_TEXTS = (
+    "A man is playing a guitar.",
+    "A man is playing a piano.",
+    "A man is playing a flute.",
+    "A man is playing a drum.",
 )
 # 600 words, 660 tokens: llm2vec's `doc_max_length=400` cuts it word-wise to <= 400 tokens, our
 # Embedder (max_length=512) keeps 512. An informational row, not a parity assertion.
@@ -99,7 +118,7 @@ def with_bos(tokenizer):
 
 def case_outputs(case: ParityCase, folder: Path) -> dict:
     """Save the case's model folder and return our outputs for it (see `baselines.parity.outputs`)."""
-    outputs: dict = {"hidden": {}, "mntp": {"loss": {}}, "embeddings": {}, "long_text": {}}
+    outputs: dict = {"hidden": {}, "mntp": {"loss": {}}, "embeddings": {}, "long_text": {}, "simcse": {}}
     reference_weights = None
     for implementation in ATTENTION_IMPLEMENTATIONS:
         model, tokenizer = load_backbone(
@@ -116,6 +135,9 @@ def case_outputs(case: ParityCase, folder: Path) -> dict:
             mntp_inputs, mntp_labels = mntp_batch(tokenizer, case.architecture, TEXTS)
             outputs["hidden"]["batches"] = batches
             outputs["mntp"].update(input_ids=mntp_inputs, labels=mntp_labels)
+            lengths = {len(ids) for ids in tokenizer(list(SIMCSE_TEXTS)).input_ids}
+            if len(lengths) != 1:
+                raise RuntimeError(f"SIMCSE_TEXTS must tokenise to equal lengths, got {sorted(lengths)}")
         elif any(not torch.equal(weights[key], reference_weights[key]) for key in weights):
             raise RuntimeError(f"{case.preset} is not deterministic across attention implementations")
         outputs["hidden"][implementation] = {name: hidden_states(model, b) for name, b in batches.items()}
@@ -126,6 +148,7 @@ def case_outputs(case: ParityCase, folder: Path) -> dict:
             for skip in (True, False)
         }
         outputs["long_text"][implementation] = mean_embeddings(model, tokenizer, [LONG_TEXT], skip_bos=True)
+        outputs["simcse"][implementation] = simcse_loss_and_gradients(model, tokenizer, SIMCSE_TEXTS)
     return outputs
 
 
@@ -140,6 +163,10 @@ def write_parity_folder(out: Path) -> Path:
         "cases": [dataclasses.asdict(case) | {"name_or_path": case.name_or_path} for case in CASES],
         "texts": list(TEXTS),
         "long_text": LONG_TEXT,
+        "simcse_texts": list(SIMCSE_TEXTS),
+        "simcse_gradient_weights": list(SIMCSE_GRADIENT_WEIGHTS),
+        "simcse_seed": SIMCSE_SEED,
+        "simcse_dropout": SimCSEConfig().dropout,
         "attention_implementations": list(ATTENTION_IMPLEMENTATIONS),
         "tolerance": TOLERANCE,
         "versions": {"torch": torch.__version__, "transformers": transformers.__version__},

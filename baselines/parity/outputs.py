@@ -12,6 +12,10 @@ For one model (a tiny preset loaded with `attention="bidirectional"`) and its to
    `input_ids`/`labels` are saved so the reference scores the very same batch with `*BiForMNTP`.
 3. `mean_embeddings`: `t2t.encoder.Embedder` with `PoolingSpec(mode="mean")`, with and without
    `mean_skip_bos`, compared with `LLM2Vec.encode` (pooling "mean", no instruction).
+4. `simcse_loss_and_gradients`: one step of `baselines.simcse.SimCSEObjective` (dropout 0.3, the
+   LLM2Vec recipe's pooling and temperature) from a fixed seed: the loss and the gradients of two
+   decoder weights, which the reference recomputes with llm2vec's `run_simcse.py` step
+   (`LLM2Vec.forward` on each view, `HardNegativeNLLLoss` with scale 20, `backward`).
 """
 
 from __future__ import annotations
@@ -21,11 +25,19 @@ from collections.abc import Sequence
 import torch
 
 from baselines.masking import mask_token_id, mask_tokens, mntp_defaults
+from baselines.recipes import MEAN
+from baselines.simcse import SimCSEConfig, SimCSEObjective
+from t2t.backbones import set_attention_dropout
 from t2t.encoder import Embedder
 from t2t.pooling import PoolingSpec, hidden_states_module
+from t2t.training.objective import StageContext
 
 MNTP_SEED = 1234
 MNTP_SHAPE = (2, 32)  # (blocks, tokens per block), like llm2vec's packed MNTP blocks but tiny
+# Decoder weights whose SimCSE gradient is compared (names as in llm2vec's `*BiModel`): the first
+# layer's query projection (the gradient passes through every layer) and the last layer's MLP output.
+SIMCSE_SEED = 4321
+SIMCSE_GRADIENT_WEIGHTS = ("layers.0.self_attn.q_proj.weight", "layers.1.mlp.down_proj.weight")
 
 
 def hidden_state_batches(tokenizer, texts: Sequence[str]) -> dict[str, dict[str, torch.Tensor]]:
@@ -89,3 +101,40 @@ def mean_embeddings(
         model, tokenizer, spec, max_length=512, batch_size=32, dtype=torch.float32, progress=False
     )
     return torch.from_numpy(embedder.embed(list(texts)))
+
+
+def simcse_loss_and_gradients(model: torch.nn.Module, tokenizer, texts: Sequence[str]) -> dict:
+    """Our SimCSE loss on one batch and its gradients: `{"loss": (), "grads": {name: tensor}}`, fp32.
+
+    One training step's computation exactly as `SimCSEObjective` runs it (`configure_model` sets
+    attention dropout 0.3; our tokenisation; two forward passes in train mode; the LLM2Vec recipe's
+    mean pooling; InfoNCE at τ = 0.05), after `torch.manual_seed(SIMCSE_SEED)`. With the same torch
+    and the same seed, llm2vec's step draws the same dropout masks (both call `F.dropout` on the
+    attention probabilities, layer by layer, view by view, on tensors of the same shape), so the
+    views, the loss and the gradients can be compared exactly. The texts must have equal token counts
+    (no padding): we right-pad, llm2vec left-pads, which would put the masks on other tokens.
+    Gradients are those of `SIMCSE_GRADIENT_WEIGHTS` in the decoder (`hidden_states_module`).
+    """
+    context = StageContext(
+        tokenizer=tokenizer,
+        pooling=MEAN,
+        max_length=512,
+        batch_size=len(texts),
+        corpus="llm2vec-parity",
+        model_key="llm2vec-parity",
+        progress=False,
+    )
+    objective = SimCSEObjective(SimCSEConfig(), context)
+    objective.configure_model(model)
+    model.train()
+    model.zero_grad(set_to_none=True)
+    torch.manual_seed(SIMCSE_SEED)
+    with torch.enable_grad():
+        loss, _ = objective.loss(model, list(texts), range(len(texts)))
+        loss.backward()
+    weights = dict(hidden_states_module(model).named_parameters())
+    grads = {name: weights[name].grad.detach().float().clone() for name in SIMCSE_GRADIENT_WEIGHTS}
+    model.zero_grad(set_to_none=True)
+    model.eval()
+    set_attention_dropout(model, 0.0)
+    return {"loss": loss.detach().float(), "grads": grads}

@@ -12,6 +12,14 @@ implementation (eager, sdpa), checks against llm2vec's own classes:
 - embeddings: `LLM2Vec.encode` (pooling "mean", no instruction: left padding with EOS, the mean over
   the text's own tokens, so BOS excluded) against our `mean_skip_bos=True` (must match) and
   `mean_skip_bos=False` (must match without BOS and differ with BOS);
+- SimCSE: one step of llm2vec's `experiments/run_simcse.py` (attention dropout 0.3, each view through
+  `LLM2Vec.forward`, `HardNegativeNLLLoss` at scale 20, `backward`) from the seed our side used, so
+  the dropout masks are the same, against one step of our `SimCSEObjective`: the loss and the
+  gradients of two decoder weights, on a batch of equal-length texts. Tokenised as `run_simcse`'s
+  collator does (no instruction separator: the mean runs over every position, BOS included) it must
+  match without BOS and differ with BOS, which our text-token mean leaves out; with the separator
+  (text tokens only, as `LLM2Vec.encode`) it must match in every case; control: the same step
+  without dropout must differ (our views really were dropped out);
 - controls, which must differ (so the checks above could fail): llm2vec's causal `AutoModel`
   (`enable_bidirectional=False`) on our hidden states, and the MNTP logits scored without the shift;
 - informational: a text over `doc_max_length=400` tokens, which llm2vec cuts word-wise and we do not.
@@ -31,6 +39,7 @@ from pathlib import Path
 import torch
 import transformers
 from llm2vec import LLM2Vec
+from llm2vec.loss.HardNegativeNLLLoss import HardNegativeNLLLoss
 from llm2vec.models import LlamaBiForMNTP, MistralBiForMNTP
 from llm2vec.version import __version__ as llm2vec_version
 from transformers import AutoConfig, AutoTokenizer
@@ -126,6 +135,52 @@ def encode_rows(folder: Path, ours: dict, manifest: dict, implementation: str, a
     ]  # fmt: skip
 
 
+def simcse_rows(folder: Path, ours: dict, manifest: dict, implementation: str, adds_bos: bool) -> list[tuple]:
+    """llm2vec's SimCSE step (`run_simcse.py`'s `compute_loss`) from our seed vs ours: loss, gradients.
+
+    The model is loaded as `run_simcse.py` loads it (`attention_dropout` = the SimCSE dropout), put in
+    train mode and seeded as our side was, so both draw the same dropout masks (see
+    `baselines.parity.outputs.simcse_loss_and_gradients`). Two collations of the same batch:
+    `run_simcse`'s (`LLM2Vec.tokenize` on the plain texts: the mean runs over every position, BOS
+    included) must match ours without BOS and differ with it; with the instruction separator (the
+    mean over the text's own tokens, as `LLM2Vec.encode`) it must match in every case.
+    """
+    encoder = LLM2Vec.from_pretrained(
+        str(folder),
+        enable_bidirectional=True,
+        pooling_mode="mean",
+        attn_implementation=implementation,
+        torch_dtype=torch.float32,
+        attention_dropout=manifest["simcse_dropout"],
+    )
+    encoder.train()
+    weights = dict(encoder.model.named_parameters())
+    mine = ours["simcse"][implementation]
+    rows = []
+    for name, separator in (("run_simcse collation", ""), ("text tokens only", "!@#$%^&*()")):
+        encoder.zero_grad(set_to_none=True)
+        texts = [separator + encoder.prepare_for_tokenization(t) for t in manifest["simcse_texts"]]
+        torch.manual_seed(manifest["simcse_seed"])
+        query, positive = encoder(encoder.tokenize(texts)), encoder(encoder.tokenize(texts))
+        loss = HardNegativeNLLLoss(scale=20.0)(query, positive)
+        loss.backward()
+        loss = loss.detach()
+        expect = ">" if separator == "" and adds_bos else "<="
+        rows.append((f"SimCSE loss, {name} (= {float(loss):.6f})", implementation,
+                     abs(float(loss) - float(mine["loss"])), expect))  # fmt: skip
+        for weight in manifest["simcse_gradient_weights"]:
+            diff = float((weights[weight].grad.float() - mine["grads"][weight]).abs().max())
+            rows.append((f"SimCSE grad {weight}, {name}", implementation, diff, expect))
+    encoder.eval()  # control: without dropout the views are equal and the loss must differ from ours
+    with torch.no_grad():
+        features = encoder.tokenize(["!@#$%^&*()" + t for t in manifest["simcse_texts"]])
+        view = encoder(features)
+        still = HardNegativeNLLLoss(scale=20.0)(view, view)
+    rows.append((f"SimCSE loss without dropout (control, = {float(still):.6f})", implementation,
+                 abs(float(still) - float(mine["loss"])), ">"))  # fmt: skip
+    return rows
+
+
 def check_case(case: dict, folder: Path, ours: dict, manifest: dict) -> list[tuple]:
     """Rows `(check, implementation, diff, expectation)` for one case; expectation '<=', '>' or 'info'."""
     rows = tokenizer_rows(folder, ours, manifest)
@@ -134,6 +189,7 @@ def check_case(case: dict, folder: Path, ours: dict, manifest: dict) -> list[tup
         rows += hidden_rows(folder, ours, implementation)
         rows += mntp_rows(case, folder, ours, implementation)
         rows += encode_rows(folder, ours, manifest, implementation, adds_bos)
+        rows += simcse_rows(folder, ours, manifest, implementation, adds_bos)
     return rows
 
 

@@ -9,7 +9,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
-from matplotlib.ticker import MaxNLocator  # noqa: E402
+from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: E402
 
 from reproduce.presets import ScalePreset, backbone_label  # noqa: E402
 from reproduce.registry import AnalysisSpec, FigureSpec  # noqa: E402
@@ -25,14 +25,25 @@ def _sweep_panels(spec: FigureSpec, rows: list[tuple[ScalePreset, pd.DataFrame]]
             subset = points[points.sweep == sweep.parameter]
             for role in preset.backbones:
                 line = subset[subset.role == role].sort_values("value")
-                if len(line):
-                    ax.plot(line.value, line.score, marker="o", label=backbone_label(preset.backbones[role]))
+                done, partial = line[~line.partial.astype(bool)], line[line.partial.astype(bool)]
+                label = backbone_label(preset.backbones[role])
+                if len(done):
+                    (drawn,) = ax.plot(done.value, done.score, marker="o", label=label)
+                if len(
+                    partial
+                ):  # unfinished runs: hollow markers, off the line (their average is not comparable)
+                    color = drawn.get_color() if len(done) else None
+                    ax.scatter(partial.value, partial.score, facecolors="none", edgecolors=color,
+                               label=f"{label} (partial)")  # fmt: skip
             ax.set_xscale(sweep.scale)
+            planned = sorted(preset.analysis.to_dict(shallow=True)[sweep.values_from])
+            ax.set_xticks(planned, [f"{value:g}" for value in planned])  # the grid's values, not 3x10^2
+            ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel(sweep.label)
             ax.set_ylabel("avg main score x100")
             ax.set_title(f"{spec.paper_number or spec.id} ({preset.name}): {sweep.label}", fontsize=10)
             ax.grid(alpha=0.3)
-            if ax.lines:
+            if ax.lines or ax.collections:
                 ax.legend(fontsize=8)
     return figure
 
@@ -50,7 +61,7 @@ def _spectrum_panels(spec: AnalysisSpec, rows: list[tuple[ScalePreset, dict]]):
             ax.set_ylabel("share of squared change")
             ax.set_title(f"spectrum ({preset.name}): {backbone_label(preset.backbones[role])}", fontsize=10)
             ax.grid(alpha=0.3)
-            if ax.lines:
+            if ax.lines or ax.collections:
                 ax.legend(fontsize=8)
     return figure
 

@@ -146,6 +146,18 @@ def test_figure5_outputs_draw_points_and_table(tmp_path):
     assert "samples N for Q(w) = 16 | 50.00" in (tmp_path / "tables" / "figure5.md").read_text()
 
 
+def test_figure5_marks_an_unfinished_point_partial_with_a_footnote(tmp_path):
+    spec = get_spec("figure5")
+    items = expand(spec, TINY)
+    for item in items[1:]:
+        store_run(tmp_path, item.run, {task: 0.5 for task in TINY_TASKS})
+    unfinished = {task: 0.9 for task in TINY_TASKS[:1]}  # one task of several: a partial average
+    store_run(tmp_path, items[0].run, unfinished, complete=False)
+    write_spec_outputs(spec, [TINY], root=tmp_path)
+    text = (tmp_path / "tables" / "figure5.md").read_text()
+    assert "90.00†" in text and "† partial" in text
+
+
 def test_empty_store_writes_a_pointer_not_zeros(tmp_path):
     paths = write_spec_outputs(get_spec("main"), [TINY], root=tmp_path)
     text = paths[0].read_text()

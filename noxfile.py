@@ -99,7 +99,8 @@ def llm2vec_parity(session: nox.Session) -> None:
     `baselines.parity.ours` (this session's venv) saves the models and our hidden states, MNTP
     losses, mean-pooled embeddings and one seeded SimCSE step's loss and gradients;
     `baselines/parity/reference.py` (a second venv with llm2vec) recomputes them with `*BiModel`,
-    `*BiForMNTP`, `LLM2Vec.encode` and `HardNegativeNLLLoss` and fails on a difference over 1e-5. It runs the reference file by path so no repository package is imported there.
+    `*BiForMNTP`, `LLM2Vec.encode` and `HardNegativeNLLLoss` and fails on a difference over 1e-5.
+    It runs the reference file by path so no repository package is imported there.
     """
     install_suite(session, extras="test")
     folder = Path(session.create_tmp()) / "llm2vec-parity"

@@ -29,9 +29,8 @@ def _sweep_panels(spec: FigureSpec, rows: list[tuple[ScalePreset, pd.DataFrame]]
                 label = backbone_label(preset.backbones[role])
                 if len(done):
                     (drawn,) = ax.plot(done.value, done.score, marker="o", label=label)
-                if len(
-                    partial
-                ):  # unfinished runs: hollow markers, off the line (their average is not comparable)
+                # Unfinished runs: hollow markers, off the line (their average is not comparable).
+                if len(partial):
                     color = drawn.get_color() if len(done) else None
                     ax.scatter(partial.value, partial.score, facecolors="none", edgecolors=color,
                                label=f"{label} (partial)")  # fmt: skip

@@ -16,7 +16,7 @@ from reproduce.grid import PlannedRun, expand
 from reproduce.presets import PRESETS, ScalePreset, backbone_label
 from reproduce.reference import reported_cell
 from reproduce.registry import FigureSpec, TableSpec
-from reproduce.tables import PARTIAL, Cell, Table, aggregate, score_table, to_latex, to_markdown
+from reproduce.tables import PARTIAL_NOTE, Cell, Table, aggregate, score_table, to_latex, to_markdown
 from t2t.atomic import atomic_write_text
 from t2t.evaluation.tasks import TASK_SETS, task_category
 from t2t.paths import results_root
@@ -97,7 +97,7 @@ def figure_table(spec: FigureSpec, preset: ScalePreset, points: pd.DataFrame) ->
     )
     table.footnotes = ["Avg: mean MTEB main score x100 over the task set; -- = point not run yet."]
     if any(cell.partial for _, row in rows for cell in row):
-        table.footnotes.append(f"{PARTIAL} partial: averaged over the tasks present only (run unfinished).")
+        table.footnotes.append(PARTIAL_NOTE)
     return table
 
 

@@ -31,6 +31,7 @@ CATEGORY_ORDER = [
 ]
 MISSING = "--"
 PARTIAL = "†"
+PARTIAL_NOTE = f"{PARTIAL} partial: averaged over the tasks present only (some runs are unfinished)."
 
 
 @dataclasses.dataclass
@@ -160,7 +161,7 @@ def _footnotes(table: Table, n_tasks: int) -> list[str]:
     cells = [cell for _, row in table.rows for cell in row]
     notes = [f"Scores are MTEB main scores x100; Avg is the mean over the {n_tasks} tasks of the task set."]
     if any(cell.partial for cell in cells):
-        notes.append(f"{PARTIAL} partial: averaged over the tasks present only (some runs are unfinished).")
+        notes.append(PARTIAL_NOTE)
     if any(cell.value is None and cell.text is None for cell in cells):
         notes.append(f"{MISSING} not measured at this preset (no stored result).")
     if any(cell.text == "no reference" for cell in cells):

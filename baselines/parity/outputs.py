@@ -34,9 +34,9 @@ from t2t.training.objective import StageContext
 
 MNTP_SEED = 1234
 MNTP_SHAPE = (2, 32)  # (blocks, tokens per block), like llm2vec's packed MNTP blocks but tiny
+SIMCSE_SEED = 4321
 # Decoder weights whose SimCSE gradient is compared (names as in llm2vec's `*BiModel`): the first
 # layer's query projection (the gradient passes through every layer) and the last layer's MLP output.
-SIMCSE_SEED = 4321
 SIMCSE_GRADIENT_WEIGHTS = ("layers.0.self_attn.q_proj.weight", "layers.1.mlp.down_proj.weight")
 
 
@@ -125,6 +125,7 @@ def simcse_loss_and_gradients(model: torch.nn.Module, tokenizer, texts: Sequence
         progress=False,
     )
     objective = SimCSEObjective(SimCSEConfig(), context)
+    dropout_before = model.config.attention_dropout
     objective.configure_model(model)
     model.train()
     model.zero_grad(set_to_none=True)
@@ -136,5 +137,5 @@ def simcse_loss_and_gradients(model: torch.nn.Module, tokenizer, texts: Sequence
     grads = {name: weights[name].grad.detach().float().clone() for name in SIMCSE_GRADIENT_WEIGHTS}
     model.zero_grad(set_to_none=True)
     model.eval()
-    set_attention_dropout(model, 0.0)
+    set_attention_dropout(model, dropout_before)
     return {"loss": loss.detach().float(), "grads": grads}

@@ -111,15 +111,21 @@ def mntp_rows(case: dict, folder: Path, ours: dict, implementation: str) -> list
     ]  # fmt: skip
 
 
-def encode_rows(folder: Path, ours: dict, manifest: dict, implementation: str, adds_bos: bool) -> list[tuple]:
-    """`LLM2Vec.encode` (mean, no instruction) vs our mean pooling with and without `mean_skip_bos`."""
-    encoder = LLM2Vec.from_pretrained(
+def load_mean_encoder(folder: Path, implementation: str, **config_overrides) -> LLM2Vec:
+    """`LLM2Vec` with bidirectional attention and mean pooling in fp32, as the LLM2Vec baseline uses it."""
+    return LLM2Vec.from_pretrained(
         str(folder),
         enable_bidirectional=True,
         pooling_mode="mean",
         attn_implementation=implementation,
         torch_dtype=torch.float32,
+        **config_overrides,
     )
+
+
+def encode_rows(folder: Path, ours: dict, manifest: dict, implementation: str, adds_bos: bool) -> list[tuple]:
+    """`LLM2Vec.encode` (mean, no instruction) vs our mean pooling with and without `mean_skip_bos`."""
+    encoder = load_mean_encoder(folder, implementation)
     if encoder.prepare_for_tokenization("x") != "x":
         raise RuntimeError(f"LLM2Vec wraps texts for {encoder.model.config._name_or_path!r}")
     theirs = encoder.encode(manifest["texts"], batch_size=32, show_progress_bar=False, device="cpu")
@@ -145,14 +151,7 @@ def simcse_rows(folder: Path, ours: dict, manifest: dict, implementation: str, a
     included) must match ours without BOS and differ with it; with the instruction separator (the
     mean over the text's own tokens, as `LLM2Vec.encode`) it must match in every case.
     """
-    encoder = LLM2Vec.from_pretrained(
-        str(folder),
-        enable_bidirectional=True,
-        pooling_mode="mean",
-        attn_implementation=implementation,
-        torch_dtype=torch.float32,
-        attention_dropout=manifest["simcse_dropout"],
-    )
+    encoder = load_mean_encoder(folder, implementation, attention_dropout=manifest["simcse_dropout"])
     encoder.train()
     weights = dict(encoder.model.named_parameters())
     mine = ours["simcse"][implementation]

@@ -136,6 +136,24 @@ def test_claims_hold_fail_and_not_measured(tmp_path):
     assert "| fails |" in line and "✗ [llama] DD -> MD" in line
 
 
+def test_claims_list_each_methods_best_complete_cell(tmp_path):
+    """The best-cell context picks the highest complete average per method and backbone, across
+    tables, and ignores a higher partial cell."""
+    _fixture_results(tmp_path)
+    cells = {i.row: i for i in expand(get_spec("pooling-attention"), TINY) if i.role == "llama"}
+    main_llm2vec = next(i for i in expand(get_spec("main"), TINY) if i.row == "LLM2Vec" and i.role == "llama")
+    store_run(tmp_path, main_llm2vec.run, {task: 0.45 for task in TINY_TASKS})
+    store_run(tmp_path, cells["LLM2Vec, last + causal"].run, {task: 0.60 for task in TINY_TASKS})
+    partial = {task: 0.99 for task in TINY_TASKS[:1]}
+    store_run(tmp_path, cells["LLM2Vec, last + bidirectional"].run, partial, complete=False)
+    text = claims_markdown([TINY], root=tmp_path)
+    assert "| llm2vec | llama | pooling-attention: LLM2Vec, last + causal | 60.00 |" in text
+    assert "99.00" not in text
+    rows = [x for x in text.splitlines() if x.startswith("| text2token | ")]
+    assert [x.split(" | ")[1] for x in rows] == ["llama", "mistral"]
+    assert all("DD -> MD" in x or "Text2Token" in x for x in rows)  # table3's best row (shared with main)
+
+
 def test_figure5_outputs_draw_points_and_table(tmp_path):
     spec = get_spec("figure5")
     for item in expand(spec, TINY):

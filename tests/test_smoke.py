@@ -17,7 +17,7 @@ from reproduce.__main__ import main
 from reproduce.claims import CLAIMS
 from reproduce.registry import REGISTRY
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.needs_data]
 
 
 @pytest.fixture(scope="module")

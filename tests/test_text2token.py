@@ -132,6 +132,7 @@ DD = {"objective": "data-driven", "steps": 4}
 MD = {"objective": "model-derived", "steps": 3, "options": {"common_samples": 32}}
 
 
+@pytest.mark.needs_data
 def test_two_stage_run_merges_freezes_head_and_changes_embeddings(cache):
     base, tokenizer = load_backbone("tiny-llama")
     head_before = base.lm_head.weight.detach().clone()
@@ -151,6 +152,7 @@ def test_two_stage_run_merges_freezes_head_and_changes_embeddings(cache):
     assert (stage_dir(spec.stage_key(1)) / "adapter" / "adapter_config.json").is_file()
 
 
+@pytest.mark.needs_data
 def test_resume_after_kill_equals_uninterrupted_run(make_cache, monkeypatch):
     spec = _spec([{**DD, "steps": 6}])
     make_cache("straight")
@@ -180,6 +182,7 @@ def test_resume_after_kill_equals_uninterrupted_run(make_cache, monkeypatch):
     assert resumed == straight
 
 
+@pytest.mark.needs_data
 def test_non_finite_loss_stops_and_keeps_last_checkpoint(cache, monkeypatch):
     spec = _spec([{**DD, "steps": 5}])
     original_loss = DataDrivenObjective.loss
@@ -198,6 +201,7 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(cache, monkeypatch):
     assert not (folder / "adapter").exists()
 
 
+@pytest.mark.needs_data
 @pytest.mark.distributed
 def test_two_process_ddp_matches_one_process(train_twice):
     """2 CPU processes over gloo: identical ranks, and the 1-process update on the same global batch."""

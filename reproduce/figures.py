@@ -14,6 +14,19 @@ from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: E402
 from reproduce.presets import ScalePreset, backbone_label  # noqa: E402
 from reproduce.registry import AnalysisSpec, FigureSpec  # noqa: E402
 
+MIN_SCORE_SPAN = 2.0
+"""Sweep panels show at least this many score points on the y axis. Matplotlib fits the axis to the
+data, so a curve that is flat within run-to-run noise (figure5 at smol moves 0.1 over N = 250…9000)
+would otherwise fill the panel and read as a trend."""
+
+
+def _widen(ax, span: float) -> None:
+    """Centre the y axis on its data and widen it to at least `span`."""
+    low, high = ax.get_ylim()
+    if high - low < span:
+        middle = (low + high) / 2
+        ax.set_ylim(middle - span / 2, middle + span / 2)
+
 
 def _sweep_panels(spec: FigureSpec, rows: list[tuple[ScalePreset, pd.DataFrame]]):
     figure, axes = plt.subplots(
@@ -44,6 +57,7 @@ def _sweep_panels(spec: FigureSpec, rows: list[tuple[ScalePreset, pd.DataFrame]]
             ax.grid(alpha=0.3)
             if ax.lines or ax.collections:
                 ax.legend(fontsize=8)
+                _widen(ax, MIN_SCORE_SPAN)
     return figure
 
 

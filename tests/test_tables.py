@@ -164,6 +164,26 @@ def test_figure5_outputs_draw_points_and_table(tmp_path):
     assert "samples N for Q(w) = 16 | 50.00" in (tmp_path / "tables" / "figure5.md").read_text()
 
 
+def test_sweep_panels_do_not_zoom_a_flat_curve_into_a_trend():
+    from reproduce.figures import MIN_SCORE_SPAN, _sweep_panels
+
+    spec = get_spec("figure5")
+    points = pd.DataFrame(
+        [
+            (sweep.parameter, role, value, 65.70 + 0.01 * i, False)
+            for sweep in spec.sweeps
+            for role in TINY.backbones
+            for i, value in enumerate(sorted(TINY.analysis.to_dict(shallow=True)[sweep.values_from]))
+        ],
+        columns=["sweep", "role", "value", "score", "partial"],
+    )
+    figure = _sweep_panels(spec, [(TINY, points)])
+    for ax in figure.axes:
+        low, high = ax.get_ylim()
+        assert high - low >= MIN_SCORE_SPAN - 1e-9 and low < 65.70 and high > 65.75
+    figure.clf()
+
+
 def test_figure5_marks_an_unfinished_point_partial_with_a_footnote(tmp_path):
     spec = get_spec("figure5")
     items = expand(spec, TINY)

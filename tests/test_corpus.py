@@ -23,11 +23,11 @@ def test_wikitext_sentences_undoes_tokenisation_and_splits():
     ]
 
 
+@pytest.mark.needs_data
 def test_hub_rebuild_matches_the_local_file_closely():
-    root = data_root()
-    if root is None:
-        pytest.skip("no data root")
-    raw = (root / "corpus" / "wikitext-2-raw" / "wiki.test.raw").read_text(encoding="utf-8").splitlines()
+    raw = (
+        (data_root() / "corpus" / "wikitext-2-raw" / "wiki.test.raw").read_text(encoding="utf-8").splitlines()
+    )
     rebuilt, local = wikitext_sentences(raw), load_corpus("wikitext2-sentences")
     assert abs(len(rebuilt) - len(local)) / len(local) < 0.05
     assert len(set(rebuilt) & set(local)) / len(local) > 0.8

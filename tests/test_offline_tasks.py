@@ -26,7 +26,7 @@ from t2t.evaluation.offline import (
 from t2t.evaluation.tasks import MTEB_ENG_V2_TASKS, TASK_SETS, get_tasks, task_category
 
 ROOT = paths.data_root()
-pytestmark = pytest.mark.skipif(ROOT is None, reason="no offline data root (set T2T_DATA_DIR)")
+pytestmark = pytest.mark.needs_data
 
 # Rows of the evaluated split(s), as in shared/assets/README.md and mteb's metadata.
 EXPECTED_ROWS = {

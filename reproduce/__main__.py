@@ -5,6 +5,10 @@ python -m reproduce table3                              # default preset: paper 
 python -m reproduce all --preset tiny                   # every table and figure
 python -m reproduce tables                              # rebuild outputs from stored results
 python -m reproduce compare --backbone org/model        # all methods on a new backbone
+python -m reproduce table3 --preset smol --verify      # recompute the stored runs and compare
+
+User errors (bad options, missing data, stale or failed runs) print one message and exit 2;
+`--debug` (or T2T_DEBUG=1) adds the traceback.
 """
 
 from __future__ import annotations
@@ -12,8 +16,16 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
+from reproduce.compare import compare
 from reproduce.registry import REGISTRY
+from reproduce.runner import RebuildFailed, rebuild, reproduce
+from reproduce.verify import verify
+from t2t.cli import integer, number
+from t2t.config import ConfigError
+from t2t.errors import report_user_errors
+from t2t.results import problems_seen
 from t2t.runtime import Runtime
 
 
@@ -34,11 +46,31 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace the preset's backbones by one (preset name, HF id or local folder)",
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and cost; run nothing")
-    parser.add_argument("--limit", type=int, default=None, help="start at most this many runs")
+    parser.add_argument("--limit", type=integer(minimum=0), default=None, help="start at most this many runs")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
-    parser.add_argument("--eval-batch-size", type=int, default=32)
+    parser.add_argument("--eval-batch-size", type=integer(minimum=1), default=32)
     parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument(
+        "--on-stale",
+        choices=["error", "recompute", "accept"],
+        default="error",
+        help="a stored run or stage whose data files or weights changed: stop (default), recompute it, "
+        "or keep it and record that",
+    )
+    parser.add_argument(
+        "--verify",
+        action="store_true",
+        help="recompute the stored runs of this output into a scratch store and compare the scores",
+    )
+    parser.add_argument("--verify-dir", type=Path, default=None, help="scratch folder for --verify")
+    parser.add_argument(
+        "--verify-tolerance",
+        type=number(minimum=0),
+        default=None,
+        help="allowed |fresh - stored| main score (default: 0 on the same hardware and versions, else 0.002)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    parser.add_argument("--debug", action="store_true", help="tracebacks for user errors too")
     return parser
 
 
@@ -52,22 +84,50 @@ def main(argv: list[str] | None = None) -> int:
         eval_batch_size=args.eval_batch_size,
         gradient_checkpointing=args.gradient_checkpointing,
         progress=not args.quiet,
+        on_stale=args.on_stale,
     )
-    from reproduce.runner import rebuild, reproduce
+    try:
+        return _dispatch(args, runtime)
+    finally:
+        problems = problems_seen()
+        if problems:
+            print(
+                "unreadable results files (left out; see each line for what happens next):", file=sys.stderr
+            )
+            for line in problems:
+                print(f"  {line}", file=sys.stderr)
 
+
+def _dispatch(args: argparse.Namespace, runtime: Runtime) -> int:
     if args.target == "tables":
+        failed = []
         for spec in REGISTRY.values():
-            print(rebuild(spec))
-        return 0
+            try:
+                print(rebuild(spec))
+            except RebuildFailed as error:
+                print(error, file=sys.stderr)
+                failed.append(spec.id)
+        return 1 if failed else 0
     if args.target == "compare":
-        from reproduce.compare import compare
-
         if not args.backbone:
-            print("compare needs --backbone <preset, HF id or local folder>", file=sys.stderr)
-            return 2
+            raise ConfigError("compare needs --backbone <preset, HF id or local folder>")
         print(compare(args.backbone, args.preset, dry_run=args.dry_run, limit=args.limit, runtime=runtime))
         return 0
     targets = list(REGISTRY) if args.target == "all" else [args.target]
+    if args.verify:
+        agree = True
+        for target in targets:
+            report, ok = verify(
+                target,
+                args.preset,
+                args.backbone,
+                runtime=runtime,
+                scratch=args.verify_dir,
+                tolerance=args.verify_tolerance,
+            )
+            print(report)
+            agree = agree and ok
+        return 0 if agree else 1
     for target in targets:
         print(
             reproduce(
@@ -78,4 +138,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(report_user_errors(main))

@@ -39,6 +39,7 @@ from t2t.encoder import Embedder
 from t2t.paths import results_root
 from t2t.pooling import lm_head
 from t2t.provenance import provenance
+from t2t.results import read_json
 from t2t.runtime import Runtime
 from t2t.training.pipeline import build_model
 from t2t.training.spec import ModelSpec
@@ -367,9 +368,10 @@ def analyse(run: AnalysisRun, runtime: Runtime | None = None, root: Path | None 
     50, or the `token_alignment` and `token_id_alignment` summaries plus a few examples).
     """
     path = result_path(run, root)
-    if path.is_file():
+    stored = read_json(path, "the analysis is recomputed now and the file rewritten.")
+    if stored is not None:
         logger.info("%s %s: stored result %s", run.analysis, run.run_id, path)
-        return json.loads(path.read_text())
+        return stored
     runtime = runtime or Runtime()
     start = time.perf_counter()
     texts = sample_sentences(load_corpus(run.corpus), run.sentences, run.seed)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pandas as pd
 
 from reproduce.grid import PlannedRun
 from t2t.paths import results_root
-from t2t.results import RunStore
+from t2t.results import RunStore, read_json
 
 COLUMNS = ["row", "role", "backbone", "task", "score", "run_id", "sweep", "value"]
 
@@ -29,13 +28,26 @@ def scores_frame(planned: list[PlannedRun], root: Path | None = None) -> pd.Data
     return pd.DataFrame.from_records(records, columns=COLUMNS)
 
 
+def failed_runs(planned: list[PlannedRun], root: Path | None = None) -> dict[tuple[str, str], str]:
+    """`{(row, role): "run <id>: <error>"}` for cells whose run's last attempt failed (run.json
+    status `failed`), so a table can say "failed" instead of "not measured"."""
+    failed = {}
+    for item in planned:
+        info = RunStore(item.run_id, root).read()
+        if info.get("status") == "failed":
+            failed[(item.row, item.role)] = f"run {item.run_id}: {info.get('error') or 'no message'}"
+    return failed
+
+
 def analysis_path(analysis: str, run_id: str, root: Path | None = None) -> Path:
     return (root or results_root()) / "analyses" / f"{analysis}-{run_id}.json"
 
 
 def load_analysis(analysis: str, run_id: str, root: Path | None = None) -> dict | None:
-    path = analysis_path(analysis, run_id, root)
-    return json.loads(path.read_text()) if path.is_file() else None
+    return read_json(
+        analysis_path(analysis, run_id, root),
+        "the analysis counts as not done and is recomputed by the next run of its output.",
+    )
 
 
 def run_dates(planned: list[PlannedRun], root: Path | None = None) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import matplotlib
@@ -82,15 +83,17 @@ def _spectrum_panels(spec: AnalysisSpec, rows: list[tuple[ScalePreset, dict]]):
 PANELS = {"figure": _sweep_panels, "analysis": _spectrum_panels}
 
 
-def draw(spec, rows: list[tuple[ScalePreset, object]], folder: Path) -> list[Path]:
-    """Draw `spec`'s figure from `(preset, data)` rows; write PNG and PDF; return the paths."""
+def draw(spec, rows: list[tuple[ScalePreset, object]], folder: Path) -> dict[Path, bytes]:
+    """Draw `spec`'s figure from `(preset, data)` rows; return `{path: PNG or PDF bytes}` to write
+    (the caller writes every file of an output together, or none)."""
     figure = PANELS[spec.kind](spec, rows)
-    figure.tight_layout()
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = [folder / f"{spec.id}.png", folder / f"{spec.id}.pdf"]
-    for path in paths:
-        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        figure.savefig(tmp, dpi=150)
-        tmp.replace(path)
-    plt.close(figure)
-    return paths
+    try:
+        figure.tight_layout()
+        files = {}
+        for path in (folder / f"{spec.id}.png", folder / f"{spec.id}.pdf"):
+            buffer = io.BytesIO()
+            figure.savefig(buffer, dpi=150, format=path.suffix[1:])
+            files[path] = buffer.getvalue()
+    finally:
+        plt.close(figure)
+    return files

@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from reproduce.collect import scores_frame
+from reproduce.collect import failed_runs, scores_frame
 from reproduce.grid import PlannedRun, expand
 from reproduce.presets import PRESETS, ScalePreset, backbone_label
 from reproduce.reference import reported_cell
 from reproduce.registry import FigureSpec, TableSpec
 from reproduce.tables import PARTIAL_NOTE, Cell, Table, aggregate, score_table, to_latex, to_markdown
-from t2t.atomic import atomic_write_text
+from t2t.atomic import atomic_write_bytes
 from t2t.evaluation.tasks import TASK_SETS, task_category
 from t2t.paths import results_root
 
@@ -34,7 +34,7 @@ def table_section(spec: TableSpec, preset: ScalePreset, root: Path | None = None
     """The table of `spec` at `preset`, or None when no run of it has stored results."""
     planned = expand(spec, preset)
     frame = scores_frame(planned, root)
-    if frame.empty:
+    if frame.empty and not failed_runs(planned, root):
         return None
     tasks = TASK_SETS[preset.task_set].tasks
     methods = {row.label: row.method for row in spec.rows}
@@ -54,6 +54,7 @@ def table_section(spec: TableSpec, preset: ScalePreset, root: Path | None = None
         category_of={task: task_category(task) for task in tasks},
         by_category=spec.columns == "categories",
         references=references,
+        failed=failed_runs(planned, root),
     )
 
 
@@ -125,15 +126,23 @@ def write_spec_outputs(
                 figures.append((preset, data))
         if table is not None:
             sections.append(table)
-    written = _write_tables(spec, sections, root)
+    files = _table_files(spec, sections, root)
     if figures and not isinstance(spec, TableSpec):
         from reproduce.figures import draw
 
-        written += draw(spec, figures, root / "figures")
-    return written
+        files.update(draw(spec, figures, root / "figures"))
+    return write_all(files)
 
 
-def _write_tables(spec, sections: list[Table], root: Path) -> list[Path]:
+def write_all(files: dict[Path, str | bytes]) -> list[Path]:
+    """Write an output's files together: every file is built before any is written, each write is
+    atomic, so a failure while building leaves the previous version of every file in place."""
+    for path, content in files.items():
+        atomic_write_bytes(path, content.encode("utf-8") if isinstance(content, str) else content)
+    return list(files)
+
+
+def _table_files(spec, sections: list[Table], root: Path) -> dict[Path, str]:
     name = spec.paper_number or spec.id
     if sections:
         markdown = f"# {name}: {spec.caption}\n\n" + "\n".join(to_markdown(t) for t in sections)
@@ -141,10 +150,7 @@ def _write_tables(spec, sections: list[Table], root: Path) -> list[Path]:
     else:
         markdown = f"# {name}\n\nNo results stored yet. Run `nox -s {spec.id}`.\n"
         latex = f"% {name}: no results stored yet. Run `nox -s {spec.id}`.\n"
-    paths = [root / "tables" / f"{spec.id}.md", root / "tables" / f"{spec.id}.tex"]
-    atomic_write_text(paths[0], markdown)
-    atomic_write_text(paths[1], latex)
-    return paths
+    return {root / "tables" / f"{spec.id}.md": markdown, root / "tables" / f"{spec.id}.tex": latex}
 
 
 def planned_for(spec, presets: list[ScalePreset]) -> list[PlannedRun]:

@@ -11,7 +11,6 @@ long grid can be advanced across sessions.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import statistics
 import time
@@ -20,10 +19,11 @@ from pathlib import Path
 from reproduce.grid import PlannedRun, expand, unique_runs
 from reproduce.presets import ScalePreset, get_preset, with_backbone
 from reproduce.registry import AnalysisSpec, get_spec
+from t2t.errors import UserError
 from t2t.evaluation.tasks import TASK_SETS
 from t2t.paths import results_root
-from t2t.results import RunStore, iter_runs
-from t2t.run import RunSpec, execute
+from t2t.results import RunStore, iter_runs, read_json
+from t2t.run import RunSpec, execute, run_fingerprint, staleness
 from t2t.runtime import Runtime
 from t2t.training.pipeline import stage_dir
 
@@ -36,6 +36,13 @@ DEFAULT_STEP_SECONDS = {"tiny": 0.2, "smol": 4.0, "paper": 1.5}
 
 @dataclasses.dataclass
 class RunStatus:
+    """Where one distinct run of a plan stands.
+
+    `stored` is set for a complete run: it comes from the results store (`written_at`, git sha),
+    computed by an earlier command, not by this one. `stale` lists how its recorded inputs differ
+    from today's (`t2t.run.staleness`); `error` is the message of a run whose last attempt failed.
+    """
+
     run: RunSpec
     cells: list[PlannedRun]
     tasks_done: int
@@ -43,6 +50,21 @@ class RunStatus:
     stages_done: int
     complete: bool
     estimate_s: float
+    stored: dict | None = None
+    stale: list[str] = dataclasses.field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def state(self) -> str:
+        if self.stale:
+            return "STALE: inputs changed"
+        if self.complete and self.stored:
+            sha = (self.stored.get("sha") or "no sha")[:7]
+            return f"stored {(self.stored.get('date') or '?')[:10]} @{sha}"
+        if self.complete:
+            return "complete"
+        progress = f"stages {self.stages_done}/{len(self.run.model.stages)}, tasks {self.tasks_done}/{self.tasks_total}"
+        return f"FAILED ({progress})" if self.error else progress
 
     @property
     def label(self) -> str:
@@ -72,14 +94,14 @@ def measured_costs(root: Path | None = None) -> tuple[dict[tuple[str, str], floa
     steps: dict[str, list[float]] = {}
     for store in iter_runs(root):
         info = store.read()
-        if info.get("status") != "complete":
+        if info.get("status") != "complete" or "config" not in info:
             continue
         config = info["config"]
         key = (config["evaluation"]["task_set"], config["model"]["pooling"]["mode"])
         evals.setdefault(key, []).append(info.get("timing", {}).get("evaluate_s", 0.0))
-        log_path = store.dir / "train_log.json"
-        if log_path.is_file():
-            for stage, log in zip(config["model"]["stages"], json.loads(log_path.read_text())):
+        logs = read_json(store.dir / "train_log.json", "left out of the cost estimate.")
+        if isinstance(logs, list):
+            for stage, log in zip(config["model"]["stages"], logs):
                 if log:
                     steps.setdefault(stage["objective"], []).append(
                         statistics.median(step["seconds"] for step in log)
@@ -95,7 +117,14 @@ def status_of(run: RunSpec, cells: list[PlannedRun], preset: ScalePreset, costs,
     store = RunStore(run.run_id, root)
     tasks = TASK_SETS[run.evaluation.task_set].tasks
     done = len(tasks) - len(store.missing_tasks(list(tasks)))
-    complete = done == len(tasks) and store.read().get("status") == "complete"
+    info = store.read()
+    complete = done == len(tasks) and info.get("status") == "complete"
+    origin = info.get("provenance", {})
+    stored = {"date": origin.get("written_at"), "sha": origin.get("git", {}).get("sha")} if complete else None
+    try:
+        stale = staleness(store, run_fingerprint(run)) if store.task_names() else []
+    except UserError as error:  # inputs not available here (no data root, no weights): cannot check
+        stale = [f"cannot check: {error}"]
     stages_done = sum(
         (stage_dir(run.model.stage_key(i)) / "adapter").is_dir() for i in range(len(run.model.stages))
     )
@@ -110,7 +139,8 @@ def status_of(run: RunSpec, cells: list[PlannedRun], preset: ScalePreset, costs,
             DEFAULT_EVAL_SECONDS.get(run.evaluation.task_set, 900.0),
         )
         estimate += per_eval * (len(tasks) - done) / len(tasks)
-    return RunStatus(run, cells, done, len(tasks), stages_done, complete, estimate)
+    error = info.get("error") if info.get("status") == "failed" else None
+    return RunStatus(run, cells, done, len(tasks), stages_done, complete, estimate, stored, stale, error)
 
 
 def plan(spec_id: str, preset: str | None = None, backbone: str | None = None):
@@ -121,21 +151,29 @@ def plan(spec_id: str, preset: str | None = None, backbone: str | None = None):
     return spec, scale, expand(spec, scale)
 
 
-def describe(spec, preset: ScalePreset, statuses: list[RunStatus]) -> str:
+def describe(spec, preset: ScalePreset, statuses: list[RunStatus], root: Path | None = None) -> str:
+    """The plan as text: one line per distinct run, and where its cells' numbers come from."""
     todo = [s for s in statuses if not s.complete]
     hours = sum(s.estimate_s for s in todo) / 3600
+    stored = [s for s in statuses if s.complete]
     lines = [
         f"{spec.id} @ {preset.name}: {len(statuses)} distinct runs, "
-        f"{len(statuses) - len(todo)} complete, {len(todo)} to run; estimated {hours:.2f} h on this machine",
-        f"{'run id':<14}{'method':<12}{'status':<28}{'est.':>8}  cells",
+        f"{len(stored)} complete, {len(todo)} to run; estimated {hours:.2f} h on this machine",
     ]
-    for s in statuses:
-        state = (
-            "complete"
-            if s.complete
-            else f"stages {s.stages_done}/{len(s.run.model.stages)}, tasks {s.tasks_done}/{s.tasks_total}"
+    if stored:
+        lines.append(
+            f"{len(stored)} of {len(statuses)} runs are STORED results in {(root or results_root()) / 'runs'} "
+            "(computed earlier, by the code and date shown), not recomputed now. To recompute them: "
+            "`--verify` (re-runs them into a scratch store and compares), or T2T_RESULTS_DIR=<empty folder>."
         )
-        lines.append(f"{s.run.run_id:<14}{s.run.method:<12}{state:<28}{s.estimate_s / 60:>7.1f}m  {s.label}")
+    lines.append(f"{'run id':<14}{'method':<12}{'status':<30}{'est.':>8}  cells")
+    for s in statuses:
+        lines.append(
+            f"{s.run.run_id:<14}{s.run.method:<12}{s.state:<30}{s.estimate_s / 60:>7.1f}m  {s.label}"
+        )
+        lines += [f"{'':<14}  ! {difference}" for difference in s.stale[:5]]
+        if s.error and not s.complete:
+            lines.append(f"{'':<14}  ! last attempt failed: {s.error[:200]}")
     return "\n".join(lines)
 
 
@@ -174,19 +212,41 @@ def run_table_plan(
         cells_of.setdefault(item.run_id, []).append(item)
     runs = unique_runs(planned)
     statuses = [status_of(run, cells_of[run.run_id], scale, costs, root) for run in runs]
-    report = describe(spec, scale, statuses)
+    report = describe(spec, scale, statuses, root)
     if dry_run:
         return report
-    logger.info("\n%s", report)
-    todo = [s for s in statuses if not s.complete][: limit if limit is not None else None]
+    print(report, flush=True)
+    runtime = runtime or Runtime()
+    todo = [s for s in statuses if not s.complete or s.stale]  # a stale run is refused or redone
+    todo = todo[: limit if limit is not None else None]
+    failures = []
     for number, status in enumerate(todo, 1):
         started = time.perf_counter()
         logger.info(
             "[%d/%d] %s %s: %s", number, len(todo), status.run.method, status.run.run_id, status.label
         )
-        execute(status.run, runtime or Runtime(), root=root)
+        try:
+            execute(status.run, runtime, root=root)
+        except UserError as error:  # this run failed; the others still run, the outputs still rebuild
+            logger.error("[%d/%d] %s failed: %s", number, len(todo), status.run.run_id, error)
+            failures.append(f"run {status.run.run_id} ({status.label}): {error}")
+            continue
         logger.info("[%d/%d] done in %.1f min", number, len(todo), (time.perf_counter() - started) / 60)
-    return rebuild(spec, root, presets)
+    written = rebuild(spec, root, presets)
+    if failures:
+        raise RunsFailed(written, failures)
+    return written
+
+
+class RunsFailed(UserError, RuntimeError):
+    """Some runs of a plan failed; the others ran and the outputs were rebuilt (failed cells marked)."""
+
+    def __init__(self, written: str, failures: list[str]) -> None:
+        super().__init__(
+            f"{len(failures)} run(s) failed; nothing was stored for them and their cells say so:\n  "
+            + "\n  ".join(failures)
+            + f"\n{written}"
+        )
 
 
 def _analyse(spec: AnalysisSpec, preset, planned, dry_run, limit, runtime, root) -> str:
@@ -215,16 +275,38 @@ def _analyse(spec: AnalysisSpec, preset, planned, dry_run, limit, runtime, root)
     return rebuild(spec, root)
 
 
+class RebuildFailed(RuntimeError):
+    """Some outputs could not be rebuilt (each logged with its traceback); the others were written."""
+
+
 def rebuild(spec, root: Path | None = None, presets: list[ScalePreset] | None = None) -> str:
-    """Rewrite the spec's tables/figures, the claims and the results index from stored files."""
+    """Rewrite the spec's tables/figures, the claims and the results index from stored files.
+
+    Each output is built whole before any of its files is written (`reproduce.outputs.write_all`),
+    and one that fails to build is logged and skipped: the others are still written, then
+    `RebuildFailed` names what failed.
+    """
     from reproduce.claims import write_claims
     from reproduce.index import write_index
     from reproduce.outputs import write_spec_outputs
 
-    written = write_spec_outputs(spec, presets, root=root)
-    written.append(write_claims(root=root))
-    written.append(write_index(root=root))
+    written: list[Path] = []
+    failed: list[str] = []
+    parts = [
+        (spec.id, lambda: write_spec_outputs(spec, presets, root=root)),
+        ("claims", lambda: [write_claims(root=root)]),
+        ("index", lambda: [write_index(root=root)]),
+    ]
+    for name, build in parts:
+        try:
+            written += build()
+        except Exception as error:  # keep going: one broken output must not block the others
+            logger.exception("could not rebuild %s", name)
+            failed.append(f"{name}: {type(error).__name__}: {error}")
     base = root or results_root()
-    return "wrote " + ", ".join(
+    message = "wrote " + ", ".join(
         str(p.relative_to(base)) if p.is_relative_to(base) else str(p) for p in written
     )
+    if failed:
+        raise RebuildFailed(f"{message}\nfailed to rebuild (previous files kept): " + "; ".join(failed))
+    return message

@@ -31,6 +31,7 @@ CATEGORY_ORDER = [
 ]
 MISSING = "--"
 PARTIAL = "†"
+FAILED = "failed‡"
 PARTIAL_NOTE = f"{PARTIAL} partial: averaged over the tasks present only (some runs are unfinished)."
 
 
@@ -102,6 +103,7 @@ def score_table(
     category_of: dict[str, str],
     by_category: bool,
     references: dict[tuple[str, str], ReferenceCell | None] | None = None,
+    failed: dict[tuple[str, str], str] | None = None,
 ) -> Table:
     """Build a score table.
 
@@ -113,8 +115,11 @@ def score_table(
         category_of: task -> MTEB category.
         by_category: one column per category present, plus "Avg"; else "Avg" only.
         references: (row, role) -> reported cell (None or missing key = no reference slot).
+        failed: (row, role) -> why that cell's run failed; its empty cells print `failed‡` with the
+            reason in a footnote (a failed run is never shown as "not measured").
     """
     references = references or {}
+    failed = failed or {}
     categories = [c for c in CATEGORY_ORDER if any(category_of.get(t) == c for t in tasks)]
     categories += sorted({category_of.get(t, "Other") for t in tasks} - set(categories))
     data_columns = [*categories, "Avg"] if by_category else ["Avg"]
@@ -137,7 +142,10 @@ def score_table(
             found = lookup.get((label, role), {})
             for column in data_columns:
                 members = tasks if column == "Avg" else [t for t in tasks if category_of.get(t) == column]
-                cells.append(aggregate(found, members))
+                cell = aggregate(found, members)
+                if cell.value is None and (label, role) in failed:
+                    cell.text = FAILED
+                cells.append(cell)
             if role in with_reference:
                 cells.extend(_reference_cells(cells[-1], references.get((label, role))))
         rows.append((label, cells))
@@ -145,6 +153,14 @@ def score_table(
     table = Table(table_id, title, caption, groups, rows, bold_columns=bold_columns)
     mark_best(table)
     table.footnotes = _footnotes(table, len(tasks))
+    shown = {
+        key: why for key, why in failed.items() if any(c.text == FAILED for c in dict(rows).get(key[0], []))
+    }
+    if shown:
+        table.footnotes.append(
+            f"{FAILED} the run stopped with an error and stored no score (rerun its table to retry): "
+            + "; ".join(f"{row} [{role}] {why}" for (row, role), why in sorted(shown.items()))
+        )
     return table
 
 
@@ -197,6 +213,7 @@ def _latex_escape(text: str) -> str:
         ("#", r"\#"),
         ("->", r"$\rightarrow$"),
         ("†", r"$^\dagger$"),
+        ("‡", r"$^\ddagger$"),
         ("Δ", r"$\Delta$"),
         ("·", ""),
     ]:

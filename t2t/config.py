@@ -29,10 +29,12 @@ import types
 import typing
 from typing import Any, Literal, TypeVar, get_args, get_origin
 
+from t2t.errors import UserError
+
 T = TypeVar("T", bound="Config")
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A config key or value is not valid; the message names the valid choices."""
 
 

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable
 
 from t2t.config import choose
+from t2t.fingerprint import verify_data_file
 from t2t.paths import data_root
 
 logger = logging.getLogger(__name__)
@@ -22,9 +23,12 @@ logger = logging.getLogger(__name__)
 
 @dataclasses.dataclass(frozen=True)
 class Corpus:
+    """A named corpus. `file`: the data-root file of a local corpus (None for Hub corpora)."""
+
     name: str
     description: str
     load: Callable[[], list[str]]
+    file: str | None = None
 
 
 def _local_lines(
@@ -40,6 +44,7 @@ def _local_lines(
                 f"local corpus file {relative!r} not found under the data root ({root}); set "
                 "T2T_DATA_DIR to the offline assets folder, or use a Hub corpus (wiki1m, pretrain-wiki)."
             )
+        verify_data_file(root, relative)  # against MANIFEST.json
         lines = (root / relative).read_text(encoding="utf-8").splitlines()
         return [line.strip() for line in lines if line.strip()]
 
@@ -131,11 +136,13 @@ CORPORA: dict[str, Corpus] = {
             "wikitext2-sentences",
             "WikiText-2 test split, one sentence a line (local)",
             _local_lines("corpus/wikitext2_test_sentences.txt"),
+            file="corpus/wikitext2_test_sentences.txt",
         ),
         Corpus(
             "brown-sentences",
             "Brown corpus sentences (local; non-commercial licence)",
             _local_lines("corpus/brown_sentences.txt"),
+            file="corpus/brown_sentences.txt",
         ),
         Corpus(
             "wiki1m",
@@ -156,6 +163,15 @@ CORPORA: dict[str, Corpus] = {
 }
 
 _LOADED: dict[str, list[str]] = {}
+
+
+def corpus_fingerprint(name: str) -> dict[str, str]:
+    """`{file: short sha256}` of a local corpus under the data root, else `{"hub": <description>}`."""
+    corpus = choose(CORPORA, name, "corpus")
+    root = data_root()
+    if corpus.file is not None and root is not None and (root / corpus.file).is_file():
+        return {corpus.file: verify_data_file(root, corpus.file)}
+    return {"hub": corpus.description}
 
 
 def load_corpus(name: str, limit: int | None = None) -> list[str]:

@@ -26,6 +26,7 @@ from mteb.models.abs_encoder import AbsEncoder
 from mteb.models.model_meta import ModelMeta, ScoringFunction
 from tqdm.auto import tqdm
 
+from t2t.errors import UserError
 from t2t.hardware import fast_bf16
 from t2t.pooling import PoolingSpec, embed_batch, tokenize
 
@@ -75,6 +76,8 @@ class Embedder:
         normalize: bool = False,
         progress: bool = True,
     ) -> None:
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1 text per forward pass, got {batch_size}")
         self.device = next(model.parameters()).device
         self.dtype = dtype or (torch.bfloat16 if fast_bf16(str(self.device)) else torch.float32)
         self.model = model.to(self.dtype).eval()
@@ -92,6 +95,12 @@ class Embedder:
 
     @torch.inference_mode()
     def embed(self, texts: Sequence[str]) -> np.ndarray:
+        """`(len(texts), dim)` float32 embeddings in input order; `(0, dim)` for no texts.
+
+        An empty text is embedded as one special token alone (`t2t.pooling`), whatever its batch.
+        """
+        if len(texts) == 0:
+            return np.zeros((0, self.dim), dtype=np.float32)
         unique = list(dict.fromkeys(texts))
         lengths = [len(ids) for ids in self.tokenizer(unique, add_special_tokens=False).input_ids]
         order = np.argsort(lengths, kind="stable")[::-1]
@@ -115,8 +124,39 @@ class Embedder:
         self.throughput.texts += len(unique)
         self.throughput.tokens += tokens
         self.throughput.seconds += elapsed
+        check_embeddings(vectors, unique)
         position = {text: i for i, text in enumerate(unique)}
         return vectors[[position[t] for t in texts]]
+
+
+class DegenerateEmbeddings(UserError, RuntimeError):
+    """Embeddings that no score should be computed from: non-finite, or one vector for every text."""
+
+
+def check_embeddings(vectors: np.ndarray, texts: Sequence[str]) -> None:
+    """Raise `DegenerateEmbeddings` if any value is NaN/inf, or if distinct texts all got the same
+    vector (a diverged model: every score computed from it would be meaningless, not low).
+
+    "The same vector" means the spread of every dimension over the texts is at most 1e-6 of the
+    largest absolute value. `texts` are distinct, so two or more are needed to tell.
+    """
+    finite = np.isfinite(vectors).all(axis=1)
+    if not finite.all():
+        bad = int((~finite).sum())
+        first = texts[int(np.argmin(finite))]
+        raise DegenerateEmbeddings(
+            f"{bad} of {len(texts)} embeddings are not finite (NaN or inf), e.g. for {first[:60]!r}. "
+            "The model diverged or overflowed in its compute dtype; check the training log, or "
+            "evaluate with --precision fp32."
+        )
+    if len(texts) >= 2:
+        spread = float((vectors.max(axis=0) - vectors.min(axis=0)).max())
+        if spread <= 1e-6 * max(float(np.abs(vectors).max()), 1e-30):
+            raise DegenerateEmbeddings(
+                f"all {len(texts)} distinct texts got the same embedding (largest spread {spread:.3g}): "
+                "the model has collapsed (e.g. training diverged). Scores from it would be meaningless; "
+                "check the training log and learning rate."
+            )
 
 
 class TextEncoder(AbsEncoder):

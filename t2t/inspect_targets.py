@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 
 import numpy as np
 import torch
 
 from t2t.backbones import load_backbone
+from t2t.cli import integer, number
 from t2t.corpus import load_corpus
+from t2t.errors import report_user_errors
 from t2t.pooling import PoolingSpec
 from t2t.runtime import Runtime
 from t2t.targets.data_driven import DataDrivenTargetConfig, data_driven_targets
@@ -88,16 +91,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backbone", default="smollm2-135m")
     parser.add_argument("--pooling", choices=["last", "mean"], default="last")
     parser.add_argument("--corpus", default="wikitext2-sentences")
-    parser.add_argument("--common-samples", type=int, default=1000)
-    parser.add_argument("--tau", type=float, default=1e-4)
+    parser.add_argument("--common-samples", type=integer(minimum=1), default=1000)
+    parser.add_argument("--tau", type=number(minimum=0, inclusive=False), default=1e-4)
     parser.add_argument(
-        "--sample", type=int, default=0, help="add this many sentences sampled from the corpus"
+        "--sample", type=integer(minimum=0), default=0, help="add this many sentences sampled from the corpus"
     )
+    parser.add_argument("--debug", action="store_true", help="tracebacks for user errors too")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     sentences = list(args.sentences)
     if args.sample:
         texts = [t for t in load_corpus(args.corpus) if 6 <= len(t.split()) <= 30]
+        if args.sample > len(texts):
+            parser.error(
+                f"--sample {args.sample}: {args.corpus} has only {len(texts)} sentences of 6-30 words"
+            )
         rng = np.random.default_rng(1)
         sentences += [texts[i] for i in rng.choice(len(texts), args.sample, replace=False)]
     if not sentences:
@@ -106,4 +114,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(report_user_errors(main))

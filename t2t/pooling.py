@@ -9,6 +9,16 @@ Two poolings:
   positions (special tokens the tokenizer adds, such as Llama-3's BOS, are included: see
   `PoolingSpec.mean_skip_bos`).
 
+Empty texts: an empty text is embedded as one special token alone, its EOS (or BOS where EOS is
+also the pad token). A tokenizer without BOS (SmolLM2's) turns "" into no token at all, which would
+make a zero-width batch (a crash) or a row with nothing to pool (a zero vector that depends on its
+batch-mates). `tokenize` gives such a row exactly one real token, so "" has one well-defined
+embedding whatever it is batched with. The token is the tokenizer's EOS, except where EOS doubles
+as the pad token (SmolLM2's): a pad row of the embedding matrix may be untrained, and is all zeros
+in a freshly initialised model, so "" would embed as zeros; then BOS, and the pad token only when
+there is nothing else (`empty_text_token`). Under `last` pooling "" is never empty (the prompt
+surrounds it).
+
 The same functions serve training (with gradients) and evaluation (`t2t.encoder`).
 """
 
@@ -69,7 +79,11 @@ def format_texts(texts: Sequence[str], tokenizer, spec: PoolingSpec, max_length:
 
 
 def tokenize(texts: Sequence[str], tokenizer, spec: PoolingSpec, max_length: int) -> dict[str, torch.Tensor]:
-    """Format and tokenise a batch, right-padded: `input_ids`, `attention_mask` of shape (batch, seq)."""
+    """Format and tokenise a batch, padded: `input_ids`, `attention_mask` of shape (batch, seq).
+
+    Rows left with no token (an empty text under `mean` pooling) get the EOS token alone; see
+    `fill_empty_rows`. Every other row is exactly what the tokenizer returns.
+    """
     formatted = format_texts(texts, tokenizer, spec, max_length)
     batch = tokenizer(
         formatted,
@@ -78,7 +92,46 @@ def tokenize(texts: Sequence[str], tokenizer, spec: PoolingSpec, max_length: int
         max_length=max_length,
         return_tensors="pt",
     )
-    return {"input_ids": batch["input_ids"], "attention_mask": batch["attention_mask"]}
+    return fill_empty_rows(batch["input_ids"], batch["attention_mask"], tokenizer)
+
+
+def empty_text_token(tokenizer) -> int:
+    """The one token an empty text is embedded as: EOS, else BOS, else the pad token.
+
+    A candidate equal to the pad id is passed over while another exists: a pad token's embedding
+    may be untrained, and a freshly initialised model zeroes it (`nn.Embedding(padding_idx=...)`).
+    """
+    pad = tokenizer.pad_token_id
+    candidates = [t for t in (tokenizer.eos_token_id, tokenizer.bos_token_id) if t is not None]
+    for token_id in [*[t for t in candidates if t != pad], *candidates, pad]:
+        if token_id is not None:
+            return int(token_id)
+    raise ValueError("the tokenizer has no EOS, BOS or pad token to stand for an empty text")
+
+
+def fill_empty_rows(
+    input_ids: torch.Tensor, attention_mask: torch.Tensor, tokenizer
+) -> dict[str, torch.Tensor]:
+    """Give every row without a real token one: `empty_text_token`, with attention mask 1.
+
+    It goes where the row's first real token would be: index 0 under right padding, the last index
+    under left padding. A batch of only empty texts (width 0) is widened to width 1 first. Rows with
+    tokens are returned unchanged, so non-empty texts tokenise exactly as the tokenizer does.
+    """
+    empty = attention_mask.sum(dim=1) == 0
+    if not bool(empty.any()):
+        return {"input_ids": input_ids, "attention_mask": attention_mask}
+    token = empty_text_token(tokenizer)
+    if input_ids.shape[1] == 0:
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else token
+        input_ids = torch.full((input_ids.shape[0], 1), pad, dtype=input_ids.dtype)
+        attention_mask = torch.zeros((attention_mask.shape[0], 1), dtype=attention_mask.dtype)
+    else:
+        input_ids, attention_mask = input_ids.clone(), attention_mask.clone()
+    position = -1 if getattr(tokenizer, "padding_side", "right") == "left" else 0
+    input_ids[empty, position] = token
+    attention_mask[empty, position] = 1
+    return {"input_ids": input_ids, "attention_mask": attention_mask}
 
 
 def last_token_index(attention_mask: torch.Tensor) -> torch.Tensor:
@@ -97,15 +150,19 @@ def pool(
     """Pool `hidden` (batch, seq, dim) into (batch, dim), in fp32.
 
     `last`: the hidden state at each row's last real position.
-    `mean`: masked mean over real positions (optionally without a leading BOS).
+    `mean`: masked mean over real positions (optionally without BOS tokens). A row whose only real
+    tokens are BOS (an empty text under a tokenizer that adds BOS) keeps them: skipping them would
+    leave nothing to average and make the embedding a zero vector.
     """
     if spec.mode == "last":
         index = last_token_index(attention_mask)
         return hidden[torch.arange(hidden.shape[0], device=hidden.device), index].float()
-    mask = attention_mask.to(hidden.dtype)
+    mask = attention_mask.float()
     if spec.mean_skip_bos and bos_token_id is not None and input_ids is not None:
-        mask = mask * (input_ids != bos_token_id).to(hidden.dtype)
-    mask = mask.unsqueeze(-1).float()
+        text_only = mask * (input_ids != bos_token_id).float()
+        only_bos = text_only.sum(dim=1, keepdim=True) == 0
+        mask = torch.where(only_bos, mask, text_only)
+    mask = mask.unsqueeze(-1)
     return (hidden.float() * mask).sum(1) / mask.sum(1).clamp_min(1.0)
 
 

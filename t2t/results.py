@@ -7,13 +7,23 @@
 
 Every file is written atomically (`t2t.atomic`), so a killed run leaves finished tasks complete and
 unfinished ones absent; re-running skips the finished tasks. Tables read only these files
-(`load_scores`), never a live model.
+(`RunStore.task_scores`), never a live model.
+
+A file that cannot be read (truncated by a full disk, edited by hand, a merge conflict) never stops
+anything else: a task file that does not parse, or whose main score is not a finite number, counts
+as *not done*: `has_task` is False, so the next run re-evaluates that task, and tables leave it out.
+A `run.json` that does not parse reads as empty (the run is incomplete and is re-checked), and the
+next write moves the unreadable copy aside as `run.json.corrupt-<time>`. Each such file is logged
+once with its path and what to do, and listed by `problems()`.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import math
+import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -37,11 +47,21 @@ class RunStore:
     def run_json(self) -> Path:
         return self.dir / "run.json"
 
+    @property
+    def lock_file(self) -> Path:
+        """The lock one process holds while it computes this run (`t2t.locks`)."""
+        return self.dir / ".lock"
+
     def task_path(self, task_name: str) -> Path:
         return self.dir / "tasks" / f"{task_name}.json"
 
+    def task_names(self) -> list[str]:
+        """Names of the task files present (readable or not)."""
+        return sorted(path.stem for path in (self.dir / "tasks").glob("*.json"))
+
     def has_task(self, task_name: str) -> bool:
-        return self.task_path(task_name).is_file()
+        """True when the task's result is stored, readable and finite (see the module docstring)."""
+        return read_score(self.task_path(task_name)) is not None
 
     def missing_tasks(self, task_names: list[str]) -> list[str]:
         return [name for name in task_names if not self.has_task(name)]
@@ -56,18 +76,50 @@ class RunStore:
         return TaskResult.from_disk(self.task_path(task_name))
 
     def task_scores(self) -> dict[str, float]:
-        """`{task_name: main_score}` for every stored task (main_score in [0, 1] as mteb stores it)."""
+        """`{task_name: main_score}` of every readable, finite stored task (main_score in [0, 1] as
+        mteb stores it). Unreadable files are left out and logged (`problems`)."""
         scores = {}
         for path in sorted((self.dir / "tasks").glob("*.json")):
-            scores[path.stem] = main_score(path)
+            score = read_score(path)
+            if score is not None:
+                scores[path.stem] = score
         return scores
 
+    def problems(self) -> list[str]:
+        """One line per unreadable file of this run: the path and what will happen to it."""
+        lines = [f"{self.run_json}: {_PROBLEMS[self.run_json]}"] if self.run_json in _PROBLEMS else []
+        for path in sorted((self.dir / "tasks").glob("*.json")):
+            if read_score(path) is None:
+                lines.append(f"{path}: {_PROBLEMS.get(path, 'unreadable')}")
+        return lines
+
     def read(self) -> dict[str, Any]:
-        return json.loads(self.run_json.read_text()) if self.run_json.is_file() else {}
+        """The content of run.json; {} when it is missing or unreadable (reported, never raised)."""
+        if not self.run_json.is_file():
+            return {}
+        try:
+            content = json.loads(self.run_json.read_text())
+            if not isinstance(content, dict):
+                raise ValueError(f"expected a JSON object, found {type(content).__name__}")
+        except (OSError, ValueError) as error:
+            _report(
+                self.run_json,
+                f"not readable ({error}); the run counts as incomplete and is re-checked by the next "
+                "`python -m reproduce` of its table (finished tasks are kept). The file is kept aside as "
+                "run.json.corrupt-<time> when the run next writes it.",
+            )
+            return {}
+        return content
 
     def update(self, **fields: Any) -> dict[str, Any]:
-        """Merge `fields` into run.json (atomic rewrite) and return the new content."""
-        payload = {**self.read(), **fields}
+        """Merge `fields` into run.json (atomic rewrite) and return the new content. An unreadable
+        run.json is first moved aside (`run.json.corrupt-<time>`), so nothing is lost silently."""
+        current = self.read()
+        if not current and self.run_json.is_file():
+            aside = self.run_json.with_name(f"run.json.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
+            os.replace(self.run_json, aside)
+            logger.warning("moved unreadable %s to %s", self.run_json, aside)
+        payload = {**current, **fields}
         atomic_write_json(self.run_json, payload)
         return payload
 
@@ -75,8 +127,68 @@ class RunStore:
         atomic_write_json(self.dir / "train_log.json", log)
 
 
+_PROBLEMS: dict[Path, str] = {}
+"""Unreadable files met by this process, with what happens to them (each logged once)."""
+
+
+def _report(path: Path, message: str) -> None:
+    if _PROBLEMS.get(path) != message:
+        logger.warning("%s: %s", path, message)
+    _PROBLEMS[path] = message
+
+
+def read_json(path: Path, consequence: str) -> Any | None:
+    """The JSON content of `path`, or None when it is missing or unreadable. An unreadable file is
+    reported once with its path and `consequence` (what happens instead), never raised."""
+    if not Path(path).is_file():
+        return None
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        _report(Path(path), f"not readable ({error}); {consequence}")
+        return None
+
+
+def problems_seen() -> list[str]:
+    """Every unreadable results file this process met, one line each (for command-line reports)."""
+    return [f"{path}: {message}" for path, message in sorted(_PROBLEMS.items())]
+
+
+def read_score(path: Path) -> float | None:
+    """The main score of a stored TaskResult, or None when the file is missing, unreadable or not
+    finite (reported once, with the path and what happens next)."""
+    if not path.is_file():
+        return None
+    key = (str(path), *_stat(path))
+    if key in _SCORES:
+        return _SCORES[key]
+    try:
+        score = float(TaskResult.from_disk(path).get_score())
+        problem = None if math.isfinite(score) else f"main score is {score}, not a number"
+    except Exception as error:  # any parse or validation error of a foreign file
+        score, problem = None, f"not a readable mteb TaskResult ({type(error).__name__}: {str(error)[:120]})"
+    if problem is not None:
+        score = None
+        _report(
+            path,
+            f"{problem}; the task counts as not done and is re-evaluated by the next run of its table "
+            "(or delete the file).",
+        )
+    _SCORES[key] = score
+    return score
+
+
+_SCORES: dict[tuple, float | None] = {}
+
+
+def _stat(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
 def main_score(path: Path) -> float:
-    """The main score of a stored TaskResult JSON, averaged over its test subsets (mteb's rule)."""
+    """The main score of a stored TaskResult JSON, averaged over its test subsets (mteb's rule).
+    Raises on an unreadable file; `read_score` is the tolerant reader."""
     return TaskResult.from_disk(path).get_score()
 
 

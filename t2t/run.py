@@ -13,13 +13,23 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
+import shutil
 import time
+from contextlib import nullcontext
+from typing import Any
 
 import mteb
 
 from t2t.config import Config
+from t2t.corpus import corpus_fingerprint
 from t2t.encoder import Embedder, text_encoder
-from t2t.evaluation.tasks import get_tasks
+from t2t.errors import UserError
+from t2t.evaluation.offline import task_data_fingerprint
+from t2t.evaluation.tasks import TASK_SETS, get_tasks
+from t2t.fingerprint import StaleResult, compare, weights_fingerprint
+from t2t.locks import exclusive
+from t2t.paths import cache_root, data_root
 from t2t.provenance import provenance
 from t2t.results import RunStore
 from t2t.runtime import Runtime
@@ -61,10 +71,86 @@ class RunSpec(Config):
         return self.config_hash()
 
 
+class RunFailed(UserError, RuntimeError):
+    """A run produced a number that must not be stored (non-finite score, degenerate embeddings)."""
+
+
+def run_fingerprint(spec: RunSpec) -> dict[str, Any]:
+    """The inputs `spec` reads, fingerprinted (`t2t.fingerprint`): weights, corpora, task files."""
+    root = data_root()
+    return {
+        "weights": weights_fingerprint(spec.model.backbone),
+        "corpora": {stage.corpus: corpus_fingerprint(stage.corpus) for stage in spec.model.stages},
+        "data": {
+            name: task_data_fingerprint(name, root) for name in TASK_SETS[spec.evaluation.task_set].tasks
+        },
+    }
+
+
+def staleness(store: RunStore, current: dict[str, Any]) -> list[str]:
+    """Differences between the inputs a stored run recorded and `current` (empty: fresh, or a run
+    stored before fingerprints were recorded, which cannot be checked)."""
+    info = store.read()
+    if not info or not store.task_names():
+        return []
+    return compare(info.get("fingerprints"), current)
+
+
+def resolve_stale(store: RunStore, current: dict[str, Any], policy: str) -> None:
+    """Apply `Runtime.on_stale` to a stored run whose inputs changed (no-op when they did not)."""
+    differences = staleness(store, current)
+    if not differences:
+        return
+    listed = "; ".join(differences[:6]) + (
+        f"; and {len(differences) - 6} more" if len(differences) > 6 else ""
+    )
+    if policy == "accept":
+        logger.warning(
+            "run %s: inputs changed (%s); keeping the stored result (--on-stale accept)", store.run_id, listed
+        )
+        accepted = store.read().get("stale_accepted", [])
+        store.update(
+            fingerprints=current,
+            stale_accepted=[*accepted, {"at": provenance()["written_at"], "differences": differences}],
+        )
+        return
+    if policy == "recompute":
+        aside = cache_root() / "stale-results" / f"{store.run_id}-{time.strftime('%Y%m%dT%H%M%S')}"
+        aside.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(store.dir), aside)
+        logger.warning(
+            "run %s: inputs changed (%s); moved the stale result to %s and recomputing",
+            store.run_id,
+            listed,
+            aside,
+        )
+        return
+    raise StaleResult(
+        f"run {store.run_id} in {store.dir} was computed from other inputs than today's: {listed}. "
+        "Its scores would be wrong for today's files, so it is not reused. Rerun with "
+        "`--on-stale recompute` to move it aside and compute it again, or `--on-stale accept` to keep "
+        "it (recorded in its run.json)."
+    )
+
+
 def execute(spec: RunSpec, runtime: Runtime | None = None, *, root=None, accelerator=None) -> RunStore:
-    """Train (if needed) and evaluate `spec`, writing into the results store. Returns the store."""
+    """Train (if needed) and evaluate `spec`, writing into the results store. Returns the store.
+
+    One process at a time per run (`t2t.locks`): a second process on the same run waits, then finds
+    the work done. Distributed workers (several processes of one launch) share the run by design
+    and take no lock.
+    """
     runtime = runtime or Runtime()
     store = RunStore(spec.run_id, root)
+    distributed = accelerator is not None and accelerator.num_processes > 1
+    lock = nullcontext() if distributed else exclusive(store.lock_file, f"run {spec.run_id} ({spec.method})")
+    with lock:
+        return _execute(spec, runtime, store, accelerator)
+
+
+def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> RunStore:
+    fingerprints = run_fingerprint(spec)
+    resolve_stale(store, fingerprints, runtime.on_stale)
     tasks = get_tasks(spec.evaluation.task_set)
     missing = [task for task in tasks if not store.has_task(task.metadata.name)]
     if not missing and store.read().get("status") == "complete":
@@ -77,7 +163,15 @@ def execute(spec: RunSpec, runtime: Runtime | None = None, *, root=None, acceler
     if accelerator is not None and not accelerator.is_main_process:
         return store
     built = time.perf_counter()
-    store.update(run_id=spec.run_id, method=spec.method, config=spec.to_dict(), status="running")
+    previous = store.read()
+    store.update(
+        run_id=spec.run_id,
+        method=spec.method,
+        config=spec.to_dict(),
+        status="running",
+        error=None,
+        fingerprints=fingerprints,
+    )
     if logs:
         store.save_train_log(logs)
 
@@ -92,28 +186,54 @@ def execute(spec: RunSpec, runtime: Runtime | None = None, *, root=None, acceler
         progress=runtime.progress,
     )
     encoder = text_encoder(f"t2t-repro/{spec.method}-{spec.run_id}", embedder, revision=spec.run_id)
-    for task in missing:
-        result = mteb.evaluate(encoder, [task], cache=None, show_progress_bar=False).task_results[0]
-        store.save_task(result)
-        logger.info("%s %s: %.4f", spec.run_id, task.metadata.name, result.get_score())
-    finished = time.perf_counter()
 
-    previous = store.read().get("timing", {})
+    def bookkeeping(now: float) -> dict[str, Any]:
+        """Wall times and throughput of every process that worked on this run, this one included
+        (a killed process's figures were saved after each of its finished tasks)."""
+        timing, throughput = previous.get("timing", {}), previous.get("throughput", {})
+        texts = throughput.get("encode_texts", 0) + embedder.throughput.texts
+        tokens = throughput.get("encode_tokens", 0) + embedder.throughput.tokens
+        seconds = throughput.get("encode_seconds", 0.0) + embedder.throughput.seconds
+        return {
+            "timing": {
+                "build_model_s": round(built - started + timing.get("build_model_s", 0.0), 2),
+                "evaluate_s": round(now - built + timing.get("evaluate_s", 0.0), 2),
+                "train_steps_s": round(sum(step["seconds"] for log in logs for step in log), 2),
+            },
+            "throughput": {
+                "encode_texts": texts,
+                "encode_tokens": tokens,
+                "encode_seconds": round(seconds, 3),
+                "encode_tokens_per_s": round(tokens / seconds, 1) if seconds else 0.0,
+                "train_tokens_per_s": _train_tokens_per_second(logs),
+            },
+        }
+
+    for task in missing:
+        name = task.metadata.name
+        try:
+            result = mteb.evaluate(encoder, [task], cache=None, show_progress_bar=False).task_results[0]
+            score = result.get_score()
+            if not math.isfinite(score):
+                raise RunFailed(
+                    f"run {spec.run_id} ({spec.method}): {name} scored {score}, not a number; nothing was "
+                    "stored for it. The embeddings or the evaluation broke (a diverged model, a failed "
+                    "encode); see the log above."
+                )
+        except Exception as error:  # recorded, so the run never reads as "running" or "complete"
+            store.update(status="failed", error=f"{name}: {error}", **bookkeeping(time.perf_counter()))
+            if isinstance(error, UserError):
+                raise RunFailed(f"run {spec.run_id} ({spec.method}), {name}: {error}") from error
+            raise
+        store.save_task(result)
+        store.update(**bookkeeping(time.perf_counter()))
+        logger.info("%s %s: %.4f", spec.run_id, name, score)
+
     store.update(
         status="complete",
         provenance=origin,
-        timing={
-            "build_model_s": round(built - started, 2) + previous.get("build_model_s", 0.0),
-            "evaluate_s": round(finished - built, 2) + previous.get("evaluate_s", 0.0),
-            "train_steps_s": round(sum(step["seconds"] for log in logs for step in log), 2),
-        },
-        throughput={
-            "encode_texts": embedder.throughput.texts,
-            "encode_tokens": embedder.throughput.tokens,
-            "encode_tokens_per_s": round(embedder.throughput.tokens_per_second, 1),
-            "train_tokens_per_s": _train_tokens_per_second(logs),
-        },
         train_summary=[_summarise(log) for log in logs],
+        **bookkeeping(time.perf_counter()),
     )
     return store
 

@@ -25,6 +25,10 @@ class Runtime:
         gradient_checkpointing: trade compute for memory (paper-scale training on one GPU).
         eval_batch_size: texts per forward pass in evaluation.
         progress: progress bars.
+        on_stale: what to do with a stored result (run or cached stage) whose recorded inputs
+            (data files, weights: `t2t.fingerprint`) differ from today's: `error` (default) stops
+            with a message listing the differences; `recompute` moves the stale result aside and
+            computes it again; `accept` keeps it and records the acceptance in its metadata.
     """
 
     device: str = dataclasses.field(default_factory=default_device)
@@ -33,6 +37,15 @@ class Runtime:
     gradient_checkpointing: bool = False
     eval_batch_size: int = 32
     progress: bool = True
+    on_stale: Literal["error", "recompute", "accept"] = "error"
+
+    def __post_init__(self) -> None:
+        if self.checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
+        if self.eval_batch_size < 1:
+            raise ValueError(f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
+        if self.on_stale not in ("error", "recompute", "accept"):
+            raise ValueError(f"on_stale must be error, recompute or accept, got {self.on_stale!r}")
 
     def weight_dtype(self) -> torch.dtype:
         if self.precision == "bf16" or (self.precision == "auto" and self.device.startswith("cuda")):

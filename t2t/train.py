@@ -14,10 +14,13 @@ import argparse
 import hashlib
 import json
 import logging
+import sys
 from pathlib import Path
 
 import torch
 
+from t2t.cli import integer
+from t2t.errors import report_user_errors
 from t2t.runtime import Runtime
 from t2t.training.pipeline import build_model, make_accelerator, stage_dir
 from t2t.training.spec import ModelSpec
@@ -38,9 +41,10 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--spec", type=Path, required=True, help="JSON file with a ModelSpec or RunSpec")
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
-    parser.add_argument("--checkpoint-every", type=int, default=50)
+    parser.add_argument("--checkpoint-every", type=integer(minimum=1), default=50)
     parser.add_argument("--gradient-checkpointing", action="store_true")
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument("--debug", action="store_true", help="tracebacks for user errors too")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
@@ -71,4 +75,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(report_user_errors(main))

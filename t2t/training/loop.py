@@ -15,7 +15,8 @@ loads the newest one and continues with the same data order, optimiser state and
 the CPU the final adapter equals an uninterrupted run's bit for bit.
 
 A non-finite loss stops the run with `NonFiniteLoss` before the update, keeping the last good
-checkpoint.
+checkpoint; the message names that checkpoint and its step as stored on disk, or says that none
+exists yet (a rerun then starts the stage from step 0).
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import random
+import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -32,15 +35,17 @@ from typing import Any
 
 import numpy as np
 import torch
+from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
 from t2t.atomic import atomic_directory, atomic_write_json
+from t2t.errors import UserError
 from t2t.training.objective import Objective, ObjectiveModule
 
 logger = logging.getLogger(__name__)
 
 
-class NonFiniteLoss(RuntimeError):
+class NonFiniteLoss(UserError, RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint is kept."""
 
 
@@ -106,18 +111,23 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 def save_checkpoint(folder: Path, model, optimizer, step: int, log: list[dict], accelerator) -> None:
     """Write trainable weights, optimiser state, per-process RNG state and the loss log atomically."""
-    rng_path = folder.parent / f"{folder.name}.rng-{accelerator.process_index}.pt"
-    rng_path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(_rng_state(), rng_path)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # each process's RNG state goes through a temporary file of its own (unique name per process),
+    # whose path the main process collects; no two processes ever write the same file
+    handle, name = tempfile.mkstemp(
+        dir=folder.parent, prefix=f".{folder.name}.rng-{accelerator.process_index}-"
+    )
+    os.close(handle)
+    torch.save(_rng_state(), name)
+    names = [name] if accelerator.num_processes == 1 else gather_object([name])
     accelerator.wait_for_everyone()
     if accelerator.is_main_process:
         with atomic_directory(folder) as tmp:
             weights = {name: p.detach().cpu() for name, p in _trainable(model).items()}
             torch.save(weights, tmp / "trainable.pt")
             torch.save(optimizer.state_dict(), tmp / "optimizer.pt")
-            for rank in range(accelerator.num_processes):
-                source = folder.parent / f"{folder.name}.rng-{rank}.pt"
-                source.replace(tmp / f"rng-{rank}.pt")
+            for rank, source in enumerate(names):
+                os.replace(source, tmp / f"rng-{rank}.pt")
             atomic_write_json(tmp / "state.json", {"step": step, "log": log})
     accelerator.wait_for_everyone()
 
@@ -135,6 +145,19 @@ def load_checkpoint(folder: Path, model, optimizer, accelerator) -> tuple[int, l
     optimizer.load_state_dict(torch.load(folder / "optimizer.pt", map_location="cpu", weights_only=False))
     _set_rng_state(torch.load(folder / f"rng-{accelerator.process_index}.pt", weights_only=False))
     return int(state["step"]), list(state["log"])
+
+
+def checkpoint_note(folder: Path) -> str:
+    """Where a rerun resumes: the checkpoint in `folder` and its step (from its `state.json`), or none.
+
+    Read from disk, not from the loss log: a checkpoint is written every `checkpoint_every` steps,
+    so the last logged step is usually not the step a rerun resumes from.
+    """
+    try:
+        step = int(json.loads((folder / "state.json").read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"No checkpoint exists yet in {folder}, so a rerun restarts the stage from step 0."
+    return f"The last good checkpoint (step {step}) is kept in {folder}; a rerun resumes from it."
 
 
 def train(
@@ -185,8 +208,8 @@ def train(
         if not math.isfinite(mean_loss):
             bar.close()
             raise NonFiniteLoss(
-                f"loss became {mean_loss} at step {step + 1}; stopped before the update. The last good "
-                f"checkpoint (step {start if not log else log[-1]['step']}) is kept in {checkpoint_dir}. "
+                f"loss became {mean_loss} at step {step + 1}; stopped before the update. "
+                f"{checkpoint_note(checkpoint_dir)} "
                 "Try a lower learning rate or fp32 (precision) for this stage."
             )
         for group in optimizer.param_groups:

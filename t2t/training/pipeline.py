@@ -11,17 +11,22 @@ Artifacts live in `cache_root()/models/<stage_key>/`: `adapter/` (peft), `train_
 
 from __future__ import annotations
 
-import json
 import logging
 import shutil
+import time
+from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from t2t.atomic import atomic_directory, atomic_write_json
 from t2t.backbones import attach_lora, load_backbone, set_attention_dropout
-from t2t.corpus import load_corpus
+from t2t.corpus import corpus_fingerprint, load_corpus
+from t2t.fingerprint import StaleResult, compare, weights_fingerprint
+from t2t.locks import exclusive
 from t2t.paths import cache_root
+from t2t.results import read_json
 from t2t.runtime import Runtime
 from t2t.training.loop import LoopSettings, train
 from t2t.training.objective import StageContext, get_objective
@@ -51,14 +56,63 @@ def build_model(spec: ModelSpec, runtime: Runtime, accelerator=None):
         spec.backbone, attention=spec.attention, dtype=runtime.weight_dtype(), device=device, seed=spec.seed
     )
     logs = []
+    distributed = accelerator is not None and accelerator.num_processes > 1
     for index in range(len(spec.stages)):
-        folder = stage_dir(spec.stage_key(index))
-        if (folder / "adapter" / "adapter_config.json").is_file():
-            model = _load_merged(model, folder / "adapter")
-        else:
-            model = train_stage(model, tokenizer, spec, index, runtime, accelerator, folder)
-        logs.append(json.loads((folder / "train_log.json").read_text()))
+        key = spec.stage_key(index)
+        folder = stage_dir(key)
+        lock = nullcontext() if distributed else exclusive(folder.parent / f".{key}.lock", f"stage {key}")
+        with lock:  # one process trains a stage; another waits, then loads it
+            fingerprint = stage_fingerprint(spec, index)
+            if _stage_done(folder) and not _fresh_stage(folder, fingerprint, runtime.on_stale):
+                _move_aside(folder)
+            if _stage_done(folder):
+                model = _load_merged(model, folder / "adapter")
+            else:
+                model = train_stage(model, tokenizer, spec, index, runtime, accelerator, folder, fingerprint)
+        logs.append(read_json(folder / "train_log.json", "its loss log is left out of run.json.") or [])
     return model.eval(), tokenizer, logs
+
+
+def _stage_done(folder: Path) -> bool:
+    return (folder / "adapter" / "adapter_config.json").is_file()
+
+
+def stage_fingerprint(spec: ModelSpec, index: int) -> dict[str, Any]:
+    """The inputs of stages `0..index` (`t2t.fingerprint`): the backbone's weights and the corpora."""
+    return {
+        "weights": weights_fingerprint(spec.backbone),
+        "corpora": {stage.corpus: corpus_fingerprint(stage.corpus) for stage in spec.stages[: index + 1]},
+    }
+
+
+def _fresh_stage(folder: Path, current: dict[str, Any], policy: str) -> bool:
+    """Whether a trained stage may be reused: its recorded inputs equal today's (or were not
+    recorded: stages trained before fingerprints), else `policy` (`Runtime.on_stale`) decides."""
+    info = read_json(folder / "stage.json", "the stage's inputs cannot be checked.") or {}
+    differences = compare(info.get("fingerprints"), current)
+    if not differences:
+        return True
+    listed = "; ".join(differences[:6])
+    if policy == "accept":
+        logger.warning("stage %s: inputs changed (%s); reusing it (--on-stale accept)", folder.name, listed)
+        atomic_write_json(
+            folder / "stage.json", {**info, "fingerprints": current, "stale_accepted": differences}
+        )
+        return True
+    if policy == "recompute":
+        logger.warning("stage %s: inputs changed (%s); training it again", folder.name, listed)
+        return False
+    raise StaleResult(
+        f"cached stage {folder} was trained from other inputs than today's: {listed}. It is not reused. "
+        "Rerun with `--on-stale recompute` to train it again, or `--on-stale accept` to keep it."
+    )
+
+
+def _move_aside(folder: Path) -> None:
+    aside = folder.parent.parent / "stale-models" / f"{folder.name}-{time.strftime('%Y%m%dT%H%M%S')}"
+    aside.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(folder), aside)
+    logger.warning("moved stale stage %s to %s", folder, aside)
 
 
 def _load_merged(model, adapter: Path):
@@ -67,8 +121,18 @@ def _load_merged(model, adapter: Path):
     return PeftModel.from_pretrained(model, adapter).merge_and_unload()
 
 
-def train_stage(model, tokenizer, spec: ModelSpec, index: int, runtime: Runtime, accelerator, folder: Path):
-    """Train stage `index` on top of `model` and return the merged result; saves the artifact."""
+def train_stage(
+    model,
+    tokenizer,
+    spec: ModelSpec,
+    index: int,
+    runtime: Runtime,
+    accelerator,
+    folder: Path,
+    fingerprint: dict[str, Any] | None = None,
+):
+    """Train stage `index` on top of `model` and return the merged result; saves the artifact
+    (with `fingerprint`, the stage's inputs, in its `stage.json`)."""
     stage = spec.stages[index]
     objective_class = get_objective(stage.objective)
     context = StageContext(
@@ -113,7 +177,10 @@ def train_stage(model, tokenizer, spec: ModelSpec, index: int, runtime: Runtime,
     )
     if accelerator.is_main_process:
         atomic_write_json(folder / "train_log.json", log)
-        atomic_write_json(folder / "stage.json", {"model": spec.to_dict(), "stage_index": index})
+        atomic_write_json(
+            folder / "stage.json",
+            {"model": spec.to_dict(), "stage_index": index, "fingerprints": fingerprint},
+        )
         with atomic_directory(folder / "adapter") as tmp:
             peft_model.save_pretrained(tmp)
         shutil.rmtree(folder / "checkpoint", ignore_errors=True)

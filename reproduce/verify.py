@@ -1,0 +1,127 @@
+"""`--verify`: recompute the stored runs behind an output and compare them with what is stored.
+
+A fresh clone answers `nox -s table3` from the committed runs in seconds. `verify` is how a user
+checks that those numbers are what today's code and machine produce:
+
+    python -m reproduce table3 --preset smol --verify        # nox -s table3 -- --verify
+
+Every *complete* run of the plan is executed again into a scratch results store, with a scratch
+cache for trained stages (so stages are retrained, not reloaded; converted backbone weights and
+tokenizers are shared, as they are derived from the package files the run's fingerprint names).
+Then each task's main score is compared with the stored one and every pair is printed.
+
+Tolerance: 0 (equal to the last digit) when the stored run was made on the same kind of hardware
+with the same versions of torch, transformers, peft and mteb: CPU training and evaluation are
+deterministic here (a test checks that an interrupted run resumes bit-identically). Otherwise
+`HARDWARE_TOLERANCE` (main-score units, i.e. 0.2 points x100), since other kernels round
+differently; `--verify-tolerance` sets it explicitly. The stored results are never modified.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from reproduce.grid import unique_runs
+from reproduce.registry import AnalysisSpec
+from reproduce.runner import plan
+from t2t.config import ConfigError
+from t2t.paths import cache_root
+from t2t.results import RunStore
+from t2t.run import execute
+from t2t.runtime import Runtime
+
+logger = logging.getLogger(__name__)
+
+HARDWARE_TOLERANCE = 0.002
+SAME_MACHINE_KEYS = ("machine", "processor", "cuda", "gpus", "cpu_fast_bf16")
+SAME_VERSION_KEYS = ("torch", "transformers", "peft", "mteb")
+
+
+def default_tolerance(stored: dict, fresh: dict) -> tuple[float, str]:
+    """`(tolerance, reason)`: 0 on the same hardware and versions, else `HARDWARE_TOLERANCE`."""
+    before, after = stored.get("provenance", {}), fresh.get("provenance", {})
+    machine = all(
+        before.get("hardware", {}).get(k) == after.get("hardware", {}).get(k) for k in SAME_MACHINE_KEYS
+    )
+    versions = all(
+        before.get("versions", {}).get(k) == after.get("versions", {}).get(k) for k in SAME_VERSION_KEYS
+    )
+    if machine and versions:
+        return 0.0, "same hardware and versions, so exactly"
+    return HARDWARE_TOLERANCE, "different hardware or versions"
+
+
+@contextmanager
+def scratch_cache(folder: Path) -> Iterator[Path]:
+    """Point `T2T_CACHE_DIR` at `folder` for the block, sharing only converted weights/tokenizers."""
+    real = cache_root()
+    folder.mkdir(parents=True, exist_ok=True)
+    for shared in ("backbones", "tokenizers"):
+        if (real / shared).is_dir() and not (folder / shared).exists():
+            (folder / shared).symlink_to(real / shared, target_is_directory=True)
+    previous = os.environ.get("T2T_CACHE_DIR")
+    os.environ["T2T_CACHE_DIR"] = str(folder)
+    try:
+        yield folder
+    finally:
+        if previous is None:
+            os.environ.pop("T2T_CACHE_DIR", None)
+        else:
+            os.environ["T2T_CACHE_DIR"] = previous
+
+
+def verify(
+    spec_id: str,
+    preset: str | None = None,
+    backbone: str | None = None,
+    *,
+    runtime: Runtime | None = None,
+    root: Path | None = None,
+    scratch: Path | None = None,
+    tolerance: float | None = None,
+) -> tuple[str, bool]:
+    """Recompute the complete stored runs of `spec_id` and compare; returns `(report, all_equal)`."""
+    spec, scale, planned = plan(spec_id, preset, backbone)
+    if isinstance(spec, AnalysisSpec):
+        raise ConfigError(f"--verify compares task scores; {spec_id} is an analysis (no task scores)")
+    runs = [
+        run for run in unique_runs(planned) if RunStore(run.run_id, root).read().get("status") == "complete"
+    ]
+    scratch = Path(scratch or tempfile.mkdtemp(prefix="t2t-verify-"))
+    label = {item.run_id: f"{item.row} [{item.role}]" for item in planned}
+    lines = [f"verify {spec.id} @ {scale.name}: recomputing {len(runs)} stored runs into {scratch}"]
+    if not runs:
+        lines.append("nothing stored to verify")
+    agree = True
+    with scratch_cache(scratch / "cache"):
+        for run in runs:
+            stored = RunStore(run.run_id, root)
+            fresh = execute(run, runtime or Runtime(), root=scratch / "results")
+            limit, reason = (
+                (tolerance, "given")
+                if tolerance is not None
+                else default_tolerance(stored.read(), fresh.read())
+            )
+            lines.append(f"run {run.run_id} {label[run.run_id]} (tolerance {limit:g}: {reason})")
+            before, after = stored.task_scores(), fresh.task_scores()
+            for task in sorted(set(before) | set(after)):
+                old, new = before.get(task), after.get(task)
+                if old is None or new is None:
+                    verdict, agree = "MISSING on one side", False
+                else:
+                    difference = new - old
+                    verdict = "equal" if difference == 0 else f"{difference:+.2e}"
+                    if abs(difference) > limit:
+                        verdict, agree = f"DIFFERS {difference:+.6f}", False
+                lines.append(f"  {task:<40} stored {_fmt(old)}  fresh {_fmt(new)}  {verdict}")
+    lines.append("all stored scores reproduced" if agree else "SOME STORED SCORES WERE NOT REPRODUCED")
+    return "\n".join(lines), agree
+
+
+def _fmt(score: float | None) -> str:
+    return f"{score:.8f}" if score is not None else "   --     "

@@ -51,6 +51,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--eval-batch-size", type=integer(minimum=1), default=32)
     parser.add_argument("--gradient-checkpointing", action="store_true")
     parser.add_argument(
+        "--seeds",
+        type=integer(minimum=1),
+        default=1,
+        help="train and evaluate every cell with seeds 0..N-1 (seed 0 is the run without this option)",
+    )
+    parser.add_argument(
         "--on-stale",
         choices=["error", "recompute", "accept"],
         default="error",
@@ -131,7 +137,13 @@ def _dispatch(args: argparse.Namespace, runtime: Runtime) -> int:
     for target in targets:
         print(
             reproduce(
-                target, args.preset, args.backbone, dry_run=args.dry_run, limit=args.limit, runtime=runtime
+                target,
+                args.preset,
+                args.backbone,
+                dry_run=args.dry_run,
+                limit=args.limit,
+                runtime=runtime,
+                seeds=args.seeds,
             )
         )
     return 0

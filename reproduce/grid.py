@@ -27,6 +27,7 @@ class PlannedRun:
     run: RunSpec
     sweep: str | None = None
     value: Any = None
+    seed: int = 0
 
     @property
     def run_id(self) -> str:
@@ -51,20 +52,28 @@ def rows_of(
     return [(row, None, None) for row in spec.rows]
 
 
-def expand(spec: TableSpec | FigureSpec | AnalysisSpec, preset: ScalePreset) -> list[PlannedRun]:
-    """Every (row or point) x backbone of `spec` at `preset`, in row order then backbone order."""
+def expand(
+    spec: TableSpec | FigureSpec | AnalysisSpec, preset: ScalePreset, seeds: int = 1
+) -> list[PlannedRun]:
+    """Every (row or point) x backbone x seed of `spec` at `preset`, in row, backbone, seed order.
+
+    Seeds are 0..seeds-1: the seed is the `ModelSpec.seed` of the run (data order, LoRA init,
+    dropout), so seed 0 is the run the grid had before seeds existed, with the same id.
+    """
     return [
         PlannedRun(
             spec.id,
             row.label,
             role,
             backbone,
-            run_spec(row.method, preset, backbone, row.params),
+            run_spec(row.method, preset, backbone, row.params, seed=seed),
             sweep,
             value,
+            seed,
         )
         for row, sweep, value in rows_of(spec, preset)
         for role, backbone in preset.backbones.items()
+        for seed in range(seeds)
     ]
 
 

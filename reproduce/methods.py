@@ -100,10 +100,13 @@ METHOD_LABELS = {
 
 
 def run_spec(
-    method: str, preset: ScalePreset, backbone: str, params: dict[str, Any] | None = None
+    method: str, preset: ScalePreset, backbone: str, params: dict[str, Any] | None = None, seed: int = 0
 ) -> RunSpec:
-    """The run of `method` with `params` on `backbone`, evaluated on the preset's task set."""
+    """The run of `method` with `params` on `backbone` and training `seed`, evaluated on the
+    preset's task set."""
     model = choose(METHODS, method, "method")(preset, backbone, **(params or {}))
+    if seed:
+        model = model.replace(seed=seed)
     return RunSpec(
         method=method,
         model=model,

@@ -69,7 +69,11 @@ class RunStatus:
     @property
     def label(self) -> str:
         rows = sorted(
-            {f"{c.row}{f' ({c.sweep}={c.value:g})' if c.sweep else ''} [{c.role}]" for c in self.cells}
+            {
+                f"{c.row}{f' ({c.sweep}={c.value:g})' if c.sweep else ''} [{c.role}]"
+                + (f" seed {c.seed}" if c.seed else "")
+                for c in self.cells
+            }
         )
         return "; ".join(rows)
 
@@ -143,12 +147,12 @@ def status_of(run: RunSpec, cells: list[PlannedRun], preset: ScalePreset, costs,
     return RunStatus(run, cells, done, len(tasks), stages_done, complete, estimate, stored, stale, error)
 
 
-def plan(spec_id: str, preset: str | None = None, backbone: str | None = None):
+def plan(spec_id: str, preset: str | None = None, backbone: str | None = None, seeds: int = 1):
     spec = get_spec(spec_id)
     scale = get_preset(preset)
     if backbone:
         scale = with_backbone(scale, backbone)
-    return spec, scale, expand(spec, scale)
+    return spec, scale, expand(spec, scale, seeds)
 
 
 def describe(spec, preset: ScalePreset, statuses: list[RunStatus], root: Path | None = None) -> str:
@@ -186,9 +190,11 @@ def reproduce(
     limit: int | None = None,
     runtime: Runtime | None = None,
     root: Path | None = None,
+    seeds: int = 1,
 ) -> str:
-    """Run what `spec_id` needs at `preset` (or print the plan), then rebuild its outputs."""
-    spec, scale, planned = plan(spec_id, preset, backbone)
+    """Run what `spec_id` needs at `preset` with training seeds 0..seeds-1 (or print the plan),
+    then rebuild its outputs."""
+    spec, scale, planned = plan(spec_id, preset, backbone, seeds)
     if isinstance(spec, AnalysisSpec):
         return _analyse(spec, scale, planned, dry_run, limit, runtime, root)
     return run_table_plan(spec, scale, planned, dry_run=dry_run, limit=limit, runtime=runtime, root=root)

@@ -3,6 +3,9 @@
     results/runs/<run_id>/
         run.json                 config, git sha + dirty flag, versions, hardware, wall time, tokens/s
         tasks/<TaskName>.json    mteb TaskResult, one per evaluated task
+        predictions/<TaskName>.json.gz   mteb's per-item outputs of that task (e.g. each STS pair's
+                                 similarity, each classification experiment's predictions), so a
+                                 task can be rescored (bootstrap) without re-encoding
         train_log.json           per-stage, per-step training loss (trained methods only)
 
 Every file is written atomically (`t2t.atomic`), so a killed run leaves finished tasks complete and
@@ -19,6 +22,7 @@ once with its path and what to do, and listed by `problems()`.
 
 from __future__ import annotations
 
+import gzip
 import json
 import logging
 import math
@@ -30,7 +34,7 @@ from typing import Any
 
 from mteb.results import TaskResult
 
-from t2t.atomic import atomic_path, atomic_write_json
+from t2t.atomic import atomic_path, atomic_write_bytes, atomic_write_json
 from t2t.paths import results_root
 
 logger = logging.getLogger(__name__)
@@ -71,6 +75,23 @@ class RunStore:
         with atomic_path(path) as tmp:
             result.to_disk(tmp)
         return path
+
+    def predictions_path(self, task_name: str) -> Path:
+        return self.dir / "predictions" / f"{task_name}.json.gz"
+
+    def save_predictions(self, task_name: str, folder: Path) -> Path | None:
+        """Store the item outputs mteb wrote into `folder` (`<task>_predictions.json`), gzipped."""
+        source = folder / f"{task_name}_predictions.json"
+        if not source.is_file():
+            return None
+        path = self.predictions_path(task_name)
+        atomic_write_bytes(path, gzip.compress(source.read_bytes(), mtime=0))
+        return path
+
+    def load_predictions(self, task_name: str) -> dict[str, Any] | None:
+        """The stored item outputs of a task (`{hf_subset: {split: ...}}`), or None (older runs)."""
+        path = self.predictions_path(task_name)
+        return json.loads(gzip.decompress(path.read_bytes())) if path.is_file() else None
 
     def load_task(self, task_name: str) -> TaskResult:
         return TaskResult.from_disk(self.task_path(task_name))

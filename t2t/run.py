@@ -15,8 +15,10 @@ import dataclasses
 import logging
 import math
 import shutil
+import tempfile
 import time
 from contextlib import nullcontext
+from pathlib import Path
 from typing import Any
 
 import mteb
@@ -212,8 +214,13 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
     for task in missing:
         name = task.metadata.name
         try:
-            result = mteb.evaluate(encoder, [task], cache=None, show_progress_bar=False).task_results[0]
-            score = result.get_score()
+            with tempfile.TemporaryDirectory(prefix=".predictions-", dir=store.dir) as folder:
+                result = mteb.evaluate(
+                    encoder, [task], cache=None, show_progress_bar=False, prediction_folder=folder
+                ).task_results[0]
+                score = result.get_score()
+                if math.isfinite(score):  # item outputs first: a stored task always has them
+                    store.save_predictions(name, Path(folder))
             if not math.isfinite(score):
                 raise RunFailed(
                     f"run {spec.run_id} ({spec.method}): {name} scored {score}, not a number; nothing was "

@@ -5,4 +5,7 @@
 - `baselines.mntp`     — LLM2Vec's masked next-token prediction objective (`mntp`)
 - `baselines.simcse`   — unsupervised SimCSE, dropout views + InfoNCE (`simcse`)
 - `baselines.recipes`  — zero-shot, LLM2Vec and SimCSE as `ModelSpec`s / stage lists
+
+The objectives register into `t2t.training.objective` when their module is imported (`mntp` is
+declared with its options in `baselines.masking`); `t2t` itself never imports `baselines`.
 """

@@ -29,6 +29,7 @@ from typing import Literal
 import torch
 
 from t2t.config import Config, ConfigError
+from t2t.training.objective import declare_objective
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +59,10 @@ class MNTPConfig(Config):
         if not 0.0 < self.mask_ratio <= 1.0:
             raise ConfigError(f"MNTPConfig.mask_ratio must be in (0, 1], got {self.mask_ratio}")
 
+
+# The objective `mntp` (a `StageSpec` name) with these options; MNTP's result does not depend on the
+# pooling. Declared here, with the options, so a spec validates without the implementation.
+declare_objective("mntp", MNTPConfig, uses_pooling=False, module="baselines.mntp")
 
 # LLM2Vec's train_configs/mntp/*.json: Mistral.json uses all_mask 0.8; MetaLlama3, Llama2,
 # Sheared-Llama and qwen2 use the default collator with 0.2. Other architectures follow Llama.

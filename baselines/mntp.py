@@ -17,8 +17,8 @@ cross-entropy in fp32, mean over positions whose label is not -100. A masked tok
 has no predecessor and carries no loss (as there). We apply the LM head only at the positions that
 carry a label instead of materialising (batch, seq, vocab) logits; the values are the same.
 
-The result does not depend on the pooling (`uses_pooling = False`), so one MNTP stage is shared by
-LLM2Vec's last- and mean-pooling variants.
+The result does not depend on the pooling (declared with `uses_pooling=False` in `baselines.masking`),
+so one MNTP stage is shared by LLM2Vec's last- and mean-pooling variants.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from baselines.masking import IGNORE_INDEX, MNTPConfig, mask_token_id, mask_tokens, mntp_defaults
 from baselines.packing import packed_corpus
 from t2t.pooling import hidden_states_module, lm_head
-from t2t.training.objective import Objective, StageContext
+from t2t.training.objective import Objective, StageContext, register_objective
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ def mntp_loss(model: torch.nn.Module, input_ids: torch.Tensor, labels: torch.Ten
     return F.cross_entropy(logits, targets[predicted])
 
 
+@register_objective("mntp")  # declared with its options in baselines.masking
 class MNTPObjective(Objective):
     """MNTP as a training stage: items are packed blocks of `max_length` tokens of the stage corpus.
 
@@ -66,9 +67,6 @@ class MNTPObjective(Objective):
     checkpoints, so a resumed run masks as an uninterrupted one) and this process's rank (so the
     processes of a distributed run mask their blocks independently).
     """
-
-    options_class = MNTPConfig
-    uses_pooling = False
 
     def __init__(self, options: MNTPConfig, context: StageContext) -> None:
         super().__init__(options, context)

@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from t2t.backbones import set_attention_dropout
 from t2t.config import Config, ConfigError
 from t2t.pooling import embed_batch, tokenize
-from t2t.training.objective import Objective
+from t2t.training.objective import Objective, declare_objective, register_objective
 
 logger = logging.getLogger(__name__)
 
@@ -57,6 +57,10 @@ class SimCSEConfig(Config):
             raise ConfigError(f"SimCSEConfig.dropout must be in [0, 1), got {self.dropout}")
         if self.temperature <= 0:
             raise ConfigError(f"SimCSEConfig.temperature must be > 0, got {self.temperature}")
+
+
+# The objective `simcse` (a `StageSpec` name), its options and its class (below) in this module.
+declare_objective("simcse", SimCSEConfig, uses_pooling=True, module=__name__)
 
 
 def gather_with_grad(local: torch.Tensor) -> torch.Tensor:
@@ -88,6 +92,7 @@ def info_nce(
     return F.cross_entropy(scores, labels)
 
 
+@register_objective("simcse")
 class SimCSEObjective(Objective):
     """SimCSE as a training stage: items are the corpus texts, pooled with the stage's pooling.
 
@@ -102,9 +107,6 @@ class SimCSEObjective(Objective):
     batches without padding or BOS. `nox -s llm2vec-parity` replays one of our steps in llm2vec (same
     seed, so the same dropout masks) and checks the loss and gradients, and this difference.
     """
-
-    options_class = SimCSEConfig
-    uses_pooling = True
 
     def configure_model(self, model: torch.nn.Module) -> None:
         options: SimCSEConfig = self.options

@@ -18,15 +18,13 @@ import logging
 import sys
 from pathlib import Path
 
-from reproduce.compare import compare
+from reproduce.manifest import PRESET_ORDER
+from reproduce.rebuild import RebuildFailed, rebuild_all
 from reproduce.registry import REGISTRY
-from reproduce.runner import RebuildFailed, rebuild, reproduce
-from reproduce.verify import verify
 from t2t.cli import integer, number
 from t2t.config import ConfigError
 from t2t.errors import report_user_errors
 from t2t.results import problems_seen
-from t2t.runtime import Runtime
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -36,7 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("target", choices=[*REGISTRY, "all", "tables", "compare"])
     parser.add_argument(
         "--preset",
-        choices=["tiny", "smol", "paper"],
+        choices=PRESET_ORDER,
         default=None,
         help="scale (default: paper when a CUDA GPU is visible, else smol)",
     )
@@ -64,6 +62,12 @@ def build_parser() -> argparse.ArgumentParser:
         "or keep it and record that",
     )
     parser.add_argument(
+        "--add-items",
+        action="store_true",
+        help="re-evaluate stored runs that have no per-item outputs (stored before them) so their cells "
+        "get intervals; rebuilds models from cached stages (retrains where the cache is gone)",
+    )
+    parser.add_argument(
         "--verify",
         action="store_true",
         help="recompute the stored runs of this output into a scratch store and compare the scores",
@@ -85,15 +89,10 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "datasets", "mteb", "transformers", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    runtime = Runtime(
-        precision=args.precision,
-        eval_batch_size=args.eval_batch_size,
-        gradient_checkpointing=args.gradient_checkpointing,
-        progress=not args.quiet,
-        on_stale=args.on_stale,
-    )
     try:
-        return _dispatch(args, runtime)
+        if args.target == "tables":
+            return _tables()
+        return _run(args)
     finally:
         problems = problems_seen()
         if problems:
@@ -104,16 +103,32 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {line}", file=sys.stderr)
 
 
-def _dispatch(args: argparse.Namespace, runtime: Runtime) -> int:
-    if args.target == "tables":
-        failed = []
-        for spec in REGISTRY.values():
-            try:
-                print(rebuild(spec))
-            except RebuildFailed as error:
-                print(error, file=sys.stderr)
-                failed.append(spec.id)
-        return 1 if failed else 0
+def _tables() -> int:
+    """Rebuild every output from manifests and run folders. Imports no torch, mteb or spaCy."""
+    try:
+        print(rebuild_all())
+    except RebuildFailed as error:
+        print(error, file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Planning and running need the model stack (torch, transformers, mteb); `tables` above does not,
+    # so these imports wait until a command needs them.
+    from reproduce.compare import compare
+    from reproduce.runner import reproduce
+    from reproduce.verify import verify
+    from t2t.runtime import Runtime
+
+    runtime = Runtime(
+        precision=args.precision,
+        eval_batch_size=args.eval_batch_size,
+        gradient_checkpointing=args.gradient_checkpointing,
+        progress=not args.quiet,
+        on_stale=args.on_stale,
+        add_items=args.add_items,
+    )
     if args.target == "compare":
         if not args.backbone:
             raise ConfigError("compare needs --backbone <preset, HF id or local folder>")

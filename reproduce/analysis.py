@@ -32,11 +32,11 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
+from reproduce.manifest import analysis_path
 from t2t.atomic import atomic_write_json
 from t2t.config import Config
 from t2t.corpus import load_corpus
 from t2t.encoder import Embedder
-from t2t.paths import results_root
 from t2t.pooling import lm_head
 from t2t.provenance import provenance
 from t2t.results import read_json
@@ -266,7 +266,8 @@ def token_id_alignment(top_ids: list[list[int]], input_ids: list[set[int]]) -> d
 
 
 def result_path(run: AnalysisRun, root: Path | None = None) -> Path:
-    return Path(root or results_root()) / "analyses" / f"{run.analysis}-{run.run_id}.json"
+    """Where `run`'s result is stored (the one definition: `reproduce.manifest.analysis_path`)."""
+    return analysis_path(run.analysis, run.run_id, root)
 
 
 def _embed(

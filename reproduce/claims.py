@@ -1,11 +1,21 @@
 """The paper's qualitative claims, checked on whatever results exist at each preset.
 
-Each claim compares complete averages (all tasks of the task set) of table cells; a comparison
-with a missing or partial cell is skipped. A claim **holds** when every measured comparison agrees,
-**fails** when one disagrees, and is **not measured** when none could be made. The evidence column
-gives the numbers. Below each preset's claims, a table gives every method's best complete cell over
-all score tables (`best_cells`), because the paper's comparisons use one fixed setting per method.
-Written to `results/tables/claims.md`.
+Each claim is a set of comparisons between complete table cells (all tasks of the task set; the
+aggregate is the paper's: the mean over tasks). A comparison is decided by the **paired bootstrap
+interval** of the difference (`reproduce.stats.paired_difference`: the same test-item resamples for
+both cells, seeds drawn per side, 95%):
+
+- **holds**: the interval excludes 0 (or the claim's margin) in the claimed direction;
+- **fails**: it excludes it in the opposite direction;
+- **inconclusive**: it contains it (the test items and seeds alone could produce the difference),
+  and also when a cell has no item outputs (runs stored before them): a point difference alone
+  decides nothing.
+
+A claim holds when every comparison holds, fails when any fails, is inconclusive otherwise, and is
+**not measured** when no comparison could be made. The evidence gives each difference with its
+interval and how many seeds and resamples it rests on. Below each preset's claims, a table gives
+every method's best complete cell over all score tables (`best_cells`), because the paper's
+comparisons use one fixed setting per method. Written to `results/tables/claims.md`.
 """
 
 from __future__ import annotations
@@ -14,46 +24,54 @@ import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
-from reproduce.collect import load_analysis, scores_frame
-from reproduce.grid import PlannedRun, expand
-from reproduce.presets import PRESETS, ScalePreset
-from reproduce.registry import REGISTRY, TableSpec, get_spec
-from reproduce.tables import aggregate
+import numpy as np
+
+from reproduce.builders import cell_runs
+from reproduce.collect import cell_averages, load_analysis
+from reproduce.manifest import PRESET_ORDER, Manifest, ManifestCell, all_manifests, read_manifests
+from reproduce.registry import REGISTRY
+from reproduce.stats import full_average, paired_difference
 from t2t.atomic import atomic_write_text
-from t2t.evaluation.tasks import TASK_SETS
 from t2t.paths import results_root
 
-Comparison = tuple[str, bool]  # (evidence text, agrees with the claim)
+Comparison = tuple[str, str]  # (evidence text, holds | fails | inconclusive)
 
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
     id: str
     text: str
-    check: Callable[[ScalePreset, Path | None], list[Comparison]]
+    check: Callable[[str, Path | None], list[Comparison]]
 
 
-def complete_cells(spec_id: str, preset: ScalePreset, root: Path | None) -> list[tuple[PlannedRun, float]]:
-    """The cells of a table with a complete task-set average x100, as `(planned run, value)`."""
-    planned = expand(get_spec(spec_id), preset)
-    frame = scores_frame(planned, root)
-    tasks = TASK_SETS[preset.task_set].tasks
-    out = []
-    for item in planned:
-        scores = dict(frame[frame.run_id == item.run_id][["task", "score"]].itertuples(index=False))
-        cell = aggregate(scores, tasks)
-        if cell.value is not None and not cell.partial:
-            out.append((item, cell.value))
-    return out
+def manifest_for(output: str, preset: str, root: Path | None) -> Manifest | None:
+    return next((m for m in read_manifests(output, root) if m.preset == preset), None)
 
 
-def averages(spec_id: str, preset: ScalePreset, root: Path | None) -> dict[tuple[str, str], float]:
+def roles(output: str, preset: str, root: Path | None) -> list[str]:
+    manifest = manifest_for(output, preset, root)
+    return list(manifest.backbones) if manifest else []
+
+
+def complete_cells(output: str, preset: str, root: Path | None) -> list[tuple[ManifestCell, float]]:
+    """The cells of a table with a complete task-set average x100, as `(cell, value)`."""
+    manifest = manifest_for(output, preset, root)
+    if manifest is None:
+        return []
+    return [
+        (cell, average.value)
+        for cell, average in cell_averages(manifest.seed_cells(), manifest.tasks, root)
+        if average.value is not None and not average.partial
+    ]
+
+
+def averages(output: str, preset: str, root: Path | None) -> dict[tuple[str, str], float]:
     """Complete task-set averages x100 of a table's cells: `{(row label, role): value}`."""
-    return {(item.row, item.role): value for item, value in complete_cells(spec_id, preset, root)}
+    return {(cell.row, cell.role): value for cell, value in complete_cells(output, preset, root)}
 
 
-def best_cells(preset: ScalePreset, root: Path | None) -> list[tuple[str, str, str, float]]:
-    """Per method and backbone role, its best complete cell over every score table.
+def best_cells(preset: str, root: Path | None) -> list[tuple[str, str, str, float]]:
+    """Per method and backbone role, its best complete cell over every score table of the registry.
 
     Not one of the paper's claims: context for them. The paper compares Text2Token with LLM2Vec's
     main-table setting (mean pooling, bidirectional attention); at a small scale another setting of a
@@ -61,81 +79,110 @@ def best_cells(preset: ScalePreset, root: Path | None) -> list[tuple[str, str, s
     reader of the claims should see that. Returns `(method, role, "table: row", value)` rows.
     """
     best: dict[tuple[str, str], tuple[str, float]] = {}
-    for spec_id, spec in REGISTRY.items():
-        if not isinstance(spec, TableSpec):
+    for output, spec in REGISTRY.items():
+        if spec.kind != "table":
             continue
-        for item, value in complete_cells(spec_id, preset, root):
-            key = (item.run.method, item.role)
+        for cell, value in complete_cells(output, preset, root):
+            key = (cell.method, cell.role)
             if key not in best or value > best[key][1]:
-                best[key] = (f"{spec_id}: {item.row}", value)
+                best[key] = (f"{output}: {cell.row}", value)
     return [(method, role, where, value) for (method, role), (where, value) in sorted(best.items())]
 
 
+def evidence(
+    output: str, preset: str, root: Path | None
+) -> dict[tuple[str, str], tuple[float, list | None, list]]:
+    """`{(row, role): (value, per-seed item outputs or None, tasks)}` for the complete cells of a
+    table; with item outputs the value is the mean over seeds, as the table shows it."""
+    manifest = manifest_for(output, preset, root)
+    if manifest is None:
+        return {}
+    runs = cell_runs(manifest, root)
+    tasks = list(manifest.tasks)
+    out = {}
+    for (row, role), value in averages(output, preset, root).items():
+        found = runs.get((row, role))
+        if found:
+            value = float(np.mean([full_average(run, tasks) for run in found]))
+        out[(row, role)] = (value, found, tasks)
+    return out
+
+
 def _greater(values, role, better: str, worse: str, margin: float = 0.0) -> list[Comparison]:
+    """Is `better` above `worse` (or above it minus `margin`)? One comparison, with its verdict."""
     if (better, role) not in values or (worse, role) not in values:
         return []
-    a, b = values[(better, role)], values[(worse, role)]
-    relation = ">=" if margin else ">"
-    return [
-        (
-            f"[{role}] {better} {a:.2f} {relation} {worse} {b:.2f}" + (f" - {margin:g}" if margin else ""),
-            a > b - margin if margin else a > b,
+    (a, runs_a, tasks), (b, runs_b, _) = values[(better, role)], values[(worse, role)]
+    claim = f"> {worse}" + (f" - {margin:g}" if margin else "")
+    if not runs_a or not runs_b:
+        text = (
+            f"[{role}] {better} {a:.2f} vs {worse} {b:.2f}: difference {a - b:+.2f}, no interval "
+            "(runs stored before item outputs)"
         )
-    ]
+        return [(text, INCONCLUSIVE)]
+    d = paired_difference(runs_a, runs_b, tasks)
+    verdict = HOLDS if d.low > -margin else FAILS if d.high < -margin else INCONCLUSIVE
+    text = (
+        f"[{role}] {better} {claim}: difference {d.estimate:+.2f} [{d.low:+.2f}, {d.high:+.2f}] "
+        f"({len(runs_a)} vs {len(runs_b)} seeds, {d.resamples} resamples)"
+    )
+    return [(text, verdict)]
 
 
 def last_beats_mean(preset, root):
-    values = averages("pooling-attention", preset, root)
+    values = evidence("pooling-attention", preset, root)
     return [
         c
-        for role in preset.backbones
+        for role in roles("pooling-attention", preset, root)
         for attention in ("causal", "bidirectional")
         for c in _greater(values, role, f"Text2Token, last + {attention}", f"Text2Token, mean + {attention}")
     ]
 
 
 def dd_then_md_wins(preset, root):
-    values = averages("table3", preset, root)
+    values = evidence("table3", preset, root)
     return [
         c
-        for role in preset.backbones
+        for role in roles("table3", preset, root)
         for other in ("DD only", "MD only", "MD -> DD")
         for c in _greater(values, role, "DD -> MD", other)
     ]
 
 
 def close_to_llm2vec(preset, root):
-    values = averages("main", preset, root)
+    values = evidence("main", preset, root)
     return [
-        c for role in preset.backbones for c in _greater(values, role, "Text2Token", "LLM2Vec", margin=1.0)
+        c
+        for role in roles("main", preset, root)
+        for c in _greater(values, role, "Text2Token", "LLM2Vec", margin=1.0)
     ]
 
 
 def targets_suit_poolings(preset, root):
-    values = averages("targets", preset, root)
+    values = evidence("targets", preset, root)
     return [
         c
-        for role in preset.backbones
+        for role in roles("targets", preset, root)
         for c in _greater(values, role, "Data-driven only, last", "Data-driven only, mean")
         + _greater(values, role, "Model-derived only, mean", "Model-derived only, last")
     ]
 
 
 def first_component_moves(preset, root):
-    from reproduce.runner import analysis_run
-
-    spec = get_spec("spectrum")
+    manifest = manifest_for("spectrum", preset, root)
     out = []
-    for item in expand(spec, preset):
-        run = analysis_run(spec, item, preset)
-        data = load_analysis(run.analysis, run.run_id, root)
+    for cell in manifest.seed_cells() if manifest else []:
+        data = load_analysis(manifest.analysis, cell.analysis_id, root)
         if data is None:
             continue
         primary = data["result"][data["result"]["primary"]]
         top, share = primary["top_component"], primary["first_component_share"]
         if top is not None:
             out.append(
-                (f"[{item.role}] {item.row}: largest change on PC{top + 1}, PC1 share {share:.2f}", top == 0)
+                (
+                    f"[{cell.role}] {cell.row}: largest change on PC{top + 1}, PC1 share {share:.2f}",
+                    HOLDS if top == 0 else FAILS,
+                )
             )
     return out
 
@@ -163,32 +210,48 @@ CLAIMS = [
 ]
 
 
+HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
+MARKS = {HOLDS: "✓ ", FAILS: "✗ ", INCONCLUSIVE: "? "}
+
+
 def verdict(comparisons: list[Comparison]) -> str:
     if not comparisons:
         return "not measured"
-    return "holds" if all(ok for _, ok in comparisons) else "fails"
+    verdicts = {v for _, v in comparisons}
+    if FAILS in verdicts:
+        return FAILS
+    return HOLDS if verdicts == {HOLDS} else INCONCLUSIVE
 
 
-def claims_markdown(presets: list[ScalePreset], root: Path | None = None) -> str:
+def claims_markdown(root: Path | None = None) -> str:
+    """The claims per preset that has any planned output (`reproduce.manifest`), largest first."""
+    presets: dict[str, Manifest] = {}
+    for manifest in all_manifests(root):
+        presets.setdefault(manifest.preset, manifest)
     lines = [
         "# The paper's claims, checked on stored results",
         "",
-        "Comparisons use complete task-set averages (MTEB main score x100); see `reproduce/claims.py`.",
+        "Comparisons use complete task-set averages (MTEB main score x100, mean over tasks), decided by",
+        "paired bootstrap intervals of each difference (95%, test items and seeds): ✓ holds, ✗ fails,",
+        "? inconclusive (the interval contains 0, or a cell has no item outputs); see `reproduce/claims.py`.",
         "",
     ]
-    for preset in presets:
+    for name in sorted(
+        presets, key=lambda n: PRESET_ORDER.index(n) if n in PRESET_ORDER else len(PRESET_ORDER)
+    ):
+        info = presets[name]
         lines += [
-            f"## preset {preset.name} ({preset.description}; tasks: {preset.task_set})",
+            f"## preset {name} ({info.preset_description}; tasks: {info.task_set})",
             "",
             "| claim | status | evidence |",
             "|---|---|---|",
         ]
         for claim in CLAIMS:
-            comparisons = claim.check(preset, root)
-            evidence = "<br>".join(("✓ " if ok else "✗ ") + text for text, ok in comparisons) or "--"
-            lines.append(f"| {claim.text} | {verdict(comparisons)} | {evidence} |")
+            comparisons = claim.check(name, root)
+            shown = "<br>".join(MARKS[v] + text for text, v in comparisons) or "--"
+            lines.append(f"| {claim.text} | {verdict(comparisons)} | {shown} |")
         lines.append("")
-        best = best_cells(preset, root)
+        best = best_cells(name, root)
         if best:
             lines += [
                 "Best complete cell per method over every score table (context for the claims, not a claim):",
@@ -201,8 +264,7 @@ def claims_markdown(presets: list[ScalePreset], root: Path | None = None) -> str
     return "\n".join(lines)
 
 
-def write_claims(presets: list[ScalePreset] | None = None, root: Path | None = None) -> Path:
-    presets = presets or [PRESETS[name] for name in ("paper", "smol", "tiny")]
+def write_claims(root: Path | None = None) -> Path:
     path = (root or results_root()) / "tables" / "claims.md"
-    atomic_write_text(path, claims_markdown(presets, root))
+    atomic_write_text(path, claims_markdown(root))
     return path

@@ -1,59 +1,68 @@
-"""Stored results -> DataFrames for the table and figure builders. Reads files only, no models."""
+"""Stored results -> DataFrames and records for the builders. Reads run folders and analysis files
+named by manifest cells (`reproduce.manifest.ManifestCell`); no models, no mteb, no torch."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
-from reproduce.grid import PlannedRun
-from t2t.paths import results_root
+from reproduce.manifest import ManifestCell, analysis_path
+from reproduce.tables import aggregate
 from t2t.results import RunStore, read_json
 
 COLUMNS = ["row", "role", "backbone", "task", "score", "run_id", "sweep", "value"]
 
 
-def scores_frame(planned: list[PlannedRun], root: Path | None = None) -> pd.DataFrame:
-    """One line per (planned cell, stored task): scores x100. Unfinished runs contribute their
-    finished tasks; runs with nothing stored contribute nothing (their cells print `--`)."""
+def scores_frame(cells: Sequence[ManifestCell], root: Path | None = None) -> pd.DataFrame:
+    """One line per (cell, stored task): scores x100. Unfinished runs contribute their finished
+    tasks; runs with nothing stored contribute nothing (their cells print `--`)."""
     cache: dict[str, dict[str, float]] = {}
     records = []
-    for item in planned:
-        if item.run_id not in cache:
-            cache[item.run_id] = RunStore(item.run_id, root).task_scores()
-        for task, score in cache[item.run_id].items():
+    for cell in cells:
+        if cell.run_id not in cache:
+            cache[cell.run_id] = RunStore(cell.run_id, root).task_scores()
+        for task, score in cache[cell.run_id].items():
             records.append(
-                (item.row, item.role, item.backbone, task, 100.0 * score, item.run_id, item.sweep, item.value)
+                (cell.row, cell.role, cell.backbone, task, 100.0 * score, cell.run_id, cell.sweep, cell.value)
             )
     return pd.DataFrame.from_records(records, columns=COLUMNS)
 
 
-def failed_runs(planned: list[PlannedRun], root: Path | None = None) -> dict[tuple[str, str], str]:
+def cell_averages(cells: Sequence[ManifestCell], tasks: Sequence[str], root: Path | None = None) -> list:
+    """`[(cell, Cell)]`: each cell's mean main score x100 over `tasks` (partial, or empty, when
+    some or all of its tasks are not stored)."""
+    frame = scores_frame(cells, root)
+    out = []
+    for cell in cells:
+        scores = dict(frame[frame.run_id == cell.run_id][["task", "score"]].itertuples(index=False))
+        out.append((cell, aggregate(scores, tasks)))
+    return out
+
+
+def failed_runs(cells: Sequence[ManifestCell], root: Path | None = None) -> dict[tuple[str, str], str]:
     """`{(row, role): "run <id>: <error>"}` for cells whose run's last attempt failed (run.json
     status `failed`), so a table can say "failed" instead of "not measured"."""
     failed = {}
-    for item in planned:
-        info = RunStore(item.run_id, root).read()
+    for cell in cells:
+        info = RunStore(cell.run_id, root).read()
         if info.get("status") == "failed":
-            failed[(item.row, item.role)] = f"run {item.run_id}: {info.get('error') or 'no message'}"
+            failed[(cell.row, cell.role)] = f"run {cell.run_id}: {info.get('error') or 'no message'}"
     return failed
 
 
-def analysis_path(analysis: str, run_id: str, root: Path | None = None) -> Path:
-    return (root or results_root()) / "analyses" / f"{analysis}-{run_id}.json"
-
-
-def load_analysis(analysis: str, run_id: str, root: Path | None = None) -> dict | None:
+def load_analysis(analysis: str, analysis_id: str, root: Path | None = None) -> dict | None:
     return read_json(
-        analysis_path(analysis, run_id, root),
+        analysis_path(analysis, analysis_id, root),
         "the analysis counts as not done and is recomputed by the next run of its output.",
     )
 
 
-def run_dates(planned: list[PlannedRun], root: Path | None = None) -> list[str]:
-    """`written_at` of every stored run of a plan (for the results index)."""
+def run_dates(cells: Sequence[ManifestCell], root: Path | None = None) -> list[str]:
+    """`written_at` of every stored run named by `cells` (for the results index)."""
     dates = []
-    for run_id in {item.run_id for item in planned}:
+    for run_id in {cell.run_id for cell in cells}:
         written = RunStore(run_id, root).read().get("provenance", {}).get("written_at")
         if written:
             dates.append(written)

@@ -52,5 +52,4 @@ def compare(
         limit=limit,
         runtime=runtime,
         root=root,
-        presets=[scale],
     )

@@ -12,8 +12,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.ticker import MaxNLocator, NullFormatter  # noqa: E402
 
-from reproduce.presets import ScalePreset, backbone_label  # noqa: E402
-from reproduce.registry import AnalysisSpec, FigureSpec  # noqa: E402
+from reproduce.manifest import Manifest  # noqa: E402
 
 MIN_SCORE_SPAN = 2.0
 """Sweep panels show at least this many score points on the y axis. Matplotlib fits the axis to the
@@ -29,18 +28,18 @@ def _widen(ax, span: float) -> None:
         ax.set_ylim(middle - span / 2, middle + span / 2)
 
 
-def _sweep_panels(spec: FigureSpec, rows: list[tuple[ScalePreset, pd.DataFrame]]):
+def _sweep_panels(rows: list[tuple[Manifest, pd.DataFrame]]):
+    sweeps = rows[0][0].sweeps
     figure, axes = plt.subplots(
-        len(rows), len(spec.sweeps), figsize=(5 * len(spec.sweeps), 3.6 * len(rows)), squeeze=False
+        len(rows), len(sweeps), figsize=(5 * len(sweeps), 3.6 * len(rows)), squeeze=False
     )
-    for r, (preset, points) in enumerate(rows):
-        for c, sweep in enumerate(spec.sweeps):
+    for r, (manifest, points) in enumerate(rows):
+        for c, sweep in enumerate(manifest.sweeps):
             ax = axes[r][c]
             subset = points[points.sweep == sweep.parameter]
-            for role in preset.backbones:
+            for role, label in manifest.labels.items():
                 line = subset[subset.role == role].sort_values("value")
                 done, partial = line[~line.partial.astype(bool)], line[line.partial.astype(bool)]
-                label = backbone_label(preset.backbones[role])
                 if len(done):
                     (drawn,) = ax.plot(done.value, done.score, marker="o", label=label)
                 # Unfinished runs: hollow markers, off the line (their average is not comparable).
@@ -49,12 +48,12 @@ def _sweep_panels(spec: FigureSpec, rows: list[tuple[ScalePreset, pd.DataFrame]]
                     ax.scatter(partial.value, partial.score, facecolors="none", edgecolors=color,
                                label=f"{label} (partial)")  # fmt: skip
             ax.set_xscale(sweep.scale)
-            planned = sorted(preset.analysis.to_dict(shallow=True)[sweep.values_from])
+            planned = sorted(sweep.values)
             ax.set_xticks(planned, [f"{value:g}" for value in planned])  # the grid's values, not 3x10^2
             ax.xaxis.set_minor_formatter(NullFormatter())
             ax.set_xlabel(sweep.label)
             ax.set_ylabel("avg main score x100")
-            ax.set_title(f"{spec.paper_number or spec.id} ({preset.name}): {sweep.label}", fontsize=10)
+            ax.set_title(f"{manifest.name} ({manifest.preset}): {sweep.label}", fontsize=10)
             ax.grid(alpha=0.3)
             if ax.lines or ax.collections:
                 ax.legend(fontsize=8)
@@ -62,10 +61,10 @@ def _sweep_panels(spec: FigureSpec, rows: list[tuple[ScalePreset, pd.DataFrame]]
     return figure
 
 
-def _spectrum_panels(spec: AnalysisSpec, rows: list[tuple[ScalePreset, dict]]):
+def _spectrum_panels(rows: list[tuple[Manifest, dict]]):
     n_cols = max(len(data) for _, data in rows)
     figure, axes = plt.subplots(len(rows), n_cols, figsize=(5 * n_cols, 3.6 * len(rows)), squeeze=False)
-    for r, (preset, data) in enumerate(rows):
+    for r, (manifest, data) in enumerate(rows):
         for c, (role, methods) in enumerate(data.items()):
             ax = axes[r][c]
             for method, shares in methods.items():
@@ -73,7 +72,7 @@ def _spectrum_panels(spec: AnalysisSpec, rows: list[tuple[ScalePreset, dict]]):
             ax.set_xlabel("principal component of the untrained embeddings")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # components are whole numbers
             ax.set_ylabel("share of squared change")
-            ax.set_title(f"spectrum ({preset.name}): {backbone_label(preset.backbones[role])}", fontsize=10)
+            ax.set_title(f"spectrum ({manifest.preset}): {manifest.labels[role]}", fontsize=10)
             ax.grid(alpha=0.3)
             if ax.lines or ax.collections:
                 ax.legend(fontsize=8)
@@ -81,19 +80,22 @@ def _spectrum_panels(spec: AnalysisSpec, rows: list[tuple[ScalePreset, dict]]):
 
 
 PANELS = {"figure": _sweep_panels, "analysis": _spectrum_panels}
+METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None}}
+"""No dates or versions in the files: a rebuild from the same results gives the same bytes."""
 
 
-def draw(spec, rows: list[tuple[ScalePreset, object]], folder: Path) -> dict[Path, bytes]:
-    """Draw `spec`'s figure from `(preset, data)` rows; return `{path: PNG or PDF bytes}` to write
-    (the caller writes every file of an output together, or none)."""
-    figure = PANELS[spec.kind](spec, rows)
+def draw(rows: list[tuple[Manifest, object]], folder: Path) -> dict[Path, bytes]:
+    """Draw one output's figure from `(manifest, data)` rows (one per preset); return
+    `{path: PNG or PDF bytes}` to write (the caller writes every file of an output together)."""
+    output = rows[0][0].output
+    figure = PANELS[rows[0][0].kind](rows)
     try:
         figure.tight_layout()
         files = {}
-        for path in (folder / f"{spec.id}.png", folder / f"{spec.id}.pdf"):
+        for suffix in ("png", "pdf"):
             buffer = io.BytesIO()
-            figure.savefig(buffer, dpi=150, format=path.suffix[1:])
-            files[path] = buffer.getvalue()
+            figure.savefig(buffer, dpi=150, format=suffix, metadata=METADATA[suffix])
+            files[folder / f"{output}.{suffix}"] = buffer.getvalue()
     finally:
         plt.close(figure)
     return files

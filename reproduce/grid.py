@@ -1,8 +1,13 @@
-"""Registry spec x scale preset -> the runs it needs (a pure function).
+"""Registry spec x scale preset -> the runs it needs, and the manifest that records them.
 
 Each `PlannedRun` knows where its result lands in the output (row label, backbone column, sweep
-point) and carries the `RunSpec` whose hash names the run folder. Runs shared between tables (the
-same zero-shot model, the same DD -> MD model) have the same hash and are executed once.
+point, seed) and carries the `RunSpec` whose hash names the run folder. Runs shared between tables
+(the same zero-shot model, the same DD -> MD model) have the same hash and are executed once. An
+analysis output's cells also name an `AnalysisRun` (`analysis_run`, the analyses' counterpart of
+`reproduce.methods.run_spec`), whose hash names the analysis result file.
+
+`manifest` turns a plan into the record the builders read (`reproduce.manifest`): the runner
+writes it, so tables never re-derive which runs they show.
 """
 
 from __future__ import annotations
@@ -10,9 +15,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from reproduce.analysis import AnalysisRun
+from reproduce.manifest import Manifest, ManifestCell, SweepInfo
 from reproduce.methods import run_spec
-from reproduce.presets import ScalePreset
+from reproduce.presets import ScalePreset, backbone_label
 from reproduce.registry import AnalysisSpec, FigureSpec, Row, TableSpec
+from t2t.evaluation.tasks import TASK_SETS, task_category
 from t2t.run import RunSpec
 
 
@@ -83,3 +91,59 @@ def unique_runs(planned: list[PlannedRun]) -> list[RunSpec]:
     for item in planned:
         seen.setdefault(item.run_id, item.run)
     return list(seen.values())
+
+
+def analysis_run(spec: AnalysisSpec, item: PlannedRun, preset: ScalePreset) -> AnalysisRun:
+    """The analysis of one planned cell's model, with the preset's corpus and sample size."""
+    sentences = (
+        preset.analysis.spectrum_sentences
+        if spec.analysis == "spectrum"
+        else preset.analysis.alignment_sentences
+    )
+    return AnalysisRun(
+        analysis=spec.analysis, model=item.run.model, corpus=preset.analysis.corpus, sentences=sentences
+    )
+
+
+def manifest(
+    spec: TableSpec | FigureSpec | AnalysisSpec, preset: ScalePreset, planned: list[PlannedRun]
+) -> Manifest:
+    """What the builders need to write `spec`'s section at `preset` from stored files alone."""
+    tasks = TASK_SETS[preset.task_set].tasks
+    is_analysis = isinstance(spec, AnalysisSpec)
+    rows = [spec.base] if isinstance(spec, FigureSpec) else list(spec.rows)
+    values = preset.analysis.to_dict(shallow=True)
+    return Manifest(
+        output=spec.id,
+        kind=spec.kind,
+        caption=spec.caption,
+        paper_number=spec.paper_number,
+        columns=getattr(spec, "columns", "average"),
+        rows=tuple((row.label, row.method) for row in rows),
+        preset=preset.name,
+        preset_description=preset.description,
+        task_set=preset.task_set,
+        tasks=tuple(tasks),
+        categories={task: task_category(task) for task in tasks},
+        backbones=dict(preset.backbones),
+        labels={role: backbone_label(backbone) for role, backbone in preset.backbones.items()},
+        cells=tuple(
+            ManifestCell(
+                row=item.row,
+                role=item.role,
+                backbone=item.backbone,
+                method=item.run.method,
+                run_id=item.run_id,
+                sweep=item.sweep,
+                value=item.value,
+                seed=item.seed,
+                analysis_id=analysis_run(spec, item, preset).run_id if is_analysis else None,
+            )
+            for item in planned
+        ),
+        sweeps=tuple(
+            SweepInfo(sweep.parameter, sweep.label, tuple(values[sweep.values_from]), sweep.scale)
+            for sweep in getattr(spec, "sweeps", ())
+        ),
+        analysis=spec.analysis if is_analysis else None,
+    )

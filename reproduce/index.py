@@ -3,35 +3,43 @@ regenerate it. Rebuilt from the stored files after every run (and by `nox -s tab
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
+from reproduce.builders import draws_figure
 from reproduce.collect import run_dates, scores_frame
-from reproduce.grid import expand
-from reproduce.presets import PRESETS
-from reproduce.registry import REGISTRY, AnalysisSpec
+from reproduce.manifest import analysis_path, orphans, outputs, read_manifests
+from reproduce.registry import REGISTRY
 from t2t.atomic import atomic_write_text
 from t2t.paths import results_root
 
 
-def _presets_with_results(spec, root: Path | None) -> list[tuple[str, str]]:
+def _presets_with_results(output: str, root: Path | None) -> list[tuple[str, str]]:
     found = []
-    for name in ("paper", "smol", "tiny"):
-        planned = expand(spec, PRESETS[name])
-        if isinstance(spec, AnalysisSpec):
-            from reproduce.collect import analysis_path
-            from reproduce.runner import analysis_run
-
-            dates = [
-                str(analysis_path(spec.analysis, analysis_run(spec, p, PRESETS[name]).run_id, root))
-                for p in planned
-            ]
-            if any(Path(d).is_file() for d in dates):
-                found.append((name, "see analyses/"))
+    for manifest in read_manifests(output, root):
+        cells = manifest.seed_cells()
+        if manifest.kind == "analysis":
+            if any(analysis_path(manifest.analysis, c.analysis_id, root).is_file() for c in cells):
+                found.append((manifest.preset, "see analyses/"))
             continue
-        if not scores_frame(planned, root).empty:
-            dates = run_dates(planned, root)
-            found.append((name, max(dates)[:10] if dates else "?"))
+        if not scores_frame(cells, root).empty:
+            dates = run_dates(cells, root)
+            found.append((manifest.preset, max(dates)[:10] if dates else "?"))
     return found
+
+
+def _row(output: str, caption: str, paper_number: str | None, root: Path | None) -> str:
+    presets = _presets_with_results(output, root)
+    shown = ", ".join(f"{name} ({date})" for name, date in presets) or "none yet"
+    files = [f"[md](tables/{output}.md)", f"[tex](tables/{output}.tex)"]
+    if any(draws_figure(m) for m in read_manifests(output, root)):
+        files.append(f"[png](figures/{output}.png)")
+    preset = presets[0][0] if presets else "smol"
+    command = f"`nox -s {output} -- --preset {preset}`"
+    if output.startswith("compare-"):
+        backbone = next(iter(read_manifests(output, root)[0].backbones.values()))
+        command = f"`nox -s compare -- --backbone {backbone} --preset {preset}`"
+    return f"| {output}: {caption} | {paper_number or '--'} | {shown} | {' '.join(files)} | {command} |"
 
 
 def index_markdown(root: Path | None = None) -> str:
@@ -46,17 +54,24 @@ def index_markdown(root: Path | None = None) -> str:
         "|---|---|---|---|---|",
     ]
     for spec in REGISTRY.values():
-        presets = _presets_with_results(spec, root)
-        shown = ", ".join(f"{name} ({date})" for name, date in presets) or "none yet"
-        files = [f"[md](tables/{spec.id}.md)", f"[tex](tables/{spec.id}.tex)"]
-        if spec.kind != "table":
-            files.append(f"[png](figures/{spec.id}.png)")
-        command = f"`nox -s {spec.id} -- --preset {presets[0][0] if presets else 'smol'}`"
-        lines.append(
-            f"| {spec.id}: {spec.caption} | {spec.paper_number or '--'} | {shown} | "
-            f"{' '.join(files)} | {command} |"
-        )
+        lines.append(_row(spec.id, spec.caption, spec.paper_number, root))
+    for output in outputs(root):
+        if output.startswith("compare-"):  # `nox -s compare` tables, one per backbone
+            lines.append(_row(output, read_manifests(output, root)[0].caption, None, root))
     lines += ["", "Claims checked on these results: [tables/claims.md](tables/claims.md).", ""]
+    unnamed, missing = orphans(root)
+    if unnamed or missing:
+        lines += ["## Bookkeeping", ""]
+    if unnamed:
+        lines.append(
+            f"Run folders no output names (left by a changed default; kept, not shown): {', '.join(unnamed)}."
+        )
+    if missing:
+        per_preset = Counter(line.split(":")[0].split("/")[1] for line in missing)
+        counts = ", ".join(f"{preset} {per_preset[preset]}" for preset in sorted(per_preset))
+        lines.append(f"Planned cells with no run folder yet (not run, or deleted), per preset: {counts}.")
+    if unnamed or missing:
+        lines.append("")
     return "\n".join(lines)
 
 

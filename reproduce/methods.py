@@ -5,6 +5,10 @@
 Each constructor takes the scale preset, the backbone, and the row's parameters (pooling,
 attention, stage order, τ, N, ...), and returns a `ModelSpec`. `run_spec` wraps it with the
 preset's evaluation into the `RunSpec` whose hash names the run folder.
+
+This is the layer that composes the methods, so it imports every module that registers an
+objective (`t2t.training.objective`): Text2Token's (`t2t.objectives`) and the baselines'
+(`baselines.mntp`, `baselines.simcse`). Any spec a method builds can then be validated and trained.
 """
 
 from __future__ import annotations
@@ -12,14 +16,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import baselines.mntp
+import baselines.simcse
+import t2t.objectives
 from baselines.recipes import llm2vec_model, simcse_model, zero_shot_model
 from reproduce.presets import ScalePreset
 from t2t.config import choose
 from t2t.pooling import PoolingSpec
 from t2t.recipes import text2token_model
 from t2t.run import EvalSpec, RunSpec
-from t2t.targets.model_derived import ModelDerivedConfig
 from t2t.training.spec import ModelSpec
+
+OBJECTIVE_MODULES = (t2t.objectives, baselines.mntp, baselines.simcse)
+"""The modules whose import registers the objectives the methods train."""
 
 
 def _pooling(mode: str, skip_bos: bool = False) -> PoolingSpec:
@@ -39,23 +48,21 @@ def text2token(
     order: tuple[str, ...] = ("dd", "md"),
     pooling: str = "last",
     attention: str = "causal",
-    tau: float = 1e-4,
+    tau: float | None = None,
     common_samples: int | None = None,
 ) -> ModelSpec:
-    """Text2Token, stages in `order`; N defaults to the preset's."""
-    scale = preset.text2token
+    """Text2Token, stages in `order`; τ and N default to the preset's (`Text2TokenSettings`)."""
+    settings = preset.text2token
+    targets = settings.model_derived
+    model_derived = targets.replace(
+        tau=tau or targets.tau, common_samples=common_samples or targets.common_samples
+    )
     return text2token_model(
         backbone,
         pooling=pooling,
         attention=attention,
         order=tuple(order),
-        dd_steps=scale.dd_steps,
-        md_steps=scale.md_steps,
-        batch_size=scale.batch_size,
-        max_length=scale.max_length,
-        dd_corpus=scale.dd_corpus,
-        md_corpus=scale.md_corpus,
-        model_derived=ModelDerivedConfig(tau=tau, common_samples=common_samples or scale.common_samples),
+        settings=settings.replace(model_derived=model_derived),
     )
 
 
@@ -64,7 +71,7 @@ def llm2vec(
 ) -> ModelSpec:
     """LLM2Vec: (bidirectional) + MNTP + SimCSE; mean pooling over text tokens by default."""
     return llm2vec_model(
-        backbone, pooling=_pooling(pooling, skip_bos=True), attention=attention, **preset.llm2vec.to_dict()
+        backbone, pooling=_pooling(pooling, skip_bos=True), attention=attention, settings=preset.llm2vec
     )
 
 
@@ -72,15 +79,8 @@ def simcse(
     preset: ScalePreset, backbone: str, pooling: str = "mean", attention: str = "bidirectional"
 ) -> ModelSpec:
     """Unsupervised SimCSE on the raw backbone (LLM2Vec's SimCSE step without MNTP)."""
-    sizes = preset.llm2vec
     return simcse_model(
-        backbone,
-        pooling=_pooling(pooling, skip_bos=True),
-        attention=attention,
-        steps=sizes.simcse_steps,
-        batch_size=sizes.simcse_batch_size,
-        max_length=sizes.simcse_max_length,
-        corpus=sizes.simcse_corpus,
+        backbone, pooling=_pooling(pooling, skip_bos=True), attention=attention, settings=preset.llm2vec
     )
 
 
@@ -89,13 +89,6 @@ METHODS: dict[str, Callable[..., ModelSpec]] = {
     "text2token": text2token,
     "llm2vec": llm2vec,
     "simcse": simcse,
-}
-
-METHOD_LABELS = {
-    "zero-shot": "Zero-shot",
-    "text2token": "Text2Token",
-    "llm2vec": "LLM2Vec",
-    "simcse": "SimCSE",
 }
 
 

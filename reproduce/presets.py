@@ -16,35 +16,12 @@ from __future__ import annotations
 
 import dataclasses
 
+from baselines.recipes import LLM2VecSettings
+from t2t.backbones import resolve_preset
 from t2t.config import Config, choose
 from t2t.hardware import default_device
-
-
-@dataclasses.dataclass(frozen=True)
-class Text2TokenScale(Config):
-    """Text2Token stage sizes (paper: 500 DD + 200 MD steps, batch 32, length 128, N = 10K)."""
-
-    dd_steps: int = 500
-    md_steps: int = 200
-    batch_size: int = 32
-    max_length: int = 128
-    dd_corpus: str = "pretrain-wiki"
-    md_corpus: str = "wiki1m"
-    common_samples: int = 10_000
-
-
-@dataclasses.dataclass(frozen=True)
-class LLM2VecScale(Config):
-    """LLM2Vec/SimCSE stage sizes (paper: MNTP 1000 x 32 x 512; SimCSE 1000 x 128 x 128)."""
-
-    mntp_steps: int = 1000
-    mntp_batch_size: int = 32
-    mntp_max_length: int = 512
-    mntp_corpus: str = "wikitext-103"
-    simcse_steps: int = 1000
-    simcse_batch_size: int = 128
-    simcse_max_length: int = 128
-    simcse_corpus: str = "wiki1m"
+from t2t.recipes import Text2TokenSettings
+from t2t.targets.options import ModelDerivedConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -61,35 +38,40 @@ class AnalysisScale(Config):
 
 @dataclasses.dataclass(frozen=True)
 class ScalePreset(Config):
-    """Everything that differs between scales. `backbones` maps a column role to a backbone."""
+    """Everything that differs between scales. `backbones` maps a column role to a backbone.
+
+    `text2token` and `llm2vec` are the methods' own settings classes, whose defaults are the paper's
+    (`t2t.recipes.Text2TokenSettings`, `baselines.recipes.LLM2VecSettings`): `paper` keeps them, the
+    smaller presets override only what they shrink.
+    """
 
     name: str
     description: str
     backbones: dict[str, str]
     task_set: str
     eval_max_length: int
-    text2token: Text2TokenScale = Text2TokenScale()
-    llm2vec: LLM2VecScale = LLM2VecScale()
+    text2token: Text2TokenSettings = Text2TokenSettings()
+    llm2vec: LLM2VecSettings = LLM2VecSettings()
     analysis: AnalysisScale = AnalysisScale()
 
 
-PRESETS: dict[str, ScalePreset] = {
+SCALE_PRESETS: dict[str, ScalePreset] = {
     "tiny": ScalePreset(
         name="tiny",
         description="random tiny Llama/Mistral (CI)",
         backbones={"llama": "tiny-llama", "mistral": "tiny-mistral"},
         task_set="offline-lite",
         eval_max_length=64,
-        text2token=Text2TokenScale(
+        text2token=Text2TokenSettings(
             dd_steps=3,
             md_steps=2,
             batch_size=4,
             max_length=32,
             dd_corpus="wikitext2-sentences",
             md_corpus="wikitext2-sentences",
-            common_samples=32,
+            model_derived=ModelDerivedConfig(common_samples=32),
         ),
-        llm2vec=LLM2VecScale(
+        llm2vec=LLM2VecSettings(
             mntp_steps=2,
             mntp_batch_size=2,
             mntp_max_length=32,
@@ -113,16 +95,16 @@ PRESETS: dict[str, ScalePreset] = {
         backbones={"smollm2": "smollm2-135m"},
         task_set="offline",
         eval_max_length=512,
-        text2token=Text2TokenScale(
+        text2token=Text2TokenSettings(
             dd_steps=100,
             md_steps=50,
             batch_size=16,
             max_length=64,
             dd_corpus="wikitext2-sentences",
             md_corpus="wikitext2-sentences",
-            common_samples=5_000,
+            model_derived=ModelDerivedConfig(common_samples=5_000),
         ),
-        llm2vec=LLM2VecScale(
+        llm2vec=LLM2VecSettings(
             mntp_steps=100,
             mntp_batch_size=16,
             mntp_max_length=128,
@@ -140,6 +122,7 @@ PRESETS: dict[str, ScalePreset] = {
             corpus="wikitext2-sentences",
         ),
     ),
+    # The methods' settings at their defaults, i.e. the paper's.
     "paper": ScalePreset(
         name="paper",
         description="Llama-3-8B-Instruct and Mistral-7B-Instruct-v0.2 on GPUs (PAPER.md settings)",
@@ -165,12 +148,10 @@ def get_preset(name: str | None = None) -> ScalePreset:
     """A preset by name; None = `paper` on a CUDA machine, else `smol`."""
     if name is None:
         name = "paper" if default_device() == "cuda" else "smol"
-    return choose(PRESETS, name, "preset")
+    return choose(SCALE_PRESETS, name, "preset")
 
 
 def with_backbone(preset: ScalePreset, backbone: str) -> ScalePreset:
     """The preset with one column, `backbone` (a preset name, HF id or local folder)."""
-    from t2t.backbones import resolve_preset
-
     resolve_preset(backbone)  # a typo fails here, with the list of presets
     return preset.replace(backbones={"custom": backbone})

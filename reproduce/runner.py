@@ -16,11 +16,15 @@ import statistics
 import time
 from pathlib import Path
 
-from reproduce.grid import PlannedRun, expand, unique_runs
+from reproduce.analysis import analyse
+from reproduce.collect import load_analysis
+from reproduce.grid import PlannedRun, analysis_run, expand, manifest, unique_runs
+from reproduce.manifest import write_manifest
 from reproduce.presets import ScalePreset, get_preset, with_backbone
+from reproduce.rebuild import rebuild
 from reproduce.registry import AnalysisSpec, get_spec
 from t2t.errors import UserError
-from t2t.evaluation.tasks import TASK_SETS
+from t2t.evaluation.tasks import TASK_SETS, task_category
 from t2t.paths import results_root
 from t2t.results import RunStore, iter_runs, read_json
 from t2t.run import RunSpec, execute, run_fingerprint, staleness
@@ -76,19 +80,6 @@ class RunStatus:
             }
         )
         return "; ".join(rows)
-
-
-def analysis_run(spec: AnalysisSpec, item: PlannedRun, preset: ScalePreset):
-    from reproduce.analysis import AnalysisRun
-
-    sentences = (
-        preset.analysis.spectrum_sentences
-        if spec.analysis == "spectrum"
-        else preset.analysis.alignment_sentences
-    )
-    return AnalysisRun(
-        analysis=spec.analysis, model=item.run.model, corpus=preset.analysis.corpus, sentences=sentences
-    )
 
 
 def measured_costs(root: Path | None = None) -> tuple[dict[tuple[str, str], float], dict[str, float]]:
@@ -209,9 +200,12 @@ def run_table_plan(
     limit: int | None = None,
     runtime: Runtime | None = None,
     root: Path | None = None,
-    presets: list[ScalePreset] | None = None,
 ) -> str:
-    """Execute the missing runs of a table/figure plan, then rebuild its outputs."""
+    """Execute the missing runs of a table/figure plan, then rebuild its outputs.
+
+    Unless it is a dry run, the plan is first recorded as the output's manifest for this preset
+    (`reproduce.manifest`): that is what the tables will show, whatever defaults change later.
+    """
     costs = measured_costs(root)
     cells_of: dict[str, list[PlannedRun]] = {}
     for item in planned:
@@ -221,9 +215,12 @@ def run_table_plan(
     report = describe(spec, scale, statuses, root)
     if dry_run:
         return report
+    write_manifest(manifest(spec, scale, planned), root)
     print(report, flush=True)
     runtime = runtime or Runtime()
-    todo = [s for s in statuses if not s.complete or s.stale]  # a stale run is refused or redone
+    todo = [  # a stale run is refused or redone; --add-items re-evaluates runs stored without items
+        s for s in statuses if not s.complete or s.stale or (runtime.add_items and _lacks_items(s.run, root))
+    ]
     todo = todo[: limit if limit is not None else None]
     failures = []
     for number, status in enumerate(todo, 1):
@@ -238,10 +235,19 @@ def run_table_plan(
             failures.append(f"run {status.run.run_id} ({status.label}): {error}")
             continue
         logger.info("[%d/%d] done in %.1f min", number, len(todo), (time.perf_counter() - started) / 60)
-    written = rebuild(spec, root, presets)
+    written = rebuild([spec.id], root)
     if failures:
         raise RunsFailed(written, failures)
     return written
+
+
+def _lacks_items(run: RunSpec, root: Path | None) -> bool:
+    """Whether a stored run has a task without per-item outputs (STS and classification have them)."""
+    store = RunStore(run.run_id, root)
+    return any(
+        not store.items_path(task).is_file() and task_category(task) in ("STS", "Classification")
+        for task in store.task_names()
+    )
 
 
 class RunsFailed(UserError, RuntimeError):
@@ -256,9 +262,6 @@ class RunsFailed(UserError, RuntimeError):
 
 
 def _analyse(spec: AnalysisSpec, preset, planned, dry_run, limit, runtime, root) -> str:
-    from reproduce.analysis import analyse
-    from reproduce.collect import analysis_path
-
     seen: dict[str, object] = {}
     for item in planned:
         run = analysis_run(spec, item, preset)
@@ -266,7 +269,7 @@ def _analyse(spec: AnalysisSpec, preset, planned, dry_run, limit, runtime, root)
     pending = [
         (run, item)
         for run, item in seen.values()
-        if not analysis_path(run.analysis, run.run_id, root).is_file()
+        if load_analysis(run.analysis, run.run_id, root) is None  # missing or unreadable
     ]
     lines = [f"{spec.id} @ {preset.name}: {len(seen)} analyses, {len(pending)} to run"]
     lines += [
@@ -275,44 +278,8 @@ def _analyse(spec: AnalysisSpec, preset, planned, dry_run, limit, runtime, root)
     ]
     if dry_run:
         return "\n".join(lines)
+    write_manifest(manifest(spec, preset, planned), root)
     for run, item in pending[: limit if limit is not None else None]:
         logger.info("analysis %s for %s [%s]", run.analysis, item.row, item.role)
         analyse(run, runtime or Runtime(), root=root)
-    return rebuild(spec, root)
-
-
-class RebuildFailed(RuntimeError):
-    """Some outputs could not be rebuilt (each logged with its traceback); the others were written."""
-
-
-def rebuild(spec, root: Path | None = None, presets: list[ScalePreset] | None = None) -> str:
-    """Rewrite the spec's tables/figures, the claims and the results index from stored files.
-
-    Each output is built whole before any of its files is written (`reproduce.outputs.write_all`),
-    and one that fails to build is logged and skipped: the others are still written, then
-    `RebuildFailed` names what failed.
-    """
-    from reproduce.claims import write_claims
-    from reproduce.index import write_index
-    from reproduce.outputs import write_spec_outputs
-
-    written: list[Path] = []
-    failed: list[str] = []
-    parts = [
-        (spec.id, lambda: write_spec_outputs(spec, presets, root=root)),
-        ("claims", lambda: [write_claims(root=root)]),
-        ("index", lambda: [write_index(root=root)]),
-    ]
-    for name, build in parts:
-        try:
-            written += build()
-        except Exception as error:  # keep going: one broken output must not block the others
-            logger.exception("could not rebuild %s", name)
-            failed.append(f"{name}: {type(error).__name__}: {error}")
-    base = root or results_root()
-    message = "wrote " + ", ".join(
-        str(p.relative_to(base)) if p.is_relative_to(base) else str(p) for p in written
-    )
-    if failed:
-        raise RebuildFailed(f"{message}\nfailed to rebuild (previous files kept): " + "; ".join(failed))
-    return message
+    return rebuild([spec.id], root)

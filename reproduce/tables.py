@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pandas as pd
 
@@ -37,17 +37,24 @@ PARTIAL_NOTE = f"{PARTIAL} partial: averaged over the tasks present only (some r
 
 @dataclasses.dataclass
 class Cell:
+    """One number of a table. `half_width`: half the 95% interval (`reproduce.stats`), printed as
+    `65.74 ± 0.41`; None for cells without item outputs (printed without ±)."""
+
     value: float | None = None
     partial: bool = False
     text: str | None = None
     bold: bool = False
+    half_width: float | None = None
+    key: object = None  # what the cell stands for, for callers that compare cells (e.g. (row, role))
 
-    def render(self, bold: tuple[str, str] = ("**", "**"), digits: int = 2) -> str:
+    def render(self, bold: tuple[str, str] = ("**", "**"), digits: int = 2, plus_minus: str = " ± ") -> str:
         if self.text is not None:
             return self.text
         if self.value is None or (isinstance(self.value, float) and math.isnan(self.value)):
             return MISSING
         body = f"{self.value:.{digits}f}" + (PARTIAL if self.partial else "")
+        if self.half_width is not None:
+            body += f"{plus_minus}{self.half_width:.{digits}f}"
         return f"{bold[0]}{body}{bold[1]}" if self.bold else body
 
 
@@ -76,8 +83,18 @@ def aggregate(scores: dict[str, float], tasks: Sequence[str]) -> Cell:
     return Cell(sum(present) / len(present), partial=len(present) < len(tasks))
 
 
-def mark_best(table: Table) -> None:
-    """Bold the largest complete value of every column in `table.bold_columns` (ties all bold)."""
+NOT_WORSE_NOTE = (
+    "Bold: the best cell of its column and every cell not significantly worse than it (paired "
+    "bootstrap over test items and seeds, 95%); ± is half the 95% interval of the cell."
+)
+
+
+def mark_best(table: Table, not_worse: Callable[[int, Cell, Cell], bool] | None = None) -> None:
+    """Bold the largest complete value of every column in `table.bold_columns` (ties all bold).
+
+    `not_worse(column, best, other)`, when given, also bolds every cell it says is not significantly
+    worse than the best one (a paired comparison, `reproduce.stats.paired_difference`).
+    """
     for column in table.bold_columns:
         candidates = [
             cells[column]
@@ -86,9 +103,11 @@ def mark_best(table: Table) -> None:
         ]
         if not candidates:
             continue
-        best = max(cell.value for cell in candidates)
+        best = max(candidates, key=lambda cell: cell.value)
         for cell in candidates:
-            cell.bold = abs(cell.value - best) < 1e-9
+            cell.bold = abs(cell.value - best.value) < 1e-9 or bool(
+                not_worse is not None and cell is not best and not_worse(column, best, cell)
+            )
 
 
 def score_table(
@@ -104,6 +123,8 @@ def score_table(
     by_category: bool,
     references: dict[tuple[str, str], ReferenceCell | None] | None = None,
     failed: dict[tuple[str, str], str] | None = None,
+    intervals: dict[tuple[str, str, str], object] | None = None,
+    not_worse: Callable[[int, Cell, Cell], bool] | None = None,
 ) -> Table:
     """Build a score table.
 
@@ -117,6 +138,10 @@ def score_table(
         references: (row, role) -> reported cell (None or missing key = no reference slot).
         failed: (row, role) -> why that cell's run failed; its empty cells print `failed‡` with the
             reason in a footnote (a failed run is never shown as "not measured").
+        intervals: (row, role, column) -> an interval (`reproduce.stats.Interval`: `estimate`,
+            `half_width`, `seeds`); such a cell shows the estimate (the mean over seeds) ± half width.
+        not_worse: bolds cells not significantly worse than the best (see `mark_best`); cells carry
+            `key = (row, role, column)` for it.
     """
     references = references or {}
     failed = failed or {}
@@ -143,16 +168,26 @@ def score_table(
             for column in data_columns:
                 members = tasks if column == "Avg" else [t for t in tasks if category_of.get(t) == column]
                 cell = aggregate(found, members)
+                interval = (intervals or {}).get((label, role, column))
+                if interval is not None:
+                    cell = Cell(interval.estimate, half_width=interval.half_width)
                 if cell.value is None and (label, role) in failed:
                     cell.text = FAILED
+                cell.key = (label, role, column)
                 cells.append(cell)
             if role in with_reference:
                 cells.extend(_reference_cells(cells[-1], references.get((label, role))))
         rows.append((label, cells))
 
     table = Table(table_id, title, caption, groups, rows, bold_columns=bold_columns)
-    mark_best(table)
+    mark_best(table, not_worse)
     table.footnotes = _footnotes(table, len(tasks))
+    if intervals:
+        seeds = sorted({getattr(interval, "seeds", 1) for interval in intervals.values()})
+        table.footnotes.append(
+            NOT_WORSE_NOTE + f" Cells with ± are means over {'/'.join(map(str, seeds))} training seed(s); "
+            "cells without ± have no stored item outputs (one seed, point estimate)."
+        )
     shown = {
         key: why for key, why in failed.items() if any(c.text == FAILED for c in dict(rows).get(key[0], []))
     }
@@ -222,7 +257,10 @@ def _latex_escape(text: str) -> str:
 
 
 def _latex_cell(cell: Cell) -> str:
-    text = _latex_escape(cell.render(bold=("", "")))
+    text = _latex_escape(cell.render(bold=("", ""), plus_minus="PLUSMINUS")).replace(
+        "PLUSMINUS", r"\,{\scriptsize$\pm$"
+    )
+    text += "}" if cell.half_width is not None and cell.text is None and cell.value is not None else ""
     return rf"\textbf{{{text}}}" if cell.bold else text
 
 

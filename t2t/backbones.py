@@ -74,7 +74,7 @@ TINY_SHAPE = dict(
     tie_word_embeddings=True,
 )
 
-PRESETS: dict[str, BackbonePreset] = {
+BACKBONE_PRESETS: dict[str, BackbonePreset] = {
     "tiny-llama": BackbonePreset("tiny-llama", "tiny", "llama", "llama", "tiny"),
     "tiny-mistral": BackbonePreset("tiny-mistral", "tiny", "mistral", "mistral", "tiny"),
     "tiny-qwen2": BackbonePreset("tiny-qwen2", "tiny", "qwen2", "qwen2", "tiny"),
@@ -114,8 +114,8 @@ def resolve_preset(backbone: str) -> BackbonePreset:
 
     A path-like name (`looks_like_path`) must be an existing folder: "no such folder" otherwise.
     """
-    if backbone in PRESETS:
-        return PRESETS[backbone]
+    if backbone in BACKBONE_PRESETS:
+        return BACKBONE_PRESETS[backbone]
     if Path(backbone).expanduser().is_dir():
         return BackbonePreset(backbone, "hub", backbone, "auto", "paper")
     if looks_like_path(backbone):
@@ -124,7 +124,7 @@ def resolve_preset(backbone: str) -> BackbonePreset:
     if "/" in backbone and not backbone.startswith("."):
         return BackbonePreset(backbone, "hub", backbone, "auto", "paper")
     raise ConfigError(
-        f"unknown backbone {backbone!r}; use a preset ({', '.join(PRESETS)}), "
+        f"unknown backbone {backbone!r}; use a preset ({', '.join(BACKBONE_PRESETS)}), "
         "a Hugging Face id (org/name) or a local folder with HF weights"
     )
 
@@ -171,7 +171,7 @@ def converted_smollm2() -> Path:
         config = dequantized.config
         if hasattr(config, "quantization_config"):
             del config.quantization_config
-        config.name_or_path = PRESETS["smollm2-135m"].hf_id
+        config.name_or_path = BACKBONE_PRESETS["smollm2-135m"].hf_id
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
         model.load_state_dict(dequantized.state_dict())
         tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer_dir())
@@ -186,7 +186,7 @@ def weights_env_var(preset: BackbonePreset) -> str | None:
 
     Built from [A-Z0-9_] only, so it is always a valid shell variable name.
     """
-    if PRESETS.get(preset.name) != preset:
+    if BACKBONE_PRESETS.get(preset.name) != preset:
         return None
     return "T2T_WEIGHTS_" + re.sub(r"[^A-Z0-9_]", "_", preset.name.upper())
 

@@ -24,8 +24,9 @@ from t2t.corpus import load_corpus
 from t2t.errors import report_user_errors
 from t2t.pooling import PoolingSpec
 from t2t.runtime import Runtime
-from t2t.targets.data_driven import DataDrivenTargetConfig, data_driven_targets
+from t2t.targets.data_driven import data_driven_targets
 from t2t.targets.model_derived import common_distribution, model_derived_targets, pooled_logits
+from t2t.targets.options import DataDrivenTargetConfig
 from t2t.targets.sparse import SparseTargets
 
 

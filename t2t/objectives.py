@@ -9,6 +9,9 @@ own **frozen** LM head, `Q_θ(w|x) = softmax(W_lm e)`, and minimise `KL(T ‖ Q_
 - `ModelDerivedObjective`: tokens the frozen current model finds far more likely for this text
   than in general, `softmax(r / τ)` with `r = P / (P + Q)`; `P` is computed per batch with the new
   adapter disabled, `Q` once per (model, pooling, corpus, N) and cached.
+
+Both are declared (name, options) in `t2t.training.objective` and register their classes here with
+`@register_objective`.
 """
 
 from __future__ import annotations
@@ -23,16 +26,16 @@ import torch
 from t2t.corpus import load_corpus
 from t2t.loss import sparse_kl_divergence
 from t2t.pooling import embed_batch, lm_head, tokenize
-from t2t.targets.data_driven import DataDrivenTargetConfig, data_driven_targets
+from t2t.targets.data_driven import data_driven_targets
 from t2t.targets.model_derived import (
-    ModelDerivedConfig,
     cached_common_distribution,
     common_distribution,
     model_derived_targets,
     pooled_logits,
 )
+from t2t.targets.options import ModelDerivedConfig
 from t2t.targets.sparse import SparseTargets
-from t2t.training.objective import Objective
+from t2t.training.objective import Objective, register_objective
 
 logger = logging.getLogger(__name__)
 
@@ -63,10 +66,12 @@ class TokenPredictionObjective(Objective):
         ), tokens
 
 
+@register_objective("data-driven")
 class DataDrivenObjective(TokenPredictionObjective):
-    """Stage-1 targets from the text itself (`t2t.targets.data_driven`); IDF from the training corpus."""
+    """Stage-1 targets from the text itself (`t2t.targets.data_driven`); IDF from the training corpus.
 
-    options_class = DataDrivenTargetConfig
+    Options: `DataDrivenTargetConfig` (declared in `t2t.training.objective`).
+    """
 
     def prepare(self, model, items, needed: np.ndarray) -> None:
         texts = [items[i] for i in needed]
@@ -86,10 +91,12 @@ class DataDrivenObjective(TokenPredictionObjective):
         return self._targets[[self._row[int(i)] for i in indices]]
 
 
+@register_objective("model-derived")
 class ModelDerivedObjective(TokenPredictionObjective):
-    """Stage-2 targets from the frozen model (`t2t.targets.model_derived`)."""
+    """Stage-2 targets from the frozen model (`t2t.targets.model_derived`).
 
-    options_class = ModelDerivedConfig
+    Options: `ModelDerivedConfig` (declared in `t2t.training.objective`).
+    """
 
     def prepare(self, model, items, needed: np.ndarray) -> None:
         options: ModelDerivedConfig = self.options

@@ -3,9 +3,9 @@
     results/runs/<run_id>/
         run.json                 config, git sha + dirty flag, versions, hardware, wall time, tokens/s
         tasks/<TaskName>.json    mteb TaskResult, one per evaluated task
-        predictions/<TaskName>.json.gz   mteb's per-item outputs of that task (e.g. each STS pair's
-                                 similarity, each classification experiment's predictions), so a
-                                 task can be rescored (bootstrap) without re-encoding
+        predictions/<TaskName>.json.gz   mteb's per-item outputs of that task, as mteb writes them
+        items/<TaskName>.json.gz  gold value and prediction per test item (`t2t.evaluation.items`),
+                                 so a task can be rescored (bootstrap) without re-encoding
         train_log.json           per-stage, per-step training loss (trained methods only)
 
 Every file is written atomically (`t2t.atomic`), so a killed run leaves finished tasks complete and
@@ -30,12 +30,15 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from mteb.results import TaskResult
+import numpy as np
 
 from t2t.atomic import atomic_path, atomic_write_bytes, atomic_write_json
 from t2t.paths import results_root
+
+if TYPE_CHECKING:  # mteb (and torch behind it) is imported only to write or load full results
+    from mteb.results import TaskResult
 
 logger = logging.getLogger(__name__)
 
@@ -88,12 +91,35 @@ class RunStore:
         atomic_write_bytes(path, gzip.compress(source.read_bytes(), mtime=0))
         return path
 
+    def items_path(self, task_name: str) -> Path:
+        return self.dir / "items" / f"{task_name}.json.gz"
+
+    def save_items(self, task_name: str, items: dict[str, Any]) -> Path:
+        """Store a task's per-item gold values and predictions (`t2t.evaluation.items`), gzipped."""
+        path = self.items_path(task_name)
+        atomic_write_bytes(path, gzip.compress(json.dumps(items).encode("utf-8"), mtime=0))
+        return path
+
+    def load_items(self, task_name: str) -> dict[str, Any] | None:
+        """A task's per-item outputs, or None (runs stored before item outputs; unreadable files
+        are reported and count as absent: the cell then prints without an interval)."""
+        path = self.items_path(task_name)
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(gzip.decompress(path.read_bytes()))
+        except (OSError, ValueError, EOFError) as error:
+            _report(path, f"not readable ({error}); the cell is shown without an interval.")
+            return None
+
     def load_predictions(self, task_name: str) -> dict[str, Any] | None:
         """The stored item outputs of a task (`{hf_subset: {split: ...}}`), or None (older runs)."""
         path = self.predictions_path(task_name)
         return json.loads(gzip.decompress(path.read_bytes())) if path.is_file() else None
 
     def load_task(self, task_name: str) -> TaskResult:
+        from mteb.results import TaskResult
+
         return TaskResult.from_disk(self.task_path(task_name))
 
     def task_scores(self) -> dict[str, float]:
@@ -184,7 +210,7 @@ def read_score(path: Path) -> float | None:
     if key in _SCORES:
         return _SCORES[key]
     try:
-        score = float(TaskResult.from_disk(path).get_score())
+        score = main_score_of(json.loads(path.read_text(encoding="utf-8")))
         problem = None if math.isfinite(score) else f"main score is {score}, not a number"
     except Exception as error:  # any parse or validation error of a foreign file
         score, problem = None, f"not a readable mteb TaskResult ({type(error).__name__}: {str(error)[:120]})"
@@ -207,10 +233,20 @@ def _stat(path: Path) -> tuple[int, int]:
     return stat.st_size, stat.st_mtime_ns
 
 
-def main_score(path: Path) -> float:
-    """The main score of a stored TaskResult JSON, averaged over its test subsets (mteb's rule).
-    Raises on an unreadable file; `read_score` is the tolerant reader."""
-    return TaskResult.from_disk(path).get_score()
+def main_score_of(payload: dict[str, Any]) -> float:
+    """The main score of a TaskResult's JSON, by mteb's rule (`TaskResult.get_score()`): the mean of
+    `main_score` over every split and every subset entry that has languages.
+
+    Written out so that tables, claims and the index read results without importing mteb (and torch
+    behind it); a test checks it equals `TaskResult.from_disk(path).get_score()` on stored results.
+    """
+    values = [
+        entry["main_score"]
+        for entries in payload["scores"].values()
+        for entry in entries
+        if entry.get("languages")
+    ]
+    return float(np.mean(values))
 
 
 def iter_runs(root: Path | None = None) -> Iterator[RunStore]:

@@ -27,13 +27,14 @@ from t2t.config import Config
 from t2t.corpus import corpus_fingerprint
 from t2t.encoder import Embedder, text_encoder
 from t2t.errors import UserError
+from t2t.evaluation.items import SUPPORTED, task_items
 from t2t.evaluation.offline import task_data_fingerprint
 from t2t.evaluation.tasks import TASK_SETS, get_tasks
 from t2t.fingerprint import StaleResult, compare, weights_fingerprint
 from t2t.locks import exclusive
 from t2t.paths import cache_root, data_root
 from t2t.provenance import provenance
-from t2t.results import RunStore
+from t2t.results import RunStore, read_score
 from t2t.runtime import Runtime
 from t2t.training.pipeline import build_model
 from t2t.training.spec import ModelSpec
@@ -154,7 +155,12 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
     fingerprints = run_fingerprint(spec)
     resolve_stale(store, fingerprints, runtime.on_stale)
     tasks = get_tasks(spec.evaluation.task_set)
-    missing = [task for task in tasks if not store.has_task(task.metadata.name)]
+    backfill_items(store, tasks)
+    missing = [
+        task
+        for task in tasks
+        if not store.has_task(task.metadata.name) or (runtime.add_items and lacks_items(store, task))
+    ]
     if not missing and store.read().get("status") == "complete":
         logger.info("run %s (%s) is complete; nothing to do", spec.run_id, spec.method)
         return store
@@ -220,7 +226,7 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
                 ).task_results[0]
                 score = result.get_score()
                 if math.isfinite(score):  # item outputs first: a stored task always has them
-                    store.save_predictions(name, Path(folder))
+                    save_item_outputs(store, task, Path(folder))
             if not math.isfinite(score):
                 raise RunFailed(
                     f"run {spec.run_id} ({spec.method}): {name} scored {score}, not a number; nothing was "
@@ -232,8 +238,12 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
             if isinstance(error, UserError):
                 raise RunFailed(f"run {spec.run_id} ({spec.method}), {name}: {error}") from error
             raise
+        before = read_score(store.task_path(name))
         store.save_task(result)
         store.update(**bookkeeping(time.perf_counter()))
+        if before is not None:  # re-evaluated for its item outputs: keep both numbers on record
+            again = store.read().get("reevaluated", {})
+            store.update(reevaluated={**again, name: {"stored": before, "now": score}})
         logger.info("%s %s: %.4f", spec.run_id, name, score)
 
     store.update(
@@ -243,6 +253,38 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
         **bookkeeping(time.perf_counter()),
     )
     return store
+
+
+def lacks_items(store: RunStore, task) -> bool:
+    """A stored task without per-item outputs, of a type that has them (STS, classification)."""
+    name = task.metadata.name
+    return (
+        SUPPORTED.get(task.metadata.type) == task.metadata.main_score and not store.items_path(name).is_file()
+    )
+
+
+def backfill_items(store: RunStore, tasks) -> None:
+    """Derive missing per-item records from stored mteb predictions (no re-encoding): runs whose
+    predictions were kept before the items format existed."""
+    for task in tasks:
+        name = task.metadata.name
+        if store.has_task(name) and lacks_items(store, task) and store.predictions_path(name).is_file():
+            if not task.data_loaded:
+                task.load_data()
+            items = task_items(task, store.load_predictions(name))
+            if items is not None:
+                store.save_items(name, items)
+                logger.info("%s %s: item outputs derived from its stored predictions", store.run_id, name)
+
+
+def save_item_outputs(store: RunStore, task, folder: Path) -> None:
+    """Keep mteb's prediction file of `task` and the per-item records derived from it."""
+    name = task.metadata.name
+    saved = store.save_predictions(name, folder)
+    if saved is not None:
+        items = task_items(task, store.load_predictions(name))
+        if items is not None:
+            store.save_items(name, items)
 
 
 def _train_tokens_per_second(logs: list[list[dict]]) -> float | None:

@@ -29,6 +29,10 @@ class Runtime:
             (data files, weights: `t2t.fingerprint`) differ from today's: `error` (default) stops
             with a message listing the differences; `recompute` moves the stale result aside and
             computes it again; `accept` keeps it and records the acceptance in its metadata.
+        add_items: re-evaluate stored tasks that have no per-item outputs (runs stored before them),
+            so their cells get intervals; the new score replaces the stored one and both are
+            recorded in `run.json` (`reevaluated`). The model is rebuilt from cached stages, or
+            retrained where the cache is gone.
     """
 
     device: str = dataclasses.field(default_factory=default_device)
@@ -38,6 +42,7 @@ class Runtime:
     eval_batch_size: int = 32
     progress: bool = True
     on_stale: Literal["error", "recompute", "accept"] = "error"
+    add_items: bool = False
 
     def __post_init__(self) -> None:
         if self.checkpoint_every < 1:

@@ -80,7 +80,7 @@ def train_twice(tmp_path, make_cache):
     def run(spec, port: int):
         path = tmp_path / "spec.json"
         path.write_text(json.dumps(spec.to_dict()))
-        command = ["-m", "t2t.train", "--spec", str(path), "--precision", "fp32", "--no-progress"]
+        command = ["-m", "reproduce.train", "--spec", str(path), "--precision", "fp32", "--no-progress"]
         launcher = [
             sys.executable,
             "-m",

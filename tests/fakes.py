@@ -23,11 +23,35 @@ def task_result(name: str, score: float) -> TaskResult:
     )
 
 
-def store_run(root: Path, run, scores: dict[str, float], complete: bool = True) -> RunStore:
-    """Write `scores` ({task: main score in [0, 1]}) as the results of `run` (a RunSpec)."""
+ITEMS = 2000
+"""Items per task of `accuracy_items`: scores with three decimals are represented exactly."""
+
+
+def accuracy_items(score: float, n: int = ITEMS, shuffle: int | None = None) -> dict:
+    """Per-item outputs whose main score is `score`: `round(score * n)` of `n` items right (the first
+    ones, or a random set when `shuffle` gives a seed: errors unrelated to other runs')."""
+    import random
+
+    right = round(score * n)
+    predicted = [0] * right + [1] * (n - right)
+    if shuffle is not None:
+        random.Random(shuffle).shuffle(predicted)
+    record = {"gold": [0] * n, "predicted": [predicted]}
+    return {"type": "Classification", "main_score": "accuracy", "subsets": {"default": {"test": record}}}
+
+
+def store_run(
+    root: Path, run, scores: dict[str, float], complete: bool = True, items: bool | int = False
+) -> RunStore:
+    """Write `scores` ({task: main score in [0, 1]}) as the results of `run` (a RunSpec), with
+    per-item outputs of the same scores when `items` (so cells get intervals; an int other than
+    True/1 is a shuffle seed, see `accuracy_items`)."""
     store = RunStore(run.run_id, root)
     for task, score in scores.items():
         store.save_task(task_result(task, score))
+        if items:
+            shuffle = None if items is True or items == 1 else int(items)
+            store.save_items(task, {"task": task, **accuracy_items(score, shuffle=shuffle)})
     store.update(
         run_id=run.run_id,
         method=run.method,
@@ -36,3 +60,22 @@ def store_run(root: Path, run, scores: dict[str, float], complete: bool = True) 
         provenance={"written_at": "2026-11-28T00:00:00+00:00"},
     )
     return store
+
+
+def plan(root: Path, spec, preset) -> list:
+    """Record `spec`'s plan at `preset` as the runner does (its manifest); returns the planned cells."""
+    from reproduce.grid import expand, manifest
+    from reproduce.manifest import write_manifest
+
+    planned = expand(spec, preset)
+    write_manifest(manifest(spec, preset, planned), root)
+    return planned
+
+
+def write_outputs(spec, presets, root: Path) -> list[Path]:
+    """Plan `spec` at each preset (manifests), then build its files as `nox -s tables` does."""
+    from reproduce.builders import write_output
+
+    for preset in presets:
+        plan(root, spec, preset)
+    return write_output(spec.id, root)

@@ -10,7 +10,14 @@ import torch.nn.functional as F
 from baselines.masking import IGNORE_INDEX, MNTPConfig, mask_token_id, mask_tokens, mntp_defaults
 from baselines.mntp import MNTPObjective, mntp_loss
 from baselines.packing import pack_blocks, packed_corpus
-from baselines.recipes import llm2vec_model, mntp_stage, simcse_model, simcse_stage, zero_shot_model
+from baselines.recipes import (
+    LLM2VecSettings,
+    llm2vec_model,
+    mntp_stage,
+    simcse_model,
+    simcse_stage,
+    zero_shot_model,
+)
 from baselines.simcse import SimCSEConfig, SimCSEObjective, info_nce
 from t2t.backbones import LoraSpec, attach_lora, load_backbone, load_tokenizer
 from t2t.corpus import load_corpus
@@ -26,7 +33,7 @@ RUNTIME = Runtime(device="cpu", precision="fp32", progress=False)
 COLOURS = ["red", "blue", "green", "white", "black", "yellow", "grey", "pink"]
 # near-duplicates, so that telling the texts apart is not already trivial for a random model
 SIMILAR_TEXTS = [f"The old house on the hill was painted {colour} last summer." for colour in COLOURS]
-TINY_SCALE = dict(
+TINY_SCALE = LLM2VecSettings(
     mntp_steps=2, mntp_batch_size=4, mntp_max_length=64, mntp_corpus="wikitext2-sentences",
     simcse_steps=2, simcse_batch_size=8, simcse_max_length=32, simcse_corpus="wikitext2-sentences",
 )  # fmt: skip
@@ -293,15 +300,8 @@ def test_llm2vec_stages_chain_through_build_model_and_encode(cache):
     base, tokenizer = load_backbone("tiny-llama", attention="bidirectional")
     head_before = base.lm_head.weight.detach().clone()
     stages = (
-        mntp_stage(
-            "tiny-llama",
-            steps=3,
-            batch_size=4,
-            max_length=64,
-            corpus="wikitext2-sentences",
-            learning_rate=2e-3,
-        ),
-        simcse_stage(steps=3, batch_size=8, max_length=32, corpus="wikitext2-sentences", learning_rate=2e-3),
+        mntp_stage("tiny-llama", TINY_SCALE.replace(mntp_steps=3, mntp_learning_rate=2e-3)),
+        simcse_stage(TINY_SCALE.replace(simcse_steps=3, simcse_learning_rate=2e-3)),
     )
     spec = ModelSpec(
         backbone="tiny-llama", attention="bidirectional", pooling=PoolingSpec(mode="mean"), stages=stages
@@ -329,9 +329,7 @@ def test_llm2vec_stages_chain_through_build_model_and_encode(cache):
 @pytest.mark.needs_data
 def test_interrupted_mntp_stage_resumes_with_the_same_masks(monkeypatch, make_cache):
     """Masks come from the checkpointed global RNG, so a resumed MNTP run equals an uninterrupted one."""
-    stage = mntp_stage(
-        "tiny-llama", steps=4, batch_size=4, max_length=64, corpus="wikitext2-sentences", learning_rate=2e-3
-    )
+    stage = mntp_stage("tiny-llama", TINY_SCALE.replace(mntp_steps=4, mntp_learning_rate=2e-3))
     spec = ModelSpec(backbone="tiny-llama", attention="bidirectional", stages=(stage,))
     runtime = Runtime(device="cpu", precision="fp32", progress=False, checkpoint_every=2)
     monkeypatch.setattr(pipeline, "load_corpus", lambda name: load_corpus(name, limit=300))  # pack less
@@ -357,8 +355,8 @@ def test_interrupted_mntp_stage_resumes_with_the_same_masks(monkeypatch, make_ca
 
 
 def test_mntp_stage_is_shared_between_poolings_but_simcse_is_not():
-    last = llm2vec_model("tiny-llama", pooling=PoolingSpec(mode="last"), **TINY_SCALE)
-    mean = llm2vec_model("tiny-llama", pooling=PoolingSpec(mode="mean"), **TINY_SCALE)
+    last = llm2vec_model("tiny-llama", pooling=PoolingSpec(mode="last"), settings=TINY_SCALE)
+    mean = llm2vec_model("tiny-llama", pooling=PoolingSpec(mode="mean"), settings=TINY_SCALE)
     assert [stage.objective for stage in mean.stages] == ["mntp", "simcse"]
     assert mean.attention == "bidirectional"
     assert last.stage_key(0) == mean.stage_key(0)
@@ -395,13 +393,11 @@ def test_paper_settings_of_the_recipes():
 def test_two_process_simcse_with_gathered_negatives_matches_one_process(train_twice):
     """Gathered negatives + DDP averaging = one process with the global batch (dropout off to compare)."""
     stage = simcse_stage(
-        steps=2,
-        batch_size=8,
-        max_length=32,
-        corpus="wikitext2-sentences",
-        learning_rate=2e-3,
-        dropout=0.0,
-        lora=LoraSpec(r=4, alpha=8, dropout=0.0),
+        TINY_SCALE.replace(
+            simcse_learning_rate=2e-3,
+            simcse_options=SimCSEConfig(dropout=0.0),
+            lora=LoraSpec(r=4, alpha=8, dropout=0.0),
+        )
     )
     spec = ModelSpec(
         backbone="tiny-llama", attention="bidirectional", pooling=PoolingSpec(mode="mean"), stages=(stage,)

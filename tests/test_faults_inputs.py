@@ -212,7 +212,7 @@ def test_offline_non_preset_id_suggests_a_folder_not_an_invalid_env_var(empty_hf
 def test_preset_env_var_names_are_valid_shell_names():
     """Probe: the override variable of every preset. Expected: T2T_WEIGHTS_ + [A-Z0-9_] only;
     none for a Hub id that is not a preset."""
-    for preset in backbones.PRESETS.values():
+    for preset in backbones.BACKBONE_PRESETS.values():
         name = backbones.weights_env_var(preset)
         assert name.startswith("T2T_WEIGHTS_") and name.replace("_", "").isalnum() and name.isupper()
     assert backbones.weights_env_var(resolve_preset(NON_PRESET)) is None

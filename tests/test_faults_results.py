@@ -28,7 +28,7 @@ import pytest
 import torch
 
 from reproduce.__main__ import main as reproduce_main
-from reproduce.grid import expand, unique_runs
+from reproduce.grid import unique_runs
 from reproduce.presets import get_preset
 from reproduce.registry import get_spec
 from reproduce.tables import FAILED, score_table, to_markdown
@@ -41,7 +41,7 @@ from t2t.results import RunStore, iter_runs, read_score
 from t2t.run import EvalSpec, RunFailed, RunSpec, _execute, execute
 from t2t.runtime import Runtime
 from t2t.training.spec import ModelSpec
-from tests.fakes import store_run, task_result
+from tests.fakes import plan, store_run, task_result
 
 RUNTIME = Runtime(device="cpu", precision="fp32", progress=False)
 LITE_FILES = (  # what the offline-lite tasks and the tiny corpora read
@@ -292,7 +292,7 @@ def test_a_user_error_is_one_line_and_exit_2(capsys, monkeypatch):
 
 def fake_table3(results: Path) -> list[RunSpec]:
     """Store fake complete results for every run of table3 at the tiny preset."""
-    runs = unique_runs(expand(get_spec("table3"), get_preset("tiny")))
+    runs = unique_runs(plan(results, get_spec("table3"), get_preset("tiny")))  # manifest, as the runner
     for number, run in enumerate(runs):
         store_run(
             results, run, {t: 0.3 + 0.01 * number for t in ("STSBenchmark", "SICK-R", "BIOSSES", "STS13")}
@@ -326,7 +326,7 @@ def test_an_output_that_fails_to_build_keeps_its_old_files_and_spares_the_others
     """Rebuilds are all-or-nothing per output: a failure while drawing figure5 leaves figure5's
     table as it was, and the claims and index are still written."""
     import reproduce.figures
-    from reproduce.runner import RebuildFailed, rebuild
+    from reproduce.rebuild import RebuildFailed, rebuild
 
     fake_table3(isolated.results)
     table = isolated.results / "tables" / "figure5.md"
@@ -337,10 +337,10 @@ def test_an_output_that_fails_to_build_keeps_its_old_files_and_spares_the_others
         raise RuntimeError("disk full while drawing")
 
     monkeypatch.setattr(reproduce.figures, "draw", broken)
-    runs = unique_runs(expand(get_spec("figure5"), get_preset("tiny")))
+    runs = unique_runs(plan(isolated.results, get_spec("figure5"), get_preset("tiny")))
     store_run(isolated.results, runs[0], {"STSBenchmark": 0.4})
     with pytest.raises(RebuildFailed, match="figure5.*disk full"):
-        rebuild(get_spec("figure5"), presets=[get_preset("tiny")])
+        rebuild(["figure5"])
     assert table.read_text() == "previous version\n"
     assert (isolated.results / "tables" / "claims.md").is_file()
     assert (isolated.results / "README.md").is_file()

@@ -16,7 +16,7 @@ from baselines.parity.legacy import (
     rewrite_for_transformers_4,
 )
 from baselines.parity.ours import SIMCSE_TEXTS, TEXTS, with_bos
-from baselines.parity.outputs import (
+from baselines.parity.quantities import (
     MNTP_SHAPE,
     SIMCSE_GRADIENT_WEIGHTS,
     hidden_state_batches,

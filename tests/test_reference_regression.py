@@ -13,13 +13,13 @@ import pytest
 
 from reproduce.claims import averages
 from reproduce.grid import expand
-from reproduce.presets import PRESETS
+from reproduce.presets import SCALE_PRESETS
 from reproduce.reference import reported_cell
 from reproduce.registry import REGISTRY, TableSpec
 from t2t.evaluation.tasks import TASK_SETS
-from tests.fakes import store_run
+from tests.fakes import plan, store_run
 
-PAPER = PRESETS["paper"]
+PAPER = SCALE_PRESETS["paper"]
 
 
 def reference_comparisons(root=None) -> list[tuple[str, float, float, float]]:
@@ -29,7 +29,7 @@ def reference_comparisons(root=None) -> list[tuple[str, float, float, float]]:
     for spec in REGISTRY.values():
         if not isinstance(spec, TableSpec):
             continue
-        ours = averages(spec.id, PAPER, root)
+        ours = averages(spec.id, PAPER.name, root)
         for item in expand(spec, PAPER):
             method = next(row.method for row in spec.rows if row.label == item.row)
             reference = reported_cell(spec.id, spec.paper_number, method, item.backbone, tasks)
@@ -72,6 +72,7 @@ def test_the_comparison_finds_stored_llm2vec_cells(tmp_path):
         i for i in expand(REGISTRY["main"], PAPER) if i.row == "LLM2Vec" and i.backbone == "mistral-7b"
     )
     store_run(tmp_path, item.run, {task: reported.value / 100 + 0.003 for task in tasks})
+    plan(tmp_path, REGISTRY["main"], PAPER)
     ((cell, ours, ref, tol),) = [
         c for c in reference_comparisons(tmp_path) if c[0] == "main / LLM2Vec / mistral-7b"
     ]

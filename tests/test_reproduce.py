@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -10,13 +11,14 @@ import pytest
 from reproduce import runner
 from reproduce.__main__ import main
 from reproduce.grid import expand, unique_runs
-from reproduce.presets import PRESETS, get_preset
+from reproduce.manifest import PRESET_ORDER
+from reproduce.presets import SCALE_PRESETS, get_preset
 from reproduce.registry import REGISTRY, expand_grid, get_spec
 from t2t.config import ConfigError
 from t2t.evaluation.tasks import TASK_SETS
 from tests.fakes import store_run
 
-SMOL, TINY = PRESETS["smol"], PRESETS["tiny"]
+SMOL, TINY = SCALE_PRESETS["smol"], SCALE_PRESETS["tiny"]
 
 
 def test_expand_grid_is_the_cartesian_product_in_axis_order():
@@ -46,9 +48,26 @@ def test_runs_are_shared_between_tables_and_figures():
     assert ids("table3", "DD -> MD") == ids("targets", "Both (DD -> MD), last") == ids("main", "Text2Token")
     assert ids("table3", "DD -> MD") == ids("pooling-attention", "Text2Token, last + causal")
     figure = {(item.sweep, item.value): item.run_id for item in expand(get_spec("figure5"), SMOL)}
-    assert figure[("tau", 1e-4)] == figure[("common_samples", SMOL.text2token.common_samples)]
+    assert figure[("tau", 1e-4)] == figure[("common_samples", SMOL.text2token.model_derived.common_samples)]
     assert figure[("tau", 1e-4)] in ids("table3", "DD -> MD")
     assert len(unique_runs(expand(get_spec("figure5"), SMOL))) == len(figure) - 1
+
+
+def test_run_ids_are_unchanged():
+    """The smol preset's run ids per output, as committed (`tests/golden/run_ids.json`).
+
+    A run id is the hash of the run's config, and committed results live under these ids
+    (`results/runs/<id>/`): a change here orphans them. If a config change is meant to create new
+    runs, regenerate the golden file on purpose (`{spec: [item.run_id for item in expand(...)]}`).
+    """
+    golden = json.loads((Path(__file__).parent / "golden" / "run_ids.json").read_text())
+    assert {
+        spec_id: [item.run_id for item in expand(spec, SMOL)] for spec_id, spec in REGISTRY.items()
+    } == golden
+
+
+def test_every_scale_preset_has_a_place_in_the_preset_order():
+    assert set(SCALE_PRESETS) == set(PRESET_ORDER)
 
 
 def test_pooling_attention_grid_shares_mntp_but_not_simcse_stages():
@@ -62,10 +81,10 @@ def test_pooling_attention_grid_shares_mntp_but_not_simcse_stages():
 
 def test_presets_map_backbones_and_tasks():
     assert get_preset("tiny").backbones == {"llama": "tiny-llama", "mistral": "tiny-mistral"}
-    assert PRESETS["paper"].task_set == "mteb-eng-v2" and PRESETS["smol"].task_set == "offline"
+    assert SCALE_PRESETS["paper"].task_set == "mteb-eng-v2" and SCALE_PRESETS["smol"].task_set == "offline"
     with pytest.raises(ConfigError, match="choose one of: paper, smol, tiny"):
         get_preset("huge")
-    for preset in PRESETS.values():  # every preset's grid builds (validates every config)
+    for preset in SCALE_PRESETS.values():  # every preset's grid builds (validates every config)
         for spec in REGISTRY.values():
             assert expand(spec, preset)
 

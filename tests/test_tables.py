@@ -11,16 +11,15 @@ import pandas as pd
 
 from reproduce.claims import claims_markdown
 from reproduce.grid import expand
-from reproduce.outputs import write_spec_outputs
-from reproduce.presets import PRESETS
+from reproduce.presets import SCALE_PRESETS
 from reproduce.reference import ReferenceCell
-from reproduce.registry import get_spec
+from reproduce.registry import REGISTRY, get_spec
 from reproduce.tables import score_table, to_latex, to_markdown
 from t2t.evaluation.tasks import TASK_SETS, task_category
-from tests.fakes import store_run
+from tests.fakes import plan, store_run, write_outputs
 
 GOLDEN = Path(__file__).parent / "golden"
-TINY = PRESETS["tiny"]
+TINY = SCALE_PRESETS["tiny"]
 TINY_TASKS = list(TASK_SETS["offline-lite"].tasks)
 DEMO_TASKS = ["STSBenchmark", "SICK-R", "BIOSSES", "Banking77Classification"]
 CATEGORY = {task: task_category(task) for task in DEMO_TASKS}
@@ -97,21 +96,25 @@ def test_reported_and_delta_columns():
     assert row_b[3].render() == "no reference" and row_b[4].render() == "--"
 
 
-def _fixture_results(root: Path, drop: set[str] = frozenset()) -> None:
-    """Table 3 at the tiny preset: DD->MD best on both backbones; rows in `drop` not stored."""
+def _fixture_results(root: Path, drop: set[str] = frozenset(), items: bool = False) -> None:
+    """Table 3 at the tiny preset: DD->MD best on both backbones; rows in `drop` not stored;
+    `items`: with per-item outputs (2,000 items a task), so cells and claims get intervals."""
     base = {"DD only": 0.30, "MD only": 0.32, "DD -> MD": 0.40, "MD -> DD": 0.35}
     for item in expand(get_spec("table3"), TINY):
         if item.row in drop:
             continue
         shift = 0.01 * (item.role == "mistral")
         store_run(
-            root, item.run, {task: base[item.row] + shift + 0.001 * i for i, task in enumerate(TINY_TASKS)}
+            root,
+            item.run,
+            {task: base[item.row] + shift + 0.001 * i for i, task in enumerate(TINY_TASKS)},
+            items=items,
         )
 
 
 def test_table3_outputs_from_stored_results_golden(tmp_path):
     _fixture_results(tmp_path, drop={"MD -> DD"})
-    paths = write_spec_outputs(get_spec("table3"), [TINY], root=tmp_path)
+    paths = write_outputs(get_spec("table3"), [TINY], tmp_path)
     assert [p.name for p in paths] == ["table3.md", "table3.tex"]
     markdown = paths[0].read_text()
     check_golden("table3_tiny.md", markdown)
@@ -119,21 +122,66 @@ def test_table3_outputs_from_stored_results_golden(tmp_path):
     assert "**40.15**" in markdown  # best average of the column is bold
 
 
-def test_claims_hold_fail_and_not_measured(tmp_path):
-    _fixture_results(tmp_path)
-    text = claims_markdown([TINY], root=tmp_path)
+def _planned_all(root: Path) -> Path:
+    """Every registry output planned at the tiny preset (manifests), as `reproduce all` leaves them."""
+    for spec in REGISTRY.values():
+        plan(root, spec, TINY)
+    return root
+
+
+def test_claims_hold_fail_inconclusive_and_not_measured(tmp_path):
+    """Verdicts come from paired intervals: a 5-point gap on 2,000 items a task holds, a reversed one
+    fails, a 0.1-point gap is inconclusive, and cells without item outputs decide nothing."""
+    _fixture_results(tmp_path, items=True)
+    text = claims_markdown(_planned_all(tmp_path))
     line = next(x for x in text.splitlines() if x.startswith("| Data-driven then model-derived"))
-    assert "| holds |" in line and "DD -> MD 40.15 > MD -> DD 35.15" in line
+    assert "| holds |" in line and re.search(r"DD -> MD > MD -> DD: difference \+5\.00 \[\+\d", line)
+    assert "1 vs 1 seeds, 1000 resamples" in line
     assert "| not measured |" in next(x for x in text.splitlines() if x.startswith("| Last pooling"))
 
     worse = tmp_path / "worse"
-    _fixture_results(worse)
+    _fixture_results(worse, items=True)
     item = next(i for i in expand(get_spec("table3"), TINY) if i.row == "MD -> DD" and i.role == "llama")
-    store_run(worse, item.run, {task: 0.9 for task in TINY_TASKS})
+    store_run(worse, item.run, {task: 0.9 for task in TINY_TASKS}, items=True)
     line = next(
-        x for x in claims_markdown([TINY], root=worse).splitlines() if x.startswith("| Data-driven then")
+        x for x in claims_markdown(_planned_all(worse)).splitlines() if x.startswith("| Data-driven then")
     )
-    assert "| fails |" in line and "✗ [llama] DD -> MD" in line
+    assert "| fails |" in line and "✗ [llama] DD -> MD > MD -> DD" in line
+
+    close = tmp_path / "close"
+    _fixture_results(close, items=True)
+    near = {task: 0.4 + 0.001 * i - 0.001 for i, task in enumerate(TINY_TASKS)}
+    store_run(close, item.run, near, items=7)  # errors on other items than DD -> MD's
+    line = next(
+        x for x in claims_markdown(_planned_all(close)).splitlines() if x.startswith("| Data-driven then")
+    )
+    assert "| inconclusive |" in line and "? [llama] DD -> MD > MD -> DD: difference +0.10" in line
+
+    legacy = tmp_path / "legacy"
+    _fixture_results(legacy)  # stored before item outputs
+    line = next(
+        x for x in claims_markdown(_planned_all(legacy)).splitlines() if x.startswith("| Data-driven then")
+    )
+    assert "| inconclusive |" in line and "no interval" in line
+
+
+def test_cells_with_items_print_intervals_and_bold_what_is_not_worse(tmp_path):
+    """± is half the 95% interval; the best cell and any cell not significantly worse are bold."""
+    _fixture_results(tmp_path, items=True)
+    close = next(i for i in expand(get_spec("table3"), TINY) if i.row == "MD -> DD" and i.role == "llama")
+    store_run(
+        tmp_path, close.run, {task: 0.4 + 0.001 * i - 0.001 for i, task in enumerate(TINY_TASKS)}, items=7
+    )
+    markdown = write_outputs(get_spec("table3"), [TINY], tmp_path)[0].read_text()
+    llama = {
+        line.split(" | ")[0].strip("| "): line for line in markdown.splitlines() if line.startswith("| ")
+    }
+    assert re.search(r"\*\*40\.15 ± \d\.\d\d\*\*", llama["DD -> MD"])  # best
+    assert re.search(r"\*\*40\.05 ± \d\.\d\d\*\*", llama["MD -> DD"])  # 0.1 below: not significantly worse
+    assert re.search(r"\| 30\.15 ± \d\.\d\d \|", llama["DD only"])  # 10 below: not bold
+    assert "not significantly worse" in markdown
+    latex = (tmp_path / "tables" / "table3.tex").read_text()
+    assert r"40.15\,{\scriptsize$\pm$" in latex
 
 
 def test_claims_list_each_methods_best_complete_cell(tmp_path):
@@ -146,7 +194,7 @@ def test_claims_list_each_methods_best_complete_cell(tmp_path):
     store_run(tmp_path, cells["LLM2Vec, last + causal"].run, {task: 0.60 for task in TINY_TASKS})
     partial = {task: 0.99 for task in TINY_TASKS[:1]}
     store_run(tmp_path, cells["LLM2Vec, last + bidirectional"].run, partial, complete=False)
-    text = claims_markdown([TINY], root=tmp_path)
+    text = claims_markdown(_planned_all(tmp_path))
     assert "| llm2vec | llama | pooling-attention: LLM2Vec, last + causal | 60.00 |" in text
     assert "99.00" not in text
     rows = [x for x in text.splitlines() if x.startswith("| text2token | ")]
@@ -158,7 +206,7 @@ def test_figure5_outputs_draw_points_and_table(tmp_path):
     spec = get_spec("figure5")
     for item in expand(spec, TINY):
         store_run(tmp_path, item.run, {task: 0.5 for task in TINY_TASKS})
-    paths = write_spec_outputs(spec, [TINY], root=tmp_path)
+    paths = write_outputs(spec, [TINY], tmp_path)
     assert sorted(p.name for p in paths) == ["figure5.md", "figure5.pdf", "figure5.png", "figure5.tex"]
     assert (tmp_path / "figures" / "figure5.png").stat().st_size > 5000
     assert "samples N for Q(w) = 16 | 50.00" in (tmp_path / "tables" / "figure5.md").read_text()
@@ -177,7 +225,9 @@ def test_sweep_panels_do_not_zoom_a_flat_curve_into_a_trend():
         ],
         columns=["sweep", "role", "value", "score", "partial"],
     )
-    figure = _sweep_panels(spec, [(TINY, points)])
+    from reproduce.grid import manifest
+
+    figure = _sweep_panels([(manifest(spec, TINY, expand(spec, TINY)), points)])
     for ax in figure.axes:
         low, high = ax.get_ylim()
         assert high - low >= MIN_SCORE_SPAN - 1e-9 and low < 65.70 and high > 65.75
@@ -191,12 +241,64 @@ def test_figure5_marks_an_unfinished_point_partial_with_a_footnote(tmp_path):
         store_run(tmp_path, item.run, {task: 0.5 for task in TINY_TASKS})
     unfinished = {task: 0.9 for task in TINY_TASKS[:1]}  # one task of several: a partial average
     store_run(tmp_path, items[0].run, unfinished, complete=False)
-    write_spec_outputs(spec, [TINY], root=tmp_path)
+    write_outputs(spec, [TINY], tmp_path)
     text = (tmp_path / "tables" / "figure5.md").read_text()
     assert "90.00†" in text and "† partial" in text
 
 
 def test_empty_store_writes_a_pointer_not_zeros(tmp_path):
-    paths = write_spec_outputs(get_spec("main"), [TINY], root=tmp_path)
+    paths = write_outputs(get_spec("main"), [TINY], tmp_path)
     text = paths[0].read_text()
     assert "No results stored yet" in text and "nox -s main" in text and "0.00" not in text
+
+
+def test_tables_rebuild_from_manifests_without_the_model_stack(tmp_path):
+    """`python -m reproduce tables` reads manifests and run folders only: with torch, mteb, spaCy,
+    transformers and peft made unimportable it still writes the same table3 as the builder here."""
+    import subprocess
+    import sys
+
+    _fixture_results(tmp_path)
+    expected = write_outputs(get_spec("table3"), [TINY], tmp_path)[0].read_text()
+    (tmp_path / "tables" / "table3.md").unlink()
+    blocked = ("torch", "mteb", "spacy", "transformers", "peft")
+    code = (  # a finder that makes the blocked packages look uninstalled
+        "import sys, importlib.abc\n"
+        "class Block(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        f"        if name.split('.')[0] in {blocked!r}: raise ModuleNotFoundError(name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from reproduce.__main__ import main\n"
+        "sys.exit(main(['tables']))\n"
+    )
+    env = {**os.environ, "T2T_RESULTS_DIR": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert (tmp_path / "tables" / "table3.md").read_text() == expected
+
+
+def test_tables_list_orphaned_runs_and_missing_cells_and_rebuild_compare_tables(tmp_path):
+    """A run no manifest names (a default changed since) is listed, not shown; a planned cell without
+    its run folder is listed; `compare-*` outputs are rebuilt and indexed like the registry's."""
+    from reproduce.compare import compare_spec
+    from reproduce.presets import with_backbone
+    from reproduce.rebuild import rebuild_all
+    from t2t.results import RunStore
+
+    _fixture_results(tmp_path)
+    _planned_all(tmp_path)
+    scale = with_backbone(TINY, "tiny-llama")
+    spec = compare_spec("tiny-llama")
+    for item in plan(tmp_path, spec, scale):
+        store_run(tmp_path, item.run, {task: 0.5 for task in TINY_TASKS})
+    orphan = next(i for i in expand(get_spec("main"), TINY)).run.replace(method="renamed")
+    store_run(tmp_path, orphan, {task: 0.5 for task in TINY_TASKS})
+
+    message = rebuild_all(tmp_path)
+    assert orphan.run_id in message and "orphaned" in message
+    assert "planned cells have no run folder" in message  # e.g. main's LLM2Vec rows were never run
+    assert re.search(r"\| Text2Token \| \**50\.00", (tmp_path / "tables" / f"{spec.id}.md").read_text())
+    index = (tmp_path / "README.md").read_text()
+    assert f"{spec.id}: All methods on tiny-llama." in index and orphan.run_id in index
+    assert "figures/alignment.png" not in index and "figures/spectrum.png" in index
+    assert RunStore(orphan.run_id, tmp_path).task_scores()  # listed, never deleted

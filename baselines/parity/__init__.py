@@ -8,7 +8,7 @@ exchange one folder:
 1. `python -m baselines.parity.ours --out DIR` (the suite's environment, transformers 5): builds the
    tiny random Llama and Mistral presets, saves their weights and tokenizers in a form transformers
    4.44 reads (`baselines.parity.legacy`), and saves our outputs: hidden states, MNTP losses,
-   mean-pooled embeddings, SimCSE losses and gradients (`baselines.parity.outputs`), plus
+   mean-pooled embeddings, SimCSE losses and gradients (`baselines.parity.quantities`), plus
    `manifest.json` describing the cases.
 2. `python baselines/parity/reference.py --dir DIR` (a venv with llm2vec 0.2.3 and transformers
    4.44.2): loads the same folders into `LlamaBiModel`/`MistralBiModel`, `*BiForMNTP` and `LLM2Vec`,

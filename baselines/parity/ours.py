@@ -41,7 +41,7 @@ from tokenizers.processors import TemplateProcessing
 
 from baselines.mntp import mntp_loss
 from baselines.parity.legacy import rewrite_for_transformers_4
-from baselines.parity.outputs import (
+from baselines.parity.quantities import (
     SIMCSE_GRADIENT_WEIGHTS,
     SIMCSE_SEED,
     hidden_state_batches,
@@ -117,7 +117,7 @@ def with_bos(tokenizer):
 
 
 def case_outputs(case: ParityCase, folder: Path) -> dict:
-    """Save the case's model folder and return our outputs for it (see `baselines.parity.outputs`)."""
+    """Save the case's model folder and return our outputs for it (see `baselines.parity.quantities`)."""
     outputs: dict = {"hidden": {}, "mntp": {"loss": {}}, "embeddings": {}, "long_text": {}, "simcse": {}}
     reference_weights = None
     for implementation in ATTENTION_IMPLEMENTATIONS:

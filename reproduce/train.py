@@ -1,11 +1,15 @@
 """Train the stages of a model spec from the command line (single process or `accelerate launch`).
 
-    python -m t2t.train --spec spec.json
-    accelerate launch --num_processes 8 -m t2t.train --spec spec.json     # DDP on 8 GPUs
+    python -m reproduce.train --spec spec.json
+    accelerate launch --num_processes 8 -m reproduce.train --spec spec.json     # DDP on 8 GPUs
 
 `spec.json` holds a `ModelSpec` (or a `RunSpec`, whose `model` is used). Finished stages are
 reused, interrupted ones resume from their last checkpoint. Prints one JSON line per stage with its
 artifact folder, so scripts (and the distributed test) can find the adapters.
+
+This entry point lives in `reproduce`, the layer that composes the methods, because a spec may name
+any objective: importing `reproduce.methods` registers the baselines' (`mntp`, `simcse`) next to
+Text2Token's, which `t2t` alone does not know (`t2t` never imports `baselines`).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from pathlib import Path
 
 import torch
 
+import reproduce.methods  # noqa: F401  (registers every objective a spec may name)
 from t2t.cli import integer
 from t2t.errors import report_user_errors
 from t2t.runtime import Runtime

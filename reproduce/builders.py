@@ -1,0 +1,338 @@
+"""Outputs from manifests and run folders: one builder per kind of output, in one place.
+
+    results/tables/<id>.{md,tex}      every kind: one section per preset with results
+    results/figures/<id>.{png,pdf}    sweep figures and the spectrum (drawn by `reproduce.figures`)
+
+A manifest (`reproduce.manifest`) says which run or analysis fills which cell; a builder turns one
+manifest into a section (a `Table`) and, for the kinds that draw, the data of one figure row:
+
+| kind       | section                                          | figure                          |
+|------------|--------------------------------------------------|---------------------------------|
+| `table`    | rows x backbone columns of task-set averages     | none                            |
+| `figure`   | one row per sweep point (the numbers drawn)      | score vs parameter, per sweep   |
+| `analysis` | spectrum: PC1 share / largest PC; alignment:     | spectrum: share of change per   |
+|            | top-10 tokens in the input                       | component (alignment: none)     |
+
+Nothing here imports torch, mteb or spaCy: `python -m reproduce tables` rebuilds everything from
+files. Each output is built whole before any of its files is written (`write_all`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from reproduce.collect import cell_averages, failed_runs, load_analysis, scores_frame
+from reproduce.manifest import Manifest, read_manifests
+from reproduce.reference import reported_cell
+from reproduce.stats import cell_interval, paired_difference
+from reproduce.tables import (
+    PARTIAL_NOTE,
+    Cell,
+    Table,
+    mark_best,
+    score_table,
+    to_latex,
+    to_markdown,
+)
+from t2t.atomic import atomic_write_bytes
+from t2t.paths import results_root
+from t2t.results import RunStore
+
+logger = logging.getLogger(__name__)
+
+
+def section_title(manifest: Manifest) -> str:
+    return (
+        f"{manifest.name} — preset {manifest.preset} "
+        f"({manifest.preset_description}; tasks: {manifest.task_set})"
+    )
+
+
+# ---------------------------------------------------------------- tables
+
+
+def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table | None, None]:
+    """The score table of one preset, or None when no cell has stored results (or a failure)."""
+    cells = manifest.seed_cells()
+    frame = scores_frame(cells, root)
+    failed = failed_runs(cells, root)
+    if frame.empty and not failed:
+        return None, None
+    references = {
+        (label, role): reported_cell(manifest.output, manifest.paper_number, method, backbone, manifest.tasks)
+        for label, method in manifest.rows
+        for role, backbone in manifest.backbones.items()
+    }
+    runs = cell_runs(manifest, root)
+    columns = _columns(manifest)
+    cache: dict = {}
+    intervals = {
+        (row, role, column): cell_interval(cell, tasks, cache=cache)
+        for (row, role), cell in runs.items()
+        for column, tasks in columns.items()
+    }
+
+    def not_worse(_: int, best, other) -> bool:
+        (best_row, best_role, column), (row, role, _) = best.key, other.key
+        if (best_row, best_role) not in runs or (row, role) not in runs:
+            return False
+        difference = paired_difference(
+            runs[(best_row, best_role)], runs[(row, role)], columns[column], cache=cache
+        )
+        return difference.low <= 0
+
+    table = score_table(
+        table_id=manifest.output,
+        title=section_title(manifest),
+        caption=manifest.caption,
+        scores=frame,
+        row_labels=[label for label, _ in manifest.rows],
+        roles=dict(manifest.labels),
+        tasks=manifest.tasks,
+        category_of=manifest.categories,
+        by_category=manifest.columns == "categories",
+        references=references,
+        failed=failed,
+        intervals=intervals,
+        not_worse=not_worse,
+    )
+    return table, None
+
+
+def _columns(manifest: Manifest) -> dict[str, list[str]]:
+    """Data column -> its tasks: each MTEB category present (by-category tables) and "Avg"."""
+    columns: dict[str, list[str]] = {}
+    if manifest.columns == "categories":
+        for task in manifest.tasks:
+            columns.setdefault(manifest.categories.get(task, "Other"), []).append(task)
+    columns["Avg"] = list(manifest.tasks)
+    return columns
+
+
+def cell_runs(manifest: Manifest, root: Path | None = None) -> dict[tuple[str, str], list[dict]]:
+    """`{(row, role): [per-seed {task: items}]}` for the cells whose every complete seed run has
+    item outputs for every task (`t2t.evaluation.items`). Incomplete seeds are left out; a cell
+    with a complete run lacking items (stored before item outputs) gets no entry: no interval."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for cell in manifest.cells:
+        grouped.setdefault((cell.row, cell.role), []).append(cell.run_id)
+    out = {}
+    for key, run_ids in grouped.items():
+        runs = []
+        for run_id in dict.fromkeys(run_ids):
+            store = RunStore(run_id, root)
+            if store.read().get("status") != "complete" or store.missing_tasks(list(manifest.tasks)):
+                continue
+            items = {task: store.load_items(task) for task in manifest.tasks}
+            if any(value is None for value in items.values()):
+                runs = []
+                break
+            runs.append(items)
+        if runs:
+            out[key] = runs
+    return out
+
+
+# ---------------------------------------------------------------- sweep figures
+
+
+def sweep_points(manifest: Manifest, root: Path | None = None) -> pd.DataFrame:
+    """`sweep, value, role, score, partial` per point with results (score = Avg over tasks x100)."""
+    records = [
+        (cell.sweep, cell.value, cell.role, average.value, average.partial)
+        for cell, average in cell_averages(manifest.seed_cells(), manifest.tasks, root)
+        if average.value is not None
+    ]
+    return pd.DataFrame.from_records(records, columns=["sweep", "value", "role", "score", "partial"])
+
+
+def figure_table(manifest: Manifest, points: pd.DataFrame) -> Table:
+    """The numbers behind a sweep figure, as a table (rows = points, columns = backbones)."""
+    rows = []
+    for sweep in manifest.sweeps:
+        for value in sweep.values:
+            cells = []
+            for role in manifest.labels:
+                match = points[
+                    (points.sweep == sweep.parameter) & (points.value == value) & (points.role == role)
+                ]
+                cells.append(
+                    Cell(float(match.score.iloc[0]), bool(match.partial.iloc[0])) if len(match) else Cell()
+                )
+            rows.append((f"{sweep.label} = {value:g}", cells))
+    table = Table(
+        manifest.output,
+        section_title(manifest),
+        manifest.caption,
+        [(label, ["Avg"]) for label in manifest.labels.values()],
+        rows,
+        bold_columns=set(),
+    )
+    table.footnotes = ["Avg: mean MTEB main score x100 over the task set; -- = point not run yet."]
+    if any(cell.partial for _, row in rows for cell in row):
+        table.footnotes.append(PARTIAL_NOTE)
+    return table
+
+
+def figure_section(manifest: Manifest, root: Path | None = None) -> tuple[Table | None, pd.DataFrame | None]:
+    points = sweep_points(manifest, root)
+    if not len(points):
+        return None, None
+    return figure_table(manifest, points), points
+
+
+# ---------------------------------------------------------------- analyses
+
+SPECTRUM_COMPONENTS = 20  # components drawn in the figure
+
+
+def _primary(data: dict) -> dict:
+    result = data["result"]
+    return result[result["primary"]]
+
+
+def spectrum_cells(data: dict | None) -> list[Cell]:
+    if data is None:
+        return [Cell(), Cell()]
+    primary = _primary(data)
+    top = primary["top_component"]
+    return [Cell(primary["first_component_share"]), Cell(text="--" if top is None else f"PC{top + 1}")]
+
+
+def alignment_cells(data: dict | None) -> list[Cell]:
+    if data is None:
+        return [Cell(), Cell()]
+    result = data["result"]
+    return [Cell(result["normalized"]["mean"]), Cell(result["exact_ids"]["mean"])]
+
+
+ANALYSIS_COLUMNS: dict[str, tuple[list[str], Callable[[dict | None], list[Cell]]]] = {
+    "spectrum": (["PC1 share", "largest"], spectrum_cells),
+    "alignment": (["in input", "exact ids"], alignment_cells),
+}
+ANALYSIS_NOTES = {
+    "spectrum": [
+        "PC1 share: fraction of the squared change of the (norm-scaled) embeddings that lies on the "
+        "untrained model's first principal component; largest: the component that moves most."
+    ],
+    "alignment": [
+        "Mean number of the top-10 LM-head tokens of a text's embedding that occur in the text "
+        "(case- and space-insensitive; exact ids: same token id)."
+    ],
+}
+
+
+def analysis_results(manifest: Manifest, root: Path | None = None) -> dict[tuple[str, str], dict | None]:
+    """`{(row, role): stored analysis JSON or None}` for every cell of an analysis output."""
+    return {
+        (cell.row, cell.role): load_analysis(manifest.analysis, cell.analysis_id, root)
+        for cell in manifest.seed_cells()
+    }
+
+
+def analysis_section(manifest: Manifest, root: Path | None = None) -> tuple[Table | None, dict | None]:
+    """`(Table or None, figure data)`; figure data is `{role: {row: change shares}}` for the spectrum."""
+    columns, cells_of = ANALYSIS_COLUMNS[manifest.analysis]
+    roles = manifest.labels
+    found = analysis_results(manifest, root)
+    if not any(found.values()):
+        return None, None
+    rows = [
+        (label, [cell for role in roles for cell in cells_of(found.get((label, role)))])
+        for label, _ in manifest.rows
+    ]
+    digits_columns = {i for i in range(len(roles) * len(columns)) if columns[i % len(columns)] != "largest"}
+    table = Table(
+        manifest.output,
+        f"{manifest.output} — preset {manifest.preset} ({manifest.preset_description})",
+        manifest.caption,
+        [(label, list(columns)) for label in roles.values()],
+        rows,
+        footnotes=ANALYSIS_NOTES[manifest.analysis],
+        bold_columns=digits_columns if manifest.analysis == "alignment" else set(),
+    )
+    mark_best(table)
+    if manifest.analysis != "spectrum":
+        return table, None
+    figure = {
+        role: {
+            label: _primary(found[(label, role)])["components"]["change_share"][:SPECTRUM_COMPONENTS]
+            for label, _ in manifest.rows
+            if found.get((label, role))
+        }
+        for role in roles
+    }
+    return table, figure
+
+
+# ---------------------------------------------------------------- one builder per kind
+
+
+@dataclasses.dataclass(frozen=True)
+class Builder:
+    """How one kind of output becomes files: its section per preset, and whether it draws."""
+
+    section: Callable[[Manifest, Path | None], tuple[Table | None, object]]
+    draws: bool
+
+
+BUILDERS: dict[str, Builder] = {
+    "table": Builder(table_section, draws=False),
+    "figure": Builder(figure_section, draws=True),
+    "analysis": Builder(analysis_section, draws=True),
+}
+
+
+def draws_figure(manifest: Manifest) -> bool:
+    """Whether the output has a figure file (the alignment analysis is a table only)."""
+    return BUILDERS[manifest.kind].draws and manifest.analysis != "alignment"
+
+
+def output_files(output: str, root: Path | None = None) -> dict[Path, str | bytes]:
+    """Every file of one output, built from its manifests (nothing written yet)."""
+    root = root or results_root()
+    manifests = read_manifests(output, root)
+    sections, figure_rows = [], []
+    for manifest in manifests:
+        table, data = BUILDERS[manifest.kind].section(manifest, root)
+        if table is not None:
+            sections.append(table)
+            if data is not None and draws_figure(manifest):
+                figure_rows.append((manifest, data))
+    files: dict[Path, str | bytes] = dict(_table_files(output, manifests, sections, root))
+    if figure_rows:
+        from reproduce.figures import draw  # matplotlib: only when there is something to draw
+
+        files.update(draw(figure_rows, root / "figures"))
+    return files
+
+
+def _table_files(
+    output: str, manifests: list[Manifest], sections: list[Table], root: Path
+) -> dict[Path, str]:
+    name = manifests[0].name if manifests else output
+    if sections:
+        markdown = f"# {name}: {manifests[0].caption}\n\n" + "\n".join(to_markdown(t) for t in sections)
+        latex = "\n".join(to_latex(t) for t in sections)
+    else:
+        markdown = f"# {name}\n\nNo results stored yet. Run `nox -s {output}`.\n"
+        latex = f"% {name}: no results stored yet. Run `nox -s {output}`.\n"
+    return {root / "tables" / f"{output}.md": markdown, root / "tables" / f"{output}.tex": latex}
+
+
+def write_all(files: dict[Path, str | bytes]) -> list[Path]:
+    """Write an output's files together: every file is built before any is written, each write is
+    atomic, so a failure while building leaves the previous version of every file in place."""
+    for path, content in files.items():
+        atomic_write_bytes(path, content.encode("utf-8") if isinstance(content, str) else content)
+    return list(files)
+
+
+def write_output(output: str, root: Path | None = None) -> list[Path]:
+    """Rebuild every file of one output from its manifests and the run folders."""
+    return write_all(output_files(output, root))

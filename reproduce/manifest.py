@@ -1,0 +1,169 @@
+"""Manifests: which run fills which cell of an output, written by the runner, read by the builders.
+
+    results/manifests/<output id>/<preset>.json
+
+The runner plans an output (registry spec x scale preset -> runs, `reproduce.grid`) and writes its
+manifest: the output's description (rows in order, caption, columns, sweeps), the preset's (name,
+description, task set with each task's MTEB category, backbone columns and their labels), and one
+entry per cell (row, backbone role, sweep point, seed) with the id of the run folder that holds its
+scores, or of the analysis result file.
+
+Table, figure, claims and index builders read only manifests and run folders, never the grid, the
+presets or a model: `python -m reproduce tables` imports neither torch, mteb nor spaCy. A default
+changed in code therefore never silently re-points a table at other runs: the table keeps showing
+the runs its manifest names until the output is planned again, and `orphans` lists run folders no
+manifest names and cells whose run folder is missing.
+
+Example (a cell of table3 at smol):
+    {"row": "DD only", "role": "smollm2", "backbone": "smollm2-135m", "method": "text2token",
+     "sweep": null, "value": null, "seed": 0, "run_id": "d56136ad42f5", "analysis_id": null}
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from t2t.atomic import atomic_write_json
+from t2t.paths import results_root
+from t2t.results import read_json
+
+PRESET_ORDER = ("paper", "smol", "tiny")
+"""Presets from largest to smallest: the order of sections in every output."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ManifestCell:
+    """One cell (or curve point) of an output and where its result is stored."""
+
+    row: str
+    role: str
+    backbone: str
+    method: str
+    run_id: str
+    sweep: str | None = None
+    value: Any = None
+    seed: int = 0
+    analysis_id: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepInfo:
+    parameter: str
+    label: str
+    values: tuple[Any, ...]
+    scale: str = "log"
+
+
+@dataclasses.dataclass(frozen=True)
+class Manifest:
+    """Everything a builder needs to write one output's section for one preset."""
+
+    output: str
+    kind: str  # table | figure | analysis
+    caption: str
+    paper_number: str | None
+    columns: str  # categories | average (tables)
+    rows: tuple[tuple[str, str], ...]  # (label, method) in display order
+    preset: str
+    preset_description: str
+    task_set: str
+    tasks: tuple[str, ...]
+    categories: dict[str, str]  # task -> MTEB category
+    backbones: dict[str, str]  # role -> backbone
+    labels: dict[str, str]  # role -> column label
+    cells: tuple[ManifestCell, ...]
+    sweeps: tuple[SweepInfo, ...] = ()
+    analysis: str | None = None
+
+    @property
+    def name(self) -> str:
+        """The output's display name: its paper number, else its id."""
+        return self.paper_number or self.output
+
+    def seed_cells(self, seed: int = 0) -> list[ManifestCell]:
+        """The cells of one training seed (tables show seed 0 until intervals over seeds exist)."""
+        return [cell for cell in self.cells if cell.seed == seed]
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        return cls(
+            **{
+                **data,
+                "rows": tuple(tuple(row) for row in data["rows"]),
+                "tasks": tuple(data["tasks"]),
+                "cells": tuple(ManifestCell(**cell) for cell in data["cells"]),
+                "sweeps": tuple(
+                    SweepInfo(**{**sweep, "values": tuple(sweep["values"])})
+                    for sweep in data.get("sweeps", ())
+                ),
+            }
+        )
+
+
+def manifest_path(output: str, preset: str, root: Path | None = None) -> Path:
+    return (root or results_root()) / "manifests" / output / f"{preset}.json"
+
+
+def write_manifest(manifest: Manifest, root: Path | None = None) -> Path:
+    path = manifest_path(manifest.output, manifest.preset, root)
+    atomic_write_json(path, manifest.to_dict())
+    return path
+
+
+def read_manifests(output: str, root: Path | None = None) -> list[Manifest]:
+    """The manifests of one output, one per preset that has one, largest preset first."""
+    folder = (root or results_root()) / "manifests" / output
+    found = {}
+    for path in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        data = read_json(path, "this preset's section is left out until the output is planned again.")
+        if data is not None:
+            found[path.stem] = Manifest.from_dict(data)
+    order = {name: i for i, name in enumerate(PRESET_ORDER)}
+    return [found[name] for name in sorted(found, key=lambda n: (order.get(n, len(order)), n))]
+
+
+def outputs(root: Path | None = None) -> list[str]:
+    """Ids of every output that has a manifest (registry outputs and compare tables alike)."""
+    folder = (root or results_root()) / "manifests"
+    return sorted(p.name for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+
+
+def all_manifests(root: Path | None = None) -> Iterator[Manifest]:
+    for output in outputs(root):
+        yield from read_manifests(output, root)
+
+
+def analysis_path(analysis: str, analysis_id: str, root: Path | None = None) -> Path:
+    """Where an analysis result is stored (`reproduce.analysis` writes it there)."""
+    return (root or results_root()) / "analyses" / f"{analysis}-{analysis_id}.json"
+
+
+def orphans(root: Path | None = None) -> tuple[list[str], list[str]]:
+    """`(run folders no manifest names, "output/preset: cell -> missing run" lines)`."""
+    base = root or results_root()
+    named, missing = set(), []
+    for manifest in all_manifests(root):
+        for cell in manifest.cells:
+            if cell.analysis_id is not None:
+                path = analysis_path(manifest.analysis or "", cell.analysis_id, root)
+                if not path.is_file():
+                    missing.append(
+                        f"{manifest.output}/{manifest.preset}: {cell.row} [{cell.role}] -> {path.name}"
+                    )
+                continue
+            named.add(cell.run_id)
+            if not (base / "runs" / cell.run_id / "run.json").is_file():
+                missing.append(
+                    f"{manifest.output}/{manifest.preset}: {cell.row} [{cell.role}]"
+                    + (f" seed {cell.seed}" if cell.seed else "")
+                    + f" -> runs/{cell.run_id}"
+                )
+    runs = base / "runs"
+    stored = {p.name for p in runs.iterdir() if (p / "run.json").is_file()} if runs.is_dir() else set()
+    return sorted(stored - named), sorted(set(missing))

@@ -1,0 +1,63 @@
+"""Rewrite outputs, the claims and the index from manifests and stored files (no model, no torch).
+
+    rebuild(["table3"])     # after a run: its output, then claims.md and results/README.md
+    rebuild_all()           # `nox -s tables`: every output that has a manifest, compare tables too
+
+Each output is built whole before any of its files is written, and one that fails to build is
+logged with its traceback and skipped: the others are still written, then `RebuildFailed` names
+what failed (the previous files of the failed output are kept).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from reproduce.builders import write_output
+from reproduce.claims import write_claims
+from reproduce.index import write_index
+from reproduce.manifest import orphans, outputs
+from t2t.paths import results_root
+
+logger = logging.getLogger(__name__)
+
+
+class RebuildFailed(RuntimeError):
+    """Some outputs could not be rebuilt (each logged with its traceback); the others were written."""
+
+
+def rebuild(output_ids: Iterable[str], root: Path | None = None) -> str:
+    """Rebuild the given outputs, then the claims and the index; returns "wrote ..." ."""
+    parts: list[tuple[str, Callable[[], list[Path]]]] = [
+        (output, lambda output=output: write_output(output, root)) for output in output_ids
+    ]
+    parts += [("claims", lambda: [write_claims(root)]), ("index", lambda: [write_index(root)])]
+    written: list[Path] = []
+    failed: list[str] = []
+    for name, build in parts:
+        try:
+            written += build()
+        except Exception as error:  # keep going: one broken output must not block the others
+            logger.exception("could not rebuild %s", name)
+            failed.append(f"{name}: {type(error).__name__}: {error}")
+    base = root or results_root()
+    message = "wrote " + ", ".join(
+        str(p.relative_to(base)) if p.is_relative_to(base) else str(p) for p in written
+    )
+    if failed:
+        raise RebuildFailed(f"{message}\nfailed to rebuild (previous files kept): " + "; ".join(failed))
+    return message
+
+
+def rebuild_all(root: Path | None = None) -> str:
+    """Every output with a manifest, the claims and the index, plus a note on orphaned runs."""
+    message = rebuild(outputs(root), root)
+    unnamed, missing = orphans(root)
+    if unnamed:
+        message += f"\n{len(unnamed)} run folders are named by no manifest (orphaned): {', '.join(unnamed)}"
+    if missing:
+        message += f"\n{len(missing)} planned cells have no run folder (not run yet, or deleted):\n  " + (
+            "\n  ".join(missing)
+        )
+    return message

@@ -1,0 +1,217 @@
+"""Uncertainty of every number the suite reports: item bootstrap, paired differences, seeds.
+
+A cell of a table is the mean over a task set of MTEB main scores. Two things could have given a
+different number: other **test items** (the tasks are samples of their domains) and another
+**training seed** (data order, LoRA init, dropout). This module puts both into intervals, from the
+per-item outputs stored with each task (`t2t.evaluation.items`), without re-encoding anything.
+
+- `rescore(items, indices)`: a task's main score on a resample of its items (STS: Spearman's rho of
+  gold scores and cosine similarities; classification: mean accuracy over mteb's experiments).
+  With all items it equals mteb's main score (a test checks it).
+- `cell_interval(runs)`: 95% percentile bootstrap of a cell. Each resample draws the items of every
+  task with replacement (the same draw for every run of the cell, as they share the test items)
+  and recomputes the task-set average. With several seeds it is a two-level bootstrap: each
+  resample also draws the seeds with replacement and averages the cell over the drawn seeds, so
+  the interval holds both the seed and the item variation. The estimate is the mean over seeds of
+  the full-sample averages.
+- `paired_difference(a, b)`: the same for the difference of two cells, with **the same item
+  resample for both sides** (paired: the noise of the test items largely cancels, which makes the
+  interval far tighter than comparing two separate intervals). Seeds are drawn independently per
+  side: seed 1 of one method is not "paired" with seed 1 of another.
+
+Scores are x100 like the tables. Resamples (1,000 by default) and the seed of the resampling are
+arguments, so every interval is reproducible. Only numpy and scipy (no model stack).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import zlib
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+from scipy.stats import rankdata, spearmanr
+
+RESAMPLES = 1000
+CONFIDENCE = 0.95
+SEED = 0
+
+TaskItems = Mapping[str, Any]
+"""One task's stored items (`t2t.evaluation.items.task_items`)."""
+Run = Mapping[str, TaskItems]
+"""One run's items: `{task name: TaskItems}`."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Interval:
+    """A point estimate with a percentile interval (x100); `half_width` is what tables print as ±."""
+
+    estimate: float
+    low: float
+    high: float
+    resamples: int
+    seeds: int = 1
+
+    @property
+    def half_width(self) -> float:
+        return (self.high - self.low) / 2
+
+    def excludes_zero(self) -> bool:
+        return self.low > 0 or self.high < 0
+
+
+def _records(items: TaskItems) -> list[dict[str, Any]]:
+    """The (subset, split) records of a task, in a fixed order (mteb averages over them)."""
+    return [items["subsets"][subset][split] for subset in sorted(items["subsets"]) for split in
+            sorted(items["subsets"][subset])]  # fmt: skip
+
+
+def n_items(items: TaskItems) -> list[int]:
+    return [len(record["gold"]) for record in _records(items)]
+
+
+def rescore(items: TaskItems, indices: Sequence[np.ndarray] | None = None) -> float:
+    """The task's main score (in [0, 1]) on the given item indices per record (all items if None)."""
+    scores = []
+    for number, record in enumerate(_records(items)):
+        gold, predicted = np.asarray(record["gold"]), np.asarray(record["predicted"])
+        index = slice(None) if indices is None else indices[number]
+        if items["type"] == "STS":
+            scores.append(float(spearmanr(gold[index], predicted[index])[0]))
+        else:
+            scores.append(float(np.mean([np.mean(p[index] == gold[index]) for p in predicted])))
+    return float(np.mean(scores))
+
+
+def _resampled_scores(items: TaskItems, draws: Sequence[np.ndarray]) -> np.ndarray:
+    """Main scores of one task for every resample: `draws[r]` is `(resamples, n_r)` indices."""
+    per_record = []
+    for record, draw in zip(_records(items), draws):
+        gold, predicted = np.asarray(record["gold"], dtype=float), np.asarray(record["predicted"])
+        if items["type"] == "STS":
+            per_record.append(_spearman_rows(gold[draw], predicted.astype(float)[draw]))
+        else:
+            hits = predicted[:, draw] == gold[draw][None]  # (experiments, resamples, n)
+            per_record.append(hits.mean(axis=2).mean(axis=0))
+    return np.mean(per_record, axis=0)
+
+
+def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Spearman's rho of every row pair of `x` and `y` (ties get average ranks, as scipy's)."""
+    out = np.empty(x.shape[0])
+    for start in range(0, x.shape[0], 100):  # chunks keep the rank matrices small
+        rx = rankdata(x[start : start + 100], axis=1)
+        ry = rankdata(y[start : start + 100], axis=1)
+        rx -= rx.mean(axis=1, keepdims=True)
+        ry -= ry.mean(axis=1, keepdims=True)
+        out[start : start + 100] = (rx * ry).sum(1) / np.sqrt((rx * rx).sum(1) * (ry * ry).sum(1))
+    return out
+
+
+def task_draws(task: str, sizes: Sequence[int], resamples: int, seed: int) -> list[np.ndarray]:
+    """Item indices of every resample of a task, `(resamples, n)` per record. They depend only on
+    the task's name, sizes and the seed, so every run, cell and comparison of the same task uses the
+    same resamples: comparisons are paired, and a task's resampled scores can be cached per run."""
+    rng = np.random.default_rng([seed, zlib.crc32(task.encode())])
+    return [rng.integers(0, n, size=(resamples, n)) for n in sizes]
+
+
+def task_resamples(items: TaskItems, task: str, resamples: int = RESAMPLES, seed: int = SEED) -> np.ndarray:
+    """The task's main score under each of its resamples, shape `(resamples,)` (in [0, 1])."""
+    return _resampled_scores(items, task_draws(task, n_items(items), resamples, seed))
+
+
+def _run_averages(
+    run: Run, tasks: Sequence[str], resamples: int, seed: int, cache: dict | None = None
+) -> np.ndarray:
+    """The task-set average x100 of one run under every resample (`cache`: `{(id(items), task): ...}`
+    or any key the caller keeps stable, e.g. a run id)."""
+    scores = []
+    for task in tasks:
+        key = (id(run[task]), task, resamples, seed)
+        if cache is None or key not in cache:
+            value = task_resamples(run[task], task, resamples, seed)
+            if cache is None:
+                scores.append(value)
+                continue
+            cache[key] = value
+        scores.append(cache[key])
+    return 100 * np.mean(scores, axis=0)
+
+
+def full_average(run: Run, tasks: Sequence[str]) -> float:
+    """The task-set average x100 on all items (what the table printed before intervals)."""
+    return 100 * float(np.mean([rescore(run[task]) for task in tasks]))
+
+
+def _check(runs: Sequence[Run], tasks: Sequence[str]) -> None:
+    if not runs:
+        raise ValueError("a cell needs at least one run with item outputs")
+    for run in runs:
+        missing = [task for task in tasks if task not in run]
+        if missing:
+            raise ValueError(f"no item outputs for {', '.join(missing)}")
+
+
+def _percentiles(values: np.ndarray, confidence: float) -> tuple[float, float]:
+    tail = 100 * (1 - confidence) / 2
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def _seed_mixture(per_seed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """`per_seed` is `(seeds, resamples)`: each resample averages a with-replacement draw of seeds."""
+    seeds, resamples = per_seed.shape
+    if seeds == 1:
+        return per_seed[0]
+    picks = rng.integers(0, seeds, size=(resamples, seeds))
+    return per_seed[picks, np.arange(resamples)[:, None]].mean(axis=1)
+
+
+def cell_interval(
+    runs: Sequence[Run],
+    tasks: Sequence[str],
+    *,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = SEED,
+    cache: dict | None = None,
+) -> Interval:
+    """Bootstrap interval of a cell's task-set average over `runs` (one per training seed)."""
+    _check(runs, tasks)
+    per_seed = np.stack([_run_averages(run, tasks, resamples, seed, cache) for run in runs])
+    estimate = float(np.mean([full_average(run, tasks) for run in runs]))
+    mixed = _seed_mixture(per_seed, np.random.default_rng([seed, len(runs)]))
+    low, high = _percentiles(mixed, confidence)
+    return Interval(estimate, low, high, resamples, len(runs))
+
+
+def paired_difference(
+    a: Sequence[Run],
+    b: Sequence[Run],
+    tasks: Sequence[str],
+    *,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+    seed: int = SEED,
+    cache: dict | None = None,
+) -> Interval:
+    """Bootstrap interval of `cell a - cell b` (x100) on the same item resamples for both."""
+    _check(a, tasks)
+    _check(b, tasks)
+    rng = np.random.default_rng([seed, len(a), len(b)])
+    side_a = _seed_mixture(np.stack([_run_averages(run, tasks, resamples, seed, cache) for run in a]), rng)
+    side_b = _seed_mixture(np.stack([_run_averages(run, tasks, resamples, seed, cache) for run in b]), rng)
+    estimate = float(
+        np.mean([full_average(r, tasks) for r in a]) - np.mean([full_average(r, tasks) for r in b])
+    )
+    low, high = _percentiles(side_a - side_b, confidence)
+    return Interval(estimate, low, high, resamples, min(len(a), len(b)))
+
+
+def seed_std(runs: Sequence[Run], tasks: Sequence[str]) -> float | None:
+    """Standard deviation over seeds of the full-sample averages (None with one seed)."""
+    if len(runs) < 2:
+        return None
+    return float(np.std([full_average(run, tasks) for run in runs], ddof=1))

@@ -1,0 +1,101 @@
+"""The statistics module on synthetic item outputs where the answer is known."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import spearmanr
+
+from reproduce.stats import cell_interval, full_average, paired_difference, rescore, seed_std
+
+
+def sts(gold, predicted) -> dict:
+    return {
+        "type": "STS",
+        "subsets": {"default": {"test": {"gold": list(gold), "predicted": list(predicted)}}},
+    }
+
+
+def classification(gold, experiments) -> dict:
+    record = {"gold": list(gold), "predicted": [list(p) for p in experiments]}
+    return {"type": "Classification", "subsets": {"default": {"test": record}}}
+
+
+def noisy_sts(rng, n=400, noise=1.0) -> dict:
+    gold = rng.uniform(0, 5, n)
+    return sts(gold, gold + rng.normal(0, noise, n))
+
+
+def with_accuracy(gold: np.ndarray, accuracy: float, rng, experiments=3) -> dict:
+    """Predictions right on exactly `accuracy` of the items (a random subset per experiment)."""
+    predicted = []
+    for _ in range(experiments):
+        wrong = rng.permutation(len(gold))[: int(round((1 - accuracy) * len(gold)))]
+        guess = gold.copy()
+        guess[wrong] = (gold[wrong] + 1) % 5
+        predicted.append(guess)
+    return classification(gold, predicted)
+
+
+def test_rescore_on_all_items_is_the_task_metric():
+    rng = np.random.default_rng(0)
+    task = noisy_sts(rng)
+    record = task["subsets"]["default"]["test"]
+    assert rescore(task) == float(spearmanr(record["gold"], record["predicted"])[0])
+    gold = rng.integers(0, 5, 300)
+    assert rescore(with_accuracy(gold, 0.8, rng)) == pytest.approx(0.8)
+
+
+def test_identical_runs_differ_by_exactly_zero():
+    rng = np.random.default_rng(1)
+    run = {"A": noisy_sts(rng), "B": with_accuracy(rng.integers(0, 5, 200), 0.7, rng)}
+    difference = paired_difference([run], [run], ["A", "B"], resamples=200)
+    assert difference.estimate == 0 and difference.low == 0 and difference.high == 0
+    assert not difference.excludes_zero()
+
+
+def test_a_known_shift_is_recovered_and_pairing_tightens_the_interval():
+    rng = np.random.default_rng(2)
+    gold = rng.integers(0, 5, 500)
+    better = {"T": with_accuracy(gold, 0.80, rng)}
+    worse_predictions = []
+    for predicted in better["T"]["subsets"]["default"]["test"]["predicted"]:
+        predicted = np.array(predicted)
+        right = np.flatnonzero(predicted == gold)[:15]  # 15 of 500 more mistakes: 3 points worse
+        predicted[right] = (gold[right] + 1) % 5
+        worse_predictions.append(predicted)
+    worse = {"T": classification(gold, worse_predictions)}
+    difference = paired_difference([better], [worse], ["T"], resamples=500)
+    assert difference.estimate == pytest.approx(3.0)
+    assert difference.low <= 3.0 <= difference.high and difference.excludes_zero()
+    a, b = cell_interval([better], ["T"], resamples=500), cell_interval([worse], ["T"], resamples=500)
+    assert a.low < b.high  # the two separate intervals overlap...
+    assert difference.half_width < a.half_width + b.half_width  # ...the paired one is tighter
+
+
+def test_seeds_widen_the_interval_and_report_their_spread():
+    rng = np.random.default_rng(3)
+    gold = rng.uniform(0, 5, 300)
+    seeds = [{"T": sts(gold, gold + rng.normal(0, noise, 300))} for noise in (0.6, 1.0, 1.6)]
+    one = cell_interval(seeds[:1], ["T"], resamples=400)
+    three = cell_interval(seeds, ["T"], resamples=400)
+    assert three.seeds == 3 and three.estimate == pytest.approx(
+        np.mean([full_average(s, ["T"]) for s in seeds])
+    )
+    assert three.half_width > one.half_width
+    assert seed_std(seeds, ["T"]) > 1.0 and seed_std(seeds[:1], ["T"]) is None
+
+
+def test_intervals_are_reproducible_and_cover_the_estimate():
+    rng = np.random.default_rng(4)
+    run = {"A": noisy_sts(rng), "B": noisy_sts(rng, noise=2.0)}
+    first, again = (
+        cell_interval([run], ["A", "B"], resamples=300),
+        cell_interval([run], ["A", "B"], resamples=300),
+    )
+    assert first == again and first.low < first.estimate < first.high
+
+
+def test_missing_items_are_an_error_not_a_narrow_interval():
+    with pytest.raises(ValueError, match="no item outputs for B"):
+        cell_interval([{"A": sts([1, 2, 3], [1, 2, 3])}], ["A", "B"])

@@ -51,8 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seeds",
         type=integer(minimum=1),
-        default=1,
-        help="train and evaluate every cell with seeds 0..N-1 (seed 0 is the run without this option)",
+        default=None,
+        help="train and evaluate every cell with seeds 0..N-1 (default: the preset's `seeds`, 1; seed 0 "
+        "is the run without this option)",
     )
     parser.add_argument(
         "--on-stale",

@@ -31,9 +31,11 @@ from reproduce.manifest import Manifest, read_manifests
 from reproduce.reference import reported_cell
 from reproduce.stats import cell_interval, paired_difference
 from reproduce.tables import (
+    MEAN_TASK_TYPE,
     PARTIAL_NOTE,
     Cell,
     Table,
+    category_weights,
     mark_best,
     score_table,
     to_latex,
@@ -68,21 +70,22 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
         for label, method in manifest.rows
         for role, backbone in manifest.backbones.items()
     }
-    runs = cell_runs(manifest, root)
+    runs = {(row, role): found for (row, role, _, _), found in cell_runs(manifest, root).items()}
     columns = _columns(manifest)
     cache: dict = {}
     intervals = {
-        (row, role, column): cell_interval(cell, tasks, cache=cache)
-        for (row, role), cell in runs.items()
-        for column, tasks in columns.items()
+        (row, role, column): cell_interval(found, tasks, cache=cache, weights=weights)
+        for (row, role), found in runs.items()
+        for column, (tasks, weights) in columns.items()
     }
 
     def not_worse(_: int, best, other) -> bool:
         (best_row, best_role, column), (row, role, _) = best.key, other.key
         if (best_row, best_role) not in runs or (row, role) not in runs:
             return False
+        tasks, weights = columns[column]
         difference = paired_difference(
-            runs[(best_row, best_role)], runs[(row, role)], columns[column], cache=cache
+            runs[(best_row, best_role)], runs[(row, role)], tasks, cache=cache, weights=weights
         )
         return difference.low <= 0
 
@@ -104,23 +107,33 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
     return table, None
 
 
-def _columns(manifest: Manifest) -> dict[str, list[str]]:
-    """Data column -> its tasks: each MTEB category present (by-category tables) and "Avg"."""
-    columns: dict[str, list[str]] = {}
+def _columns(manifest: Manifest) -> dict[str, tuple[list[str], dict[str, float] | None]]:
+    """Data column -> (its tasks, task weights or None), as `score_table` lays them out: each MTEB
+    category (by-category tables), "Avg", and Mean(TaskType) when the task set spans categories."""
+    columns: dict[str, tuple[list[str], dict[str, float] | None]] = {}
+    categories = list(dict.fromkeys(manifest.categories.get(t, "Other") for t in manifest.tasks))
     if manifest.columns == "categories":
-        for task in manifest.tasks:
-            columns.setdefault(manifest.categories.get(task, "Other"), []).append(task)
-    columns["Avg"] = list(manifest.tasks)
+        for category in categories:
+            columns[category] = (
+                [t for t in manifest.tasks if manifest.categories.get(t, "Other") == category],
+                None,
+            )
+    columns["Avg"] = (list(manifest.tasks), None)
+    if len(categories) > 1:
+        columns[MEAN_TASK_TYPE] = (
+            list(manifest.tasks),
+            category_weights(manifest.tasks, manifest.categories),
+        )
     return columns
 
 
-def cell_runs(manifest: Manifest, root: Path | None = None) -> dict[tuple[str, str], list[dict]]:
-    """`{(row, role): [per-seed {task: items}]}` for the cells whose every complete seed run has
-    item outputs for every task (`t2t.evaluation.items`). Incomplete seeds are left out; a cell
-    with a complete run lacking items (stored before item outputs) gets no entry: no interval."""
-    grouped: dict[tuple[str, str], list[str]] = {}
+def cell_runs(manifest: Manifest, root: Path | None = None) -> dict[tuple, list[dict]]:
+    """`{(row, role, sweep, value): [per-seed {task: items}]}` for the cells whose every complete
+    seed run has item outputs for every task (`t2t.evaluation.items`). Incomplete seeds are left
+    out; a cell with a complete run lacking items (stored before item outputs) gets no entry."""
+    grouped: dict[tuple, list[str]] = {}
     for cell in manifest.cells:
-        grouped.setdefault((cell.row, cell.role), []).append(cell.run_id)
+        grouped.setdefault((cell.row, cell.role, cell.sweep, cell.value), []).append(cell.run_id)
     out = {}
     for key, run_ids in grouped.items():
         runs = []
@@ -142,13 +155,20 @@ def cell_runs(manifest: Manifest, root: Path | None = None) -> dict[tuple[str, s
 
 
 def sweep_points(manifest: Manifest, root: Path | None = None) -> pd.DataFrame:
-    """`sweep, value, role, score, partial` per point with results (score = Avg over tasks x100)."""
-    records = [
-        (cell.sweep, cell.value, cell.role, average.value, average.partial)
-        for cell, average in cell_averages(manifest.seed_cells(), manifest.tasks, root)
-        if average.value is not None
-    ]
-    return pd.DataFrame.from_records(records, columns=["sweep", "value", "role", "score", "partial"])
+    """`sweep, value, role, score, partial, half` per point with results (score = Avg over tasks
+    x100; `half` = half the 95% interval over items and seeds, NaN without item outputs)."""
+    runs = cell_runs(manifest, root)
+    records = []
+    for cell, average in cell_averages(manifest.seed_cells(), manifest.tasks, root):
+        if average.value is None:
+            continue
+        found = runs.get((cell.row, cell.role, cell.sweep, cell.value))
+        value, half = average.value, float("nan")
+        if found:
+            interval = cell_interval(found, list(manifest.tasks))
+            value, half = interval.estimate, interval.half_width
+        records.append((cell.sweep, cell.value, cell.role, value, average.partial, half))
+    return pd.DataFrame.from_records(records, columns=["sweep", "value", "role", "score", "partial", "half"])
 
 
 def figure_table(manifest: Manifest, points: pd.DataFrame) -> Table:
@@ -161,8 +181,15 @@ def figure_table(manifest: Manifest, points: pd.DataFrame) -> Table:
                 match = points[
                     (points.sweep == sweep.parameter) & (points.value == value) & (points.role == role)
                 ]
+                half = float(match.half.iloc[0]) if len(match) else float("nan")
                 cells.append(
-                    Cell(float(match.score.iloc[0]), bool(match.partial.iloc[0])) if len(match) else Cell()
+                    Cell(
+                        float(match.score.iloc[0]),
+                        bool(match.partial.iloc[0]),
+                        half_width=None if half != half else half,  # NaN: no item outputs
+                    )
+                    if len(match)
+                    else Cell()
                 )
             rows.append((f"{sweep.label} = {value:g}", cells))
     table = Table(

@@ -97,7 +97,7 @@ def evidence(
     manifest = manifest_for(output, preset, root)
     if manifest is None:
         return {}
-    runs = cell_runs(manifest, root)
+    runs = {(row, role): found for (row, role, _, _), found in cell_runs(manifest, root).items()}
     tasks = list(manifest.tasks)
     out = {}
     for (row, role), value in averages(output, preset, root).items():

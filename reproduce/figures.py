@@ -42,6 +42,10 @@ def _sweep_panels(rows: list[tuple[Manifest, pd.DataFrame]]):
                 done, partial = line[~line.partial.astype(bool)], line[line.partial.astype(bool)]
                 if len(done):
                     (drawn,) = ax.plot(done.value, done.score, marker="o", label=label)
+                    bars = done[done.half.notna()] if "half" in done else done.iloc[:0]
+                    if len(bars):  # 95% intervals over test items and seeds (reproduce.stats)
+                        ax.errorbar(bars.value, bars.score, yerr=bars.half, fmt="none",
+                                    ecolor=drawn.get_color(), capsize=3)  # fmt: skip
                 # Unfinished runs: hollow markers, off the line (their average is not comparable).
                 if len(partial):
                     color = drawn.get_color() if len(done) else None

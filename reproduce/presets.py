@@ -42,7 +42,8 @@ class ScalePreset(Config):
 
     `text2token` and `llm2vec` are the methods' own settings classes, whose defaults are the paper's
     (`t2t.recipes.Text2TokenSettings`, `baselines.recipes.LLM2VecSettings`): `paper` keeps them, the
-    smaller presets override only what they shrink.
+    smaller presets override only what they shrink. `seeds`: training seeds 0..seeds-1 per cell
+    (`--seeds` overrides; seed 0 is the run made without seeds).
     """
 
     name: str
@@ -52,6 +53,7 @@ class ScalePreset(Config):
     eval_max_length: int
     text2token: Text2TokenSettings = Text2TokenSettings()
     llm2vec: LLM2VecSettings = LLM2VecSettings()
+    seeds: int = 1
     analysis: AnalysisScale = AnalysisScale()
 
 

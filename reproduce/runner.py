@@ -138,12 +138,12 @@ def status_of(run: RunSpec, cells: list[PlannedRun], preset: ScalePreset, costs,
     return RunStatus(run, cells, done, len(tasks), stages_done, complete, estimate, stored, stale, error)
 
 
-def plan(spec_id: str, preset: str | None = None, backbone: str | None = None, seeds: int = 1):
+def plan(spec_id: str, preset: str | None = None, backbone: str | None = None, seeds: int | None = None):
     spec = get_spec(spec_id)
     scale = get_preset(preset)
     if backbone:
         scale = with_backbone(scale, backbone)
-    return spec, scale, expand(spec, scale, seeds)
+    return spec, scale, expand(spec, scale, seeds or scale.seeds)
 
 
 def describe(spec, preset: ScalePreset, statuses: list[RunStatus], root: Path | None = None) -> str:
@@ -181,7 +181,7 @@ def reproduce(
     limit: int | None = None,
     runtime: Runtime | None = None,
     root: Path | None = None,
-    seeds: int = 1,
+    seeds: int | None = None,
 ) -> str:
     """Run what `spec_id` needs at `preset` with training seeds 0..seeds-1 (or print the plan),
     then rebuild its outputs."""

@@ -123,7 +123,12 @@ def task_resamples(items: TaskItems, task: str, resamples: int = RESAMPLES, seed
 
 
 def _run_averages(
-    run: Run, tasks: Sequence[str], resamples: int, seed: int, cache: dict | None = None
+    run: Run,
+    tasks: Sequence[str],
+    resamples: int,
+    seed: int,
+    cache: dict | None = None,
+    weights: Mapping[str, float] | None = None,
 ) -> np.ndarray:
     """The task-set average x100 of one run under every resample (`cache`: `{(id(items), task): ...}`
     or any key the caller keeps stable, e.g. a run id)."""
@@ -137,12 +142,18 @@ def _run_averages(
                 continue
             cache[key] = value
         scores.append(cache[key])
-    return 100 * np.mean(scores, axis=0)
+    return 100 * np.average(scores, axis=0, weights=_weights(tasks, weights))
 
 
-def full_average(run: Run, tasks: Sequence[str]) -> float:
+def _weights(tasks: Sequence[str], weights: Mapping[str, float] | None) -> list[float] | None:
+    """Task weights of an average: None is the plain mean over tasks; Mean(TaskType) weighs each task
+    by 1 / (categories x tasks in its category) (`reproduce.tables.category_weights`)."""
+    return None if weights is None else [weights[task] for task in tasks]
+
+
+def full_average(run: Run, tasks: Sequence[str], weights: Mapping[str, float] | None = None) -> float:
     """The task-set average x100 on all items (what the table printed before intervals)."""
-    return 100 * float(np.mean([rescore(run[task]) for task in tasks]))
+    return 100 * float(np.average([rescore(run[task]) for task in tasks], weights=_weights(tasks, weights)))
 
 
 def _check(runs: Sequence[Run], tasks: Sequence[str]) -> None:
@@ -177,11 +188,13 @@ def cell_interval(
     confidence: float = CONFIDENCE,
     seed: int = SEED,
     cache: dict | None = None,
+    weights: Mapping[str, float] | None = None,
 ) -> Interval:
-    """Bootstrap interval of a cell's task-set average over `runs` (one per training seed)."""
+    """Bootstrap interval of a cell's task-set average over `runs` (one per training seed);
+    `weights` per task for a weighted average (Mean(TaskType))."""
     _check(runs, tasks)
-    per_seed = np.stack([_run_averages(run, tasks, resamples, seed, cache) for run in runs])
-    estimate = float(np.mean([full_average(run, tasks) for run in runs]))
+    per_seed = np.stack([_run_averages(run, tasks, resamples, seed, cache, weights) for run in runs])
+    estimate = float(np.mean([full_average(run, tasks, weights) for run in runs]))
     mixed = _seed_mixture(per_seed, np.random.default_rng([seed, len(runs)]))
     low, high = _percentiles(mixed, confidence)
     return Interval(estimate, low, high, resamples, len(runs))
@@ -196,15 +209,21 @@ def paired_difference(
     confidence: float = CONFIDENCE,
     seed: int = SEED,
     cache: dict | None = None,
+    weights: Mapping[str, float] | None = None,
 ) -> Interval:
     """Bootstrap interval of `cell a - cell b` (x100) on the same item resamples for both."""
     _check(a, tasks)
     _check(b, tasks)
     rng = np.random.default_rng([seed, len(a), len(b)])
-    side_a = _seed_mixture(np.stack([_run_averages(run, tasks, resamples, seed, cache) for run in a]), rng)
-    side_b = _seed_mixture(np.stack([_run_averages(run, tasks, resamples, seed, cache) for run in b]), rng)
+    side_a, side_b = (
+        _seed_mixture(
+            np.stack([_run_averages(run, tasks, resamples, seed, cache, weights) for run in side]), rng
+        )
+        for side in (a, b)
+    )
     estimate = float(
-        np.mean([full_average(r, tasks) for r in a]) - np.mean([full_average(r, tasks) for r in b])
+        np.mean([full_average(r, tasks, weights) for r in a])
+        - np.mean([full_average(r, tasks, weights) for r in b])
     )
     low, high = _percentiles(side_a - side_b, confidence)
     return Interval(estimate, low, high, resamples, min(len(a), len(b)))

@@ -89,6 +89,31 @@ NOT_WORSE_NOTE = (
 )
 
 
+MEAN_TASK_TYPE = "Mean(TaskType)"
+MEAN_TASK_TYPE_NOTE = (
+    f"{MEAN_TASK_TYPE}: the mean over MTEB task categories of each category's mean (the MTEB "
+    "leaderboard's aggregate), so a category does not weigh by its number of tasks."
+)
+
+
+def mean_over_categories(
+    scores: dict[str, float], tasks: Sequence[str], category_of: dict[str, str], categories: Sequence[str]
+) -> Cell:
+    """Mean(TaskType): the mean of the per-category means; partial or empty like `aggregate`."""
+    means = [aggregate(scores, [t for t in tasks if category_of.get(t) == c]) for c in categories]
+    if any(cell.value is None for cell in means):
+        return Cell()
+    return Cell(sum(cell.value for cell in means) / len(means), partial=any(cell.partial for cell in means))
+
+
+def category_weights(tasks: Sequence[str], category_of: dict[str, str]) -> dict[str, float]:
+    """Per-task weights that turn a weighted mean over tasks into Mean(TaskType)."""
+    sizes: dict[str, int] = {}
+    for task in tasks:
+        sizes[category_of.get(task, "Other")] = sizes.get(category_of.get(task, "Other"), 0) + 1
+    return {task: 1 / (len(sizes) * sizes[category_of.get(task, "Other")]) for task in tasks}
+
+
 def mark_best(table: Table, not_worse: Callable[[int, Cell, Cell], bool] | None = None) -> None:
     """Bold the largest complete value of every column in `table.bold_columns` (ties all bold).
 
@@ -148,6 +173,8 @@ def score_table(
     categories = [c for c in CATEGORY_ORDER if any(category_of.get(t) == c for t in tasks)]
     categories += sorted({category_of.get(t, "Other") for t in tasks} - set(categories))
     data_columns = [*categories, "Avg"] if by_category else ["Avg"]
+    if len(categories) > 1:
+        data_columns.append(MEAN_TASK_TYPE)
     with_reference = {role for (_, role), ref in references.items() if ref is not None}
     groups = [
         (label, data_columns + (["Reported", "Δ"] if role in with_reference else []))
@@ -166,8 +193,11 @@ def score_table(
         for role in roles:
             found = lookup.get((label, role), {})
             for column in data_columns:
-                members = tasks if column == "Avg" else [t for t in tasks if category_of.get(t) == column]
-                cell = aggregate(found, members)
+                if column == MEAN_TASK_TYPE:
+                    cell = mean_over_categories(found, tasks, category_of, categories)
+                else:
+                    members = tasks if column == "Avg" else [t for t in tasks if category_of.get(t) == column]
+                    cell = aggregate(found, members)
                 interval = (intervals or {}).get((label, role, column))
                 if interval is not None:
                     cell = Cell(interval.estimate, half_width=interval.half_width)
@@ -176,7 +206,8 @@ def score_table(
                 cell.key = (label, role, column)
                 cells.append(cell)
             if role in with_reference:
-                cells.extend(_reference_cells(cells[-1], references.get((label, role))))
+                average = cells[len(cells) - len(data_columns) + data_columns.index("Avg")]
+                cells.extend(_reference_cells(average, references.get((label, role))))
         rows.append((label, cells))
 
     table = Table(table_id, title, caption, groups, rows, bold_columns=bold_columns)
@@ -211,6 +242,8 @@ def _reference_cells(ours: Cell, reference: ReferenceCell | None) -> list[Cell]:
 def _footnotes(table: Table, n_tasks: int) -> list[str]:
     cells = [cell for _, row in table.rows for cell in row]
     notes = [f"Scores are MTEB main scores x100; Avg is the mean over the {n_tasks} tasks of the task set."]
+    if any(column == MEAN_TASK_TYPE for _, columns in table.groups for column in columns):
+        notes.append(MEAN_TASK_TYPE_NOTE)
     if any(cell.partial for cell in cells):
         notes.append(PARTIAL_NOTE)
     if any(cell.value is None and cell.text is None for cell in cells):

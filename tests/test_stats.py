@@ -99,3 +99,25 @@ def test_intervals_are_reproducible_and_cover_the_estimate():
 def test_missing_items_are_an_error_not_a_narrow_interval():
     with pytest.raises(ValueError, match="no item outputs for B"):
         cell_interval([{"A": sts([1, 2, 3], [1, 2, 3])}], ["A", "B"])
+
+
+def test_mean_over_task_types_weighs_categories_equally():
+    """Mean(TaskType) as a weighted mean over tasks equals the mean of the category means, with an
+    interval like any other aggregate."""
+    from reproduce.tables import category_weights
+
+    rng = np.random.default_rng(5)
+    gold = rng.integers(0, 5, 400)
+    run = {
+        "A": with_accuracy(gold, 0.9, rng),
+        "B": with_accuracy(gold, 0.8, rng),
+        "C": with_accuracy(gold, 0.8, rng),
+        "D": with_accuracy(gold, 0.5, rng),
+    }
+    categories = {"A": "STS", "B": "STS", "C": "STS", "D": "Classification"}
+    weights = category_weights(list(run), categories)
+    expected = 100 * ((0.9 + 0.8 + 0.8) / 3 + 0.5) / 2
+    assert full_average(run, list(run), weights) == pytest.approx(expected)
+    assert full_average(run, list(run)) == pytest.approx(100 * (0.9 + 0.8 + 0.8 + 0.5) / 4)
+    interval = cell_interval([run], list(run), weights=weights, resamples=300)
+    assert interval.low < expected < interval.high

@@ -89,11 +89,11 @@ def test_reported_and_delta_columns():
         _frame({("A", "x"): FULL}),
         {("A", "x"): ReferenceCell(50.0, "fixture"), ("B", "x"): ReferenceCell(None, "slot")},
     )
-    assert table.groups[0][1] == ["Classification", "STS", "Avg", "Reported", "Δ"]
-    assert table.groups[1][1] == ["Classification", "STS", "Avg"]  # no reference for Model Y
+    assert table.groups[0][1] == ["Classification", "STS", "Avg", "Mean(TaskType)", "Reported", "Δ"]
+    assert table.groups[1][1] == ["Classification", "STS", "Avg", "Mean(TaskType)"]  # no reference for Model Y
     row_a, row_b = dict(table.rows)["A"], dict(table.rows)["B"]
-    assert row_a[3].value == 50.0 and row_a[4].render() == "+5.00"
-    assert row_b[3].render() == "no reference" and row_b[4].render() == "--"
+    assert row_a[4].value == 50.0 and row_a[5].render() == "+5.00"  # Δ compares Avg, not Mean(TaskType)
+    assert row_b[4].render() == "no reference" and row_b[5].render() == "--"
 
 
 def _fixture_results(root: Path, drop: set[str] = frozenset(), items: bool = False) -> None:
@@ -205,11 +205,13 @@ def test_claims_list_each_methods_best_complete_cell(tmp_path):
 def test_figure5_outputs_draw_points_and_table(tmp_path):
     spec = get_spec("figure5")
     for item in expand(spec, TINY):
-        store_run(tmp_path, item.run, {task: 0.5 for task in TINY_TASKS})
+        store_run(tmp_path, item.run, {task: 0.5 for task in TINY_TASKS}, items=True)
     paths = write_outputs(spec, [TINY], tmp_path)
     assert sorted(p.name for p in paths) == ["figure5.md", "figure5.pdf", "figure5.png", "figure5.tex"]
     assert (tmp_path / "figures" / "figure5.png").stat().st_size > 5000
-    assert "samples N for Q(w) = 16 | 50.00" in (tmp_path / "tables" / "figure5.md").read_text()
+    assert re.search(
+        r"samples N for Q\(w\) = 16 \| 50\.00 ± \d\.\d\d", (tmp_path / "tables" / "figure5.md").read_text()
+    )
 
 
 def test_sweep_panels_do_not_zoom_a_flat_curve_into_a_trend():

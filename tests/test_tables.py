@@ -90,7 +90,12 @@ def test_reported_and_delta_columns():
         {("A", "x"): ReferenceCell(50.0, "fixture"), ("B", "x"): ReferenceCell(None, "slot")},
     )
     assert table.groups[0][1] == ["Classification", "STS", "Avg", "Mean(TaskType)", "Reported", "Δ"]
-    assert table.groups[1][1] == ["Classification", "STS", "Avg", "Mean(TaskType)"]  # no reference for Model Y
+    assert table.groups[1][1] == [
+        "Classification",
+        "STS",
+        "Avg",
+        "Mean(TaskType)",
+    ]  # no reference for Model Y
     row_a, row_b = dict(table.rows)["A"], dict(table.rows)["B"]
     assert row_a[4].value == 50.0 and row_a[5].render() == "+5.00"  # Δ compares Avg, not Mean(TaskType)
     assert row_b[4].render() == "no reference" and row_b[5].render() == "--"

@@ -243,7 +243,8 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
         store.update(**bookkeeping(time.perf_counter()))
         if before is not None:  # re-evaluated for its item outputs: keep both numbers on record
             again = store.read().get("reevaluated", {})
-            store.update(reevaluated={**again, name: {"stored": before, "now": score}})
+            now = read_score(store.task_path(name))  # as stored: mteb rounds scores on disk
+            store.update(reevaluated={**again, name: {"stored": before, "now": now}})
         logger.info("%s %s: %.4f", spec.run_id, name, score)
 
     store.update(

@@ -510,3 +510,30 @@ def test_verify_recomputes_stored_runs_and_prints_each_difference(isolated, tmp_
     assert reproduce_main([*argv, "--verify", "--verify-dir", str(tmp_path / "v2")]) == 1
     out = capsys.readouterr().out
     assert "DIFFERS -0.010000" in out and "SOME STORED SCORES WERE NOT REPRODUCED" in out
+
+
+# ---------------------------------------------------------------- item outputs for stored runs
+
+
+@pytest.mark.needs_data
+def test_runs_stored_without_item_outputs_get_them_back(isolated, capsys):
+    """A run stored before item outputs prints without an interval; its stored mteb predictions give
+    the items back without re-encoding, and `--add-items` re-evaluates a run that has neither,
+    recording the stored and the new score."""
+    spec = zero_shot()
+    store = execute(spec, RUNTIME)
+    scores = store.task_scores()
+    shutil.rmtree(store.dir / "items")
+    execute(spec, RUNTIME)  # complete run: only the items are derived, from predictions
+    assert len(list((store.dir / "items").glob("*.json.gz"))) == 4
+    assert "reevaluated" not in store.read()
+
+    shutil.rmtree(store.dir / "items")
+    shutil.rmtree(store.dir / "predictions")
+    execute(spec, RUNTIME)
+    assert not (store.dir / "items").exists()  # nothing to derive from, and not asked to re-evaluate
+    execute(spec, Runtime(device="cpu", precision="fp32", progress=False, add_items=True))
+    assert len(list((store.dir / "items").glob("*.json.gz"))) == 4
+    again = store.read()["reevaluated"]
+    assert {task: entry["stored"] for task, entry in again.items()} == scores
+    assert all(entry["now"] == entry["stored"] for entry in again.values())  # deterministic on CPU

@@ -235,7 +235,7 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
                 )
         except Exception as error:  # recorded, so the run never reads as "running" or "complete"
             store.update(status="failed", error=f"{name}: {error}", **bookkeeping(time.perf_counter()))
-            if isinstance(error, UserError):
+            if isinstance(error, UserError) and not isinstance(error, RunFailed):
                 raise RunFailed(f"run {spec.run_id} ({spec.method}), {name}: {error}") from error
             raise
         before = read_score(store.task_path(name))

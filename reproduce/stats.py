@@ -180,53 +180,55 @@ def _seed_mixture(per_seed: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return per_seed[picks, np.arange(resamples)[:, None]].mean(axis=1)
 
 
+@dataclasses.dataclass(frozen=True)
+class Bootstrap:
+    """How intervals are drawn: resamples, confidence level, and the seed of the resampling."""
+
+    resamples: int = RESAMPLES
+    confidence: float = CONFIDENCE
+    seed: int = SEED
+
+
+def _side(runs, tasks, bootstrap: Bootstrap, cache, weights, rng) -> tuple[np.ndarray, float]:
+    """One cell's resampled averages (seeds mixed in) and its estimate (mean over seeds)."""
+    _check(runs, tasks)
+    per_seed = np.stack(
+        [_run_averages(run, tasks, bootstrap.resamples, bootstrap.seed, cache, weights) for run in runs]
+    )
+    return _seed_mixture(per_seed, rng), float(np.mean([full_average(run, tasks, weights) for run in runs]))
+
+
 def cell_interval(
     runs: Sequence[Run],
     tasks: Sequence[str],
+    bootstrap: Bootstrap = Bootstrap(),
     *,
-    resamples: int = RESAMPLES,
-    confidence: float = CONFIDENCE,
-    seed: int = SEED,
     cache: dict | None = None,
     weights: Mapping[str, float] | None = None,
 ) -> Interval:
     """Bootstrap interval of a cell's task-set average over `runs` (one per training seed);
     `weights` per task for a weighted average (Mean(TaskType))."""
-    _check(runs, tasks)
-    per_seed = np.stack([_run_averages(run, tasks, resamples, seed, cache, weights) for run in runs])
-    estimate = float(np.mean([full_average(run, tasks, weights) for run in runs]))
-    mixed = _seed_mixture(per_seed, np.random.default_rng([seed, len(runs)]))
-    low, high = _percentiles(mixed, confidence)
-    return Interval(estimate, low, high, resamples, len(runs))
+    rng = np.random.default_rng([bootstrap.seed, len(runs)])
+    resampled, estimate = _side(runs, tasks, bootstrap, cache, weights, rng)
+    low, high = _percentiles(resampled, bootstrap.confidence)
+    return Interval(estimate, low, high, bootstrap.resamples, len(runs))
 
 
 def paired_difference(
     a: Sequence[Run],
     b: Sequence[Run],
     tasks: Sequence[str],
+    bootstrap: Bootstrap = Bootstrap(),
     *,
-    resamples: int = RESAMPLES,
-    confidence: float = CONFIDENCE,
-    seed: int = SEED,
     cache: dict | None = None,
     weights: Mapping[str, float] | None = None,
 ) -> Interval:
     """Bootstrap interval of `cell a - cell b` (x100) on the same item resamples for both."""
-    _check(a, tasks)
-    _check(b, tasks)
-    rng = np.random.default_rng([seed, len(a), len(b)])
-    side_a, side_b = (
-        _seed_mixture(
-            np.stack([_run_averages(run, tasks, resamples, seed, cache, weights) for run in side]), rng
-        )
-        for side in (a, b)
-    )
-    estimate = float(
-        np.mean([full_average(r, tasks, weights) for r in a])
-        - np.mean([full_average(r, tasks, weights) for r in b])
-    )
-    low, high = _percentiles(side_a - side_b, confidence)
-    return Interval(estimate, low, high, resamples, min(len(a), len(b)))
+    rng = np.random.default_rng([bootstrap.seed, len(a), len(b)])
+    side_a, estimate_a = _side(a, tasks, bootstrap, cache, weights, rng)
+    side_b, estimate_b = _side(b, tasks, bootstrap, cache, weights, rng)
+    low, high = _percentiles(side_a - side_b, bootstrap.confidence)
+    return Interval(estimate_a - estimate_b, low, high, bootstrap.resamples, min(len(a), len(b)))
 
 
 def seed_std(runs: Sequence[Run], tasks: Sequence[str]) -> float | None:

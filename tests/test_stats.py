@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from reproduce.stats import cell_interval, full_average, paired_difference, rescore, seed_std
+from reproduce.stats import Bootstrap, cell_interval, full_average, paired_difference, rescore, seed_std
 
 
 def sts(gold, predicted) -> dict:
@@ -49,7 +49,7 @@ def test_rescore_on_all_items_is_the_task_metric():
 def test_identical_runs_differ_by_exactly_zero():
     rng = np.random.default_rng(1)
     run = {"A": noisy_sts(rng), "B": with_accuracy(rng.integers(0, 5, 200), 0.7, rng)}
-    difference = paired_difference([run], [run], ["A", "B"], resamples=200)
+    difference = paired_difference([run], [run], ["A", "B"], bootstrap=Bootstrap(resamples=200))
     assert difference.estimate == 0 and difference.low == 0 and difference.high == 0
     assert not difference.excludes_zero()
 
@@ -65,10 +65,13 @@ def test_a_known_shift_is_recovered_and_pairing_tightens_the_interval():
         predicted[right] = (gold[right] + 1) % 5
         worse_predictions.append(predicted)
     worse = {"T": classification(gold, worse_predictions)}
-    difference = paired_difference([better], [worse], ["T"], resamples=500)
+    difference = paired_difference([better], [worse], ["T"], bootstrap=Bootstrap(resamples=500))
     assert difference.estimate == pytest.approx(3.0)
     assert difference.low <= 3.0 <= difference.high and difference.excludes_zero()
-    a, b = cell_interval([better], ["T"], resamples=500), cell_interval([worse], ["T"], resamples=500)
+    a, b = (
+        cell_interval([better], ["T"], bootstrap=Bootstrap(resamples=500)),
+        cell_interval([worse], ["T"], bootstrap=Bootstrap(resamples=500)),
+    )
     assert a.low < b.high  # the two separate intervals overlap...
     assert difference.half_width < a.half_width + b.half_width  # ...the paired one is tighter
 
@@ -77,8 +80,8 @@ def test_seeds_widen_the_interval_and_report_their_spread():
     rng = np.random.default_rng(3)
     gold = rng.uniform(0, 5, 300)
     seeds = [{"T": sts(gold, gold + rng.normal(0, noise, 300))} for noise in (0.6, 1.0, 1.6)]
-    one = cell_interval(seeds[:1], ["T"], resamples=400)
-    three = cell_interval(seeds, ["T"], resamples=400)
+    one = cell_interval(seeds[:1], ["T"], bootstrap=Bootstrap(resamples=400))
+    three = cell_interval(seeds, ["T"], bootstrap=Bootstrap(resamples=400))
     assert three.seeds == 3 and three.estimate == pytest.approx(
         np.mean([full_average(s, ["T"]) for s in seeds])
     )
@@ -90,8 +93,8 @@ def test_intervals_are_reproducible_and_cover_the_estimate():
     rng = np.random.default_rng(4)
     run = {"A": noisy_sts(rng), "B": noisy_sts(rng, noise=2.0)}
     first, again = (
-        cell_interval([run], ["A", "B"], resamples=300),
-        cell_interval([run], ["A", "B"], resamples=300),
+        cell_interval([run], ["A", "B"], bootstrap=Bootstrap(resamples=300)),
+        cell_interval([run], ["A", "B"], bootstrap=Bootstrap(resamples=300)),
     )
     assert first == again and first.low < first.estimate < first.high
 
@@ -119,5 +122,5 @@ def test_mean_over_task_types_weighs_categories_equally():
     expected = 100 * ((0.9 + 0.8 + 0.8) / 3 + 0.5) / 2
     assert full_average(run, list(run), weights) == pytest.approx(expected)
     assert full_average(run, list(run)) == pytest.approx(100 * (0.9 + 0.8 + 0.8 + 0.5) / 4)
-    interval = cell_interval([run], list(run), weights=weights, resamples=300)
+    interval = cell_interval([run], list(run), weights=weights, bootstrap=Bootstrap(resamples=300))
     assert interval.low < expected < interval.high

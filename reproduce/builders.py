@@ -31,6 +31,7 @@ from reproduce.manifest import Manifest, read_manifests
 from reproduce.reference import reported_cell
 from reproduce.stats import cell_interval, paired_difference
 from reproduce.tables import (
+    FAILED,
     MEAN_TASK_TYPE,
     PARTIAL_NOTE,
     Cell,
@@ -171,8 +172,10 @@ def sweep_points(manifest: Manifest, root: Path | None = None) -> pd.DataFrame:
     return pd.DataFrame.from_records(records, columns=["sweep", "value", "role", "score", "partial", "half"])
 
 
-def figure_table(manifest: Manifest, points: pd.DataFrame) -> Table:
-    """The numbers behind a sweep figure, as a table (rows = points, columns = backbones)."""
+def figure_table(manifest: Manifest, points: pd.DataFrame, failed: dict | None = None) -> Table:
+    """The numbers behind a sweep figure, as a table (rows = points, columns = backbones); a point
+    whose run failed prints `failed‡` with the reason (`failed`: `collect.failed_runs(points=True)`)."""
+    failed = failed or {}
     rows = []
     for sweep in manifest.sweeps:
         for value in sweep.values:
@@ -189,7 +192,7 @@ def figure_table(manifest: Manifest, points: pd.DataFrame) -> Table:
                         half_width=None if half != half else half,  # NaN: no item outputs
                     )
                     if len(match)
-                    else Cell()
+                    else Cell(text=FAILED if (sweep.parameter, value, role) in failed else None)
                 )
             rows.append((f"{sweep.label} = {value:g}", cells))
     table = Table(
@@ -201,6 +204,13 @@ def figure_table(manifest: Manifest, points: pd.DataFrame) -> Table:
         bold_columns=set(),
     )
     table.footnotes = ["Avg: mean MTEB main score x100 over the task set; -- = point not run yet."]
+    if failed:
+        table.footnotes.append(
+            f"{FAILED} the run stopped with an error and stored no score (rerun the figure to retry): "
+            + "; ".join(
+                f"{sweep} = {value:g} [{role}] {why}" for (sweep, value, role), why in sorted(failed.items())
+            )
+        )
     if any(cell.partial for _, row in rows for cell in row):
         table.footnotes.append(PARTIAL_NOTE)
     return table
@@ -208,9 +218,10 @@ def figure_table(manifest: Manifest, points: pd.DataFrame) -> Table:
 
 def figure_section(manifest: Manifest, root: Path | None = None) -> tuple[Table | None, pd.DataFrame | None]:
     points = sweep_points(manifest, root)
-    if not len(points):
+    failed = failed_runs(manifest.seed_cells(), root, points=True)
+    if not len(points) and not failed:
         return None, None
-    return figure_table(manifest, points), points
+    return figure_table(manifest, points, failed), points
 
 
 # ---------------------------------------------------------------- analyses

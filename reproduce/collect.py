@@ -41,14 +41,18 @@ def cell_averages(cells: Sequence[ManifestCell], tasks: Sequence[str], root: Pat
     return out
 
 
-def failed_runs(cells: Sequence[ManifestCell], root: Path | None = None) -> dict[tuple[str, str], str]:
+def failed_runs(
+    cells: Sequence[ManifestCell], root: Path | None = None, *, points: bool = False
+) -> dict[tuple, str]:
     """`{(row, role): "run <id>: <error>"}` for cells whose run's last attempt failed (run.json
-    status `failed`), so a table can say "failed" instead of "not measured"."""
+    status `failed`), so a table can say "failed" instead of "not measured". `points`: key by
+    `(sweep, value, role)` instead (sweep figures, whose points share one row label)."""
     failed = {}
     for cell in cells:
         info = RunStore(cell.run_id, root).read()
         if info.get("status") == "failed":
-            failed[(cell.row, cell.role)] = f"run {cell.run_id}: {info.get('error') or 'no message'}"
+            key = (cell.sweep, cell.value, cell.role) if points else (cell.row, cell.role)
+            failed[key] = f"run {cell.run_id}: {info.get('error') or 'no message'}"
     return failed
 
 

@@ -309,3 +309,17 @@ def test_tables_list_orphaned_runs_and_missing_cells_and_rebuild_compare_tables(
     assert f"{spec.id}: All methods on tiny-llama." in index and orphan.run_id in index
     assert "figures/alignment.png" not in index and "figures/spectrum.png" in index
     assert RunStore(orphan.run_id, tmp_path).task_scores()  # listed, never deleted
+
+
+def test_a_failed_sweep_point_says_failed_not_not_run(tmp_path):
+    """A figure point whose run failed is `failed‡` with the reason, never "-- point not run yet"."""
+    from t2t.results import RunStore
+
+    spec = get_spec("figure5")
+    items = expand(spec, TINY)
+    for item in items[1:]:
+        store_run(tmp_path, item.run, {task: 0.5 for task in TINY_TASKS})
+    RunStore(items[0].run_id, tmp_path).update(status="failed", error="STS13: all embeddings equal")
+    write_outputs(spec, [TINY], tmp_path)
+    text = (tmp_path / "tables" / "figure5.md").read_text()
+    assert "failed‡" in text and "all embeddings equal" in text

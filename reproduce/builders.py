@@ -130,17 +130,20 @@ def _columns(manifest: Manifest) -> dict[str, tuple[list[str], dict[str, float] 
 
 def cell_runs(manifest: Manifest, root: Path | None = None) -> dict[tuple, list[dict]]:
     """`{(row, role, sweep, value): [per-seed {task: items}]}` for the cells whose every complete
-    seed run has item outputs for every task (`t2t.evaluation.items`). Incomplete seeds are left
-    out; a cell with a complete run lacking items (stored before item outputs) gets no entry."""
+    seed run has item outputs for every task (`t2t.evaluation.items`). Incomplete seeds other than
+    seed 0 are left out; a cell whose seed 0 is unfinished, or with a complete run lacking items
+    (stored before item outputs), gets no entry."""
     grouped: dict[tuple, list[str]] = {}
     for cell in manifest.cells:
         grouped.setdefault((cell.row, cell.role, cell.sweep, cell.value), []).append(cell.run_id)
     out = {}
     for key, run_ids in grouped.items():
         runs = []
-        for run_id in dict.fromkeys(run_ids):
+        for number, run_id in enumerate(dict.fromkeys(run_ids)):
             store = RunStore(run_id, root)
             if store.read().get("status") != "complete" or store.missing_tasks(list(manifest.tasks)):
+                if number == 0:  # seed 0 unfinished: the cell is partial, no interval over other seeds
+                    break
                 continue
             items = {task: store.load_items(task) for task in manifest.tasks}
             if any(value is None for value in items.values()):

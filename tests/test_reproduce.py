@@ -126,3 +126,15 @@ def test_unknown_ids_and_options_fail_with_the_choices(capsys):
     assert "invalid choice: 'table4'" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="unknown backbone 'llama-9000'"):
         runner.reproduce("table3", "smol", backbone="llama-9000", dry_run=True)
+
+
+def test_seeds_add_runs_and_keep_seed_zero():
+    """`--seeds 3`: every cell gets seeds 0, 1, 2; seed 0 is the run without seeds (same id), the
+    others differ only in `ModelSpec.seed`."""
+    one = expand(get_spec("table3"), SMOL)
+    three = expand(get_spec("table3"), SMOL, seeds=3)
+    assert [p.run_id for p in three if p.seed == 0] == [p.run_id for p in one]
+    for row in {p.row for p in three}:
+        runs = [p.run for p in three if p.row == row]
+        assert [r.model.seed for r in runs] == [0, 1, 2] and len({r.run_id for r in runs}) == 3
+        assert all(r.model.replace(seed=0) == runs[0].model for r in runs)

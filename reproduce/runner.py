@@ -24,10 +24,10 @@ from reproduce.presets import ScalePreset, get_preset, with_backbone
 from reproduce.rebuild import rebuild
 from reproduce.registry import AnalysisSpec, get_spec
 from t2t.errors import UserError
-from t2t.evaluation.tasks import TASK_SETS, task_category
+from t2t.evaluation.tasks import TASK_SETS
 from t2t.paths import results_root
 from t2t.results import RunStore, iter_runs, read_json
-from t2t.run import RunSpec, execute, run_fingerprint, staleness
+from t2t.run import RunSpec, execute, lacks_items, run_fingerprint, staleness
 from t2t.runtime import Runtime
 from t2t.training.pipeline import stage_dir
 
@@ -242,12 +242,9 @@ def run_table_plan(
 
 
 def _lacks_items(run: RunSpec, root: Path | None) -> bool:
-    """Whether a stored run has a task without per-item outputs (STS and classification have them)."""
+    """Whether a stored run has a task without per-item outputs (`t2t.run.lacks_items`)."""
     store = RunStore(run.run_id, root)
-    return any(
-        not store.items_path(task).is_file() and task_category(task) in ("STS", "Classification")
-        for task in store.task_names()
-    )
+    return any(lacks_items(store, task) for task in store.task_names())
 
 
 class RunsFailed(UserError, RuntimeError):

@@ -25,15 +25,21 @@ never a silently different score.
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 import hashlib
 import importlib.metadata
 import json
+import logging
+import shutil
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from t2t.errors import UserError
+
+logger = logging.getLogger(__name__)
 
 SHORT = 16
 """Hex digits of sha256 kept per file (the manifest's convention)."""
@@ -226,6 +232,41 @@ def compare(stored: dict[str, Any] | None, current: dict[str, Any] | None, where
                 differences += compare(stored[key], current[key], name)
         return differences
     return [f"{where}: recorded {_short(stored)}, now {_short(current)}"]
+
+
+def decide_stale(what: str, differences: list[str], policy: str) -> str | None:
+    """What to do with a stored result (a run, a cached stage) whose recorded inputs differ from
+    today's (`compare`): None when they do not; `"accept"` or `"recompute"` as `Runtime.on_stale`
+    says (logged); for `"error"`, a `StaleResult` that lists the differences and the two fixes.
+    The caller carries out the decision (`accepted`, `move_aside`)."""
+    if not differences:
+        return None
+    listed = "; ".join(differences[:6]) + (
+        f"; and {len(differences) - 6} more" if len(differences) > 6 else ""
+    )
+    if policy in ("accept", "recompute"):
+        logger.warning("%s: inputs changed (%s); --on-stale %s", what, listed, policy)
+        return policy
+    raise StaleResult(
+        f"{what} was computed from other inputs than today's: {listed}. Its numbers would be wrong for "
+        "today's files, so it is not reused. Rerun with `--on-stale recompute` to move it aside and "
+        "compute it again, or `--on-stale accept` to keep it (recorded in its metadata)."
+    )
+
+
+def accepted(metadata: dict[str, Any], differences: list[str]) -> list[dict[str, Any]]:
+    """The `stale_accepted` record of a result kept with `--on-stale accept`, one entry appended."""
+    now = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return [*metadata.get("stale_accepted", []), {"at": now, "differences": differences}]
+
+
+def move_aside(folder: Path, archive: Path) -> Path:
+    """Move a stale result's folder into `archive` under a timestamped name (never deleted)."""
+    aside = archive / f"{folder.name}-{time.strftime('%Y%m%dT%H%M%S')}"
+    archive.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(folder), aside)
+    logger.warning("moved stale %s to %s", folder, aside)
+    return aside
 
 
 def _short(value: Any) -> str:

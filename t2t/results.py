@@ -103,19 +103,12 @@ class RunStore:
     def load_items(self, task_name: str) -> dict[str, Any] | None:
         """A task's per-item outputs, or None (runs stored before item outputs; unreadable files
         are reported and count as absent: the cell then prints without an interval)."""
-        path = self.items_path(task_name)
-        if not path.is_file():
-            return None
-        try:
-            return json.loads(gzip.decompress(path.read_bytes()))
-        except (OSError, ValueError, EOFError) as error:
-            _report(path, f"not readable ({error}); the cell is shown without an interval.")
-            return None
+        return read_json(self.items_path(task_name), "the cell is shown without an interval.")
 
     def load_predictions(self, task_name: str) -> dict[str, Any] | None:
-        """The stored item outputs of a task (`{hf_subset: {split: ...}}`), or None (older runs)."""
-        path = self.predictions_path(task_name)
-        return json.loads(gzip.decompress(path.read_bytes())) if path.is_file() else None
+        """mteb's stored prediction file of a task (`{hf_subset: {split: ...}}`), or None (older
+        runs; an unreadable file is reported and counts as absent)."""
+        return read_json(self.predictions_path(task_name), "no item outputs are derived from it.")
 
     def load_task(self, task_name: str) -> TaskResult:
         from mteb.results import TaskResult
@@ -185,14 +178,17 @@ def _report(path: Path, message: str) -> None:
 
 
 def read_json(path: Path, consequence: str) -> Any | None:
-    """The JSON content of `path`, or None when it is missing or unreadable. An unreadable file is
-    reported once with its path and `consequence` (what happens instead), never raised."""
-    if not Path(path).is_file():
+    """The JSON content of `path` (gzipped when it ends in `.gz`), or None when it is missing or
+    unreadable. An unreadable file is reported once with its path and `consequence` (what happens
+    instead), never raised."""
+    path = Path(path)
+    if not path.is_file():
         return None
     try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        _report(Path(path), f"not readable ({error}); {consequence}")
+        data = path.read_bytes()
+        return json.loads(gzip.decompress(data) if path.suffix == ".gz" else data)
+    except (OSError, ValueError, EOFError) as error:
+        _report(path, f"not readable ({error}); {consequence}")
         return None
 
 

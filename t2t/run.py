@@ -14,7 +14,6 @@ from __future__ import annotations
 import dataclasses
 import logging
 import math
-import shutil
 import tempfile
 import time
 from contextlib import nullcontext
@@ -27,10 +26,10 @@ from t2t.config import Config
 from t2t.corpus import corpus_fingerprint
 from t2t.encoder import Embedder, text_encoder
 from t2t.errors import UserError
-from t2t.evaluation.items import SUPPORTED, task_items
+from t2t.evaluation.items import rescorable, task_items
 from t2t.evaluation.offline import task_data_fingerprint
 from t2t.evaluation.tasks import TASK_SETS, get_tasks
-from t2t.fingerprint import StaleResult, compare, weights_fingerprint
+from t2t.fingerprint import accepted, compare, decide_stale, move_aside, weights_fingerprint
 from t2t.locks import exclusive
 from t2t.paths import cache_root, data_root
 from t2t.provenance import provenance
@@ -102,38 +101,11 @@ def staleness(store: RunStore, current: dict[str, Any]) -> list[str]:
 def resolve_stale(store: RunStore, current: dict[str, Any], policy: str) -> None:
     """Apply `Runtime.on_stale` to a stored run whose inputs changed (no-op when they did not)."""
     differences = staleness(store, current)
-    if not differences:
-        return
-    listed = "; ".join(differences[:6]) + (
-        f"; and {len(differences) - 6} more" if len(differences) > 6 else ""
-    )
-    if policy == "accept":
-        logger.warning(
-            "run %s: inputs changed (%s); keeping the stored result (--on-stale accept)", store.run_id, listed
-        )
-        accepted = store.read().get("stale_accepted", [])
-        store.update(
-            fingerprints=current,
-            stale_accepted=[*accepted, {"at": provenance()["written_at"], "differences": differences}],
-        )
-        return
-    if policy == "recompute":
-        aside = cache_root() / "stale-results" / f"{store.run_id}-{time.strftime('%Y%m%dT%H%M%S')}"
-        aside.parent.mkdir(parents=True, exist_ok=True)
-        shutil.move(str(store.dir), aside)
-        logger.warning(
-            "run %s: inputs changed (%s); moved the stale result to %s and recomputing",
-            store.run_id,
-            listed,
-            aside,
-        )
-        return
-    raise StaleResult(
-        f"run {store.run_id} in {store.dir} was computed from other inputs than today's: {listed}. "
-        "Its scores would be wrong for today's files, so it is not reused. Rerun with "
-        "`--on-stale recompute` to move it aside and compute it again, or `--on-stale accept` to keep "
-        "it (recorded in its run.json)."
-    )
+    decision = decide_stale(f"run {store.run_id} in {store.dir}", differences, policy)
+    if decision == "accept":
+        store.update(fingerprints=current, stale_accepted=accepted(store.read(), differences))
+    elif decision == "recompute":
+        move_aside(store.dir, cache_root() / "stale-results")
 
 
 def execute(spec: RunSpec, runtime: Runtime | None = None, *, root=None, accelerator=None) -> RunStore:
@@ -159,7 +131,8 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
     missing = [
         task
         for task in tasks
-        if not store.has_task(task.metadata.name) or (runtime.add_items and lacks_items(store, task))
+        if not store.has_task(task.metadata.name)
+        or (runtime.add_items and lacks_items(store, task.metadata.name))
     ]
     if not missing and store.read().get("status") == "complete":
         logger.info("run %s (%s) is complete; nothing to do", spec.run_id, spec.method)
@@ -256,12 +229,9 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
     return store
 
 
-def lacks_items(store: RunStore, task) -> bool:
-    """A stored task without per-item outputs, of a type that has them (STS, classification)."""
-    name = task.metadata.name
-    return (
-        SUPPORTED.get(task.metadata.type) == task.metadata.main_score and not store.items_path(name).is_file()
-    )
+def lacks_items(store: RunStore, task_name: str) -> bool:
+    """A task of `store` without per-item outputs, of a type that has them (STS, classification)."""
+    return rescorable(task_name) and not store.items_path(task_name).is_file()
 
 
 def backfill_items(store: RunStore, tasks) -> None:
@@ -269,7 +239,7 @@ def backfill_items(store: RunStore, tasks) -> None:
     predictions were kept before the items format existed."""
     for task in tasks:
         name = task.metadata.name
-        if store.has_task(name) and lacks_items(store, task) and store.predictions_path(name).is_file():
+        if store.has_task(name) and lacks_items(store, name) and store.predictions_path(name).is_file():
             if not task.data_loaded:
                 task.load_data()
             items = task_items(task, store.load_predictions(name))

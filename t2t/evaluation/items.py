@@ -19,8 +19,10 @@ score from these records; a test checks it equals mteb's exactly.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
+import mteb
 from mteb.abstasks import AbsTask
 
 from t2t.evaluation.offline import subset_datasets
@@ -28,11 +30,18 @@ from t2t.evaluation.offline import subset_datasets
 SUPPORTED = {"STS": "cosine_spearman", "Classification": "accuracy"}
 
 
+@functools.cache
+def rescorable(task_name: str) -> bool:
+    """Whether a task's type and main score are ones `task_items` records (STS, classification)."""
+    metadata = mteb.get_task(task_name).metadata
+    return SUPPORTED.get(metadata.type) == metadata.main_score
+
+
 def task_items(task: AbsTask, predictions: dict[str, Any]) -> dict[str, Any] | None:
     """Gold values and predictions per item of every evaluated subset and split, or None when the
     task type (or its main score) is not one `reproduce.stats` can rescore."""
     kind, main = task.metadata.type, task.metadata.main_score
-    if SUPPORTED.get(kind) != main:
+    if not rescorable(task.metadata.name):
         return None
     datasets = subset_datasets(task)
     subsets: dict[str, dict[str, Any]] = {}

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -23,7 +22,7 @@ import torch
 from t2t.atomic import atomic_directory, atomic_write_json
 from t2t.backbones import attach_lora, load_backbone, set_attention_dropout
 from t2t.corpus import corpus_fingerprint, load_corpus
-from t2t.fingerprint import StaleResult, compare, weights_fingerprint
+from t2t.fingerprint import accepted, compare, decide_stale, move_aside, weights_fingerprint
 from t2t.locks import exclusive
 from t2t.paths import cache_root
 from t2t.results import read_json
@@ -64,7 +63,7 @@ def build_model(spec: ModelSpec, runtime: Runtime, accelerator=None):
         with lock:  # one process trains a stage; another waits, then loads it
             fingerprint = stage_fingerprint(spec, index)
             if _stage_done(folder) and not _fresh_stage(folder, fingerprint, runtime.on_stale):
-                _move_aside(folder)
+                move_aside(folder, folder.parent.parent / "stale-models")
             if _stage_done(folder):
                 model = _load_merged(model, folder / "adapter")
             else:
@@ -90,29 +89,13 @@ def _fresh_stage(folder: Path, current: dict[str, Any], policy: str) -> bool:
     recorded: stages trained before fingerprints), else `policy` (`Runtime.on_stale`) decides."""
     info = read_json(folder / "stage.json", "the stage's inputs cannot be checked.") or {}
     differences = compare(info.get("fingerprints"), current)
-    if not differences:
-        return True
-    listed = "; ".join(differences[:6])
-    if policy == "accept":
-        logger.warning("stage %s: inputs changed (%s); reusing it (--on-stale accept)", folder.name, listed)
+    decision = decide_stale(f"cached stage {folder}", differences, policy)
+    if decision == "accept":
         atomic_write_json(
-            folder / "stage.json", {**info, "fingerprints": current, "stale_accepted": differences}
+            folder / "stage.json",
+            {**info, "fingerprints": current, "stale_accepted": accepted(info, differences)},
         )
-        return True
-    if policy == "recompute":
-        logger.warning("stage %s: inputs changed (%s); training it again", folder.name, listed)
-        return False
-    raise StaleResult(
-        f"cached stage {folder} was trained from other inputs than today's: {listed}. It is not reused. "
-        "Rerun with `--on-stale recompute` to train it again, or `--on-stale accept` to keep it."
-    )
-
-
-def _move_aside(folder: Path) -> None:
-    aside = folder.parent.parent / "stale-models" / f"{folder.name}-{time.strftime('%Y%m%dT%H%M%S')}"
-    aside.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(folder), aside)
-    logger.warning("moved stale stage %s to %s", folder, aside)
+    return decision != "recompute"
 
 
 def _load_merged(model, adapter: Path):

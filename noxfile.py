@@ -160,4 +160,4 @@ def inspect_targets(session: nox.Session) -> None:
 def benchmark(session: nox.Session) -> None:
     """Encoding and training throughput against a plain loop on this machine (rates and ratios)."""
     install_suite(session)
-    session.run("python", "-m", "t2t.benchmark", *session.posargs, env=OFFLINE_ENV)
+    session.run("python", "-m", "reproduce.benchmark", *session.posargs, env=OFFLINE_ENV)

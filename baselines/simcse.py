@@ -108,6 +108,8 @@ class SimCSEObjective(Objective):
     seed, so the same dropout masks) and checks the loss and gradients, and this difference.
     """
 
+    passes_per_item = 2  # two dropout views, both kept for the backward
+
     def configure_model(self, model: torch.nn.Module) -> None:
         options: SimCSEConfig = self.options
         set_attention_dropout(model, options.dropout)

@@ -45,9 +45,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and cost; run nothing")
     parser.add_argument("--limit", type=integer(minimum=0), default=None, help="start at most this many runs")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "mixed"], default="auto")
     parser.add_argument("--eval-batch-size", type=integer(minimum=1), default=32)
-    parser.add_argument("--gradient-checkpointing", action="store_true")
+    parser.add_argument(
+        "--gradient-checkpointing", action="store_true", help="recompute activations in every stage"
+    )
+    parser.add_argument(
+        "--checkpoint-above-gb",
+        type=number(minimum=0, inclusive=False),
+        default=6.0,
+        help="checkpoint stages whose estimated activations exceed this many GB (default 6)",
+    )
     parser.add_argument(
         "--seeds",
         type=integer(minimum=1),
@@ -126,6 +134,7 @@ def _run(args: argparse.Namespace) -> int:
         precision=args.precision,
         eval_batch_size=args.eval_batch_size,
         gradient_checkpointing=args.gradient_checkpointing,
+        checkpoint_above_gb=args.checkpoint_above_gb,
         progress=not args.quiet,
         on_stale=args.on_stale,
         add_items=args.add_items,

@@ -19,16 +19,32 @@ class Runtime:
 
     Attributes:
         device: `cpu` or `cuda` (default: cuda when visible).
-        precision: `auto` = bf16 weights on GPUs, fp32 weights + bf16 autocast on CPUs with native
-            bf16, fp32 elsewhere; `fp32` forces fp32 everywhere; `bf16` forces bf16 weights.
+        precision: `auto` = bf16 frozen weights and bf16 autocast wherever bf16 is fast (GPUs,
+            CPUs with native bf16), with LoRA parameters and optimiser state in fp32; fp32
+            elsewhere. `fp32` forces fp32 everywhere; `bf16` forces bf16 weights; `mixed` keeps
+            fp32 weights under bf16 autocast (the CPU default before the training fast path: the
+            same bf16 matmuls, an fp32 residual stream, slower steps; `t2t.training.fastpath`).
         checkpoint_every: training checkpoint interval, in steps.
-        gradient_checkpointing: trade compute for memory (paper-scale training on one GPU).
+        gradient_checkpointing: trade compute for memory in every stage (paper-scale training on
+            one GPU): the layers' activations are recomputed in the backward instead of stored.
+        checkpoint_above_gb: also checkpoint a stage whose estimated activation memory exceeds this
+            many GB (`t2t.training.fastpath.activation_gb`); None: only `gradient_checkpointing`.
+            Default 6: at smol, SimCSE (two views of 32 × 64 tokens, ~9.6 GB of activations, 10.6
+            GB peak) is checkpointed (2.2 GB peak, ~30% slower steps), MNTP and Text2Token's
+            stages are not. Recomputation replays the saved RNG state, so dropout masks and the
+            update are the same.
         eval_batch_size: texts per forward pass in evaluation.
         progress: progress bars.
         on_stale: what to do with a stored result (run or cached stage) whose recorded inputs
             (data files, weights: `t2t.fingerprint`) differ from today's: `error` (default) stops
             with a message listing the differences; `recompute` moves the stale result aside and
             computes it again; `accept` keeps it and records the acceptance in its metadata.
+        train_attention: the attention kernel while training: `auto` = eager on CPUs (sdpa's CPU
+            backward is slow for short padded batches), sdpa on GPUs; or `sdpa` / `eager`.
+            Evaluation always uses the model's own (sdpa). Same maths either way.
+        sparse_dropout: LoRA dropout drawing only the dropped positions (`SparseDropout`, the same
+            Bernoulli(p) masks in distribution, other random draws than `nn.Dropout`): `auto` = on
+            CPUs, where drawing a random number per element costs ~19% of a step; `on` / `off`.
         add_items: re-evaluate stored tasks that have no per-item outputs (runs stored before them),
             so their cells get intervals; the new score replaces the stored one and both are
             recorded in `run.json` (`reevaluated`). The model is rebuilt from cached stages, or
@@ -36,13 +52,16 @@ class Runtime:
     """
 
     device: str = dataclasses.field(default_factory=default_device)
-    precision: Literal["auto", "fp32", "bf16"] = "auto"
+    precision: Literal["auto", "fp32", "bf16", "mixed"] = "auto"
     checkpoint_every: int = 50
     gradient_checkpointing: bool = False
+    checkpoint_above_gb: float | None = 6.0
     eval_batch_size: int = 32
     progress: bool = True
     on_stale: Literal["error", "recompute", "accept"] = "error"
     add_items: bool = False
+    train_attention: Literal["auto", "sdpa", "eager"] = "auto"
+    sparse_dropout: Literal["auto", "on", "off"] = "auto"
 
     def __post_init__(self) -> None:
         if self.checkpoint_every < 1:
@@ -51,16 +70,39 @@ class Runtime:
             raise ValueError(f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
         if self.on_stale not in ("error", "recompute", "accept"):
             raise ValueError(f"on_stale must be error, recompute or accept, got {self.on_stale!r}")
+        if self.checkpoint_above_gb is not None and not self.checkpoint_above_gb > 0:
+            raise ValueError(f"checkpoint_above_gb must be > 0 or None, got {self.checkpoint_above_gb}")
+        if self.train_attention not in ("auto", "sdpa", "eager"):
+            raise ValueError(f"train_attention must be auto, sdpa or eager, got {self.train_attention!r}")
+        if self.sparse_dropout not in ("auto", "on", "off"):
+            raise ValueError(f"sparse_dropout must be auto, on or off, got {self.sparse_dropout!r}")
 
     def weight_dtype(self) -> torch.dtype:
-        if self.precision == "bf16" or (self.precision == "auto" and self.device.startswith("cuda")):
-            return torch.bfloat16
-        return torch.float32
+        """The dtype the (frozen) backbone is loaded in; trainable LoRA weights stay fp32."""
+        if self.precision == "mixed":
+            return torch.float32
+        return self.autocast_dtype()
+
+    def checkpointing_for(self, activation_gb: float) -> bool:
+        """Whether a stage with this estimated activation memory trains with checkpointing."""
+        if self.gradient_checkpointing:
+            return True
+        return self.checkpoint_above_gb is not None and activation_gb > self.checkpoint_above_gb
+
+    def training_attention(self) -> str:
+        if self.train_attention != "auto":
+            return self.train_attention
+        return "sdpa" if self.device.startswith("cuda") else "eager"
+
+    def use_sparse_dropout(self) -> bool:
+        if self.sparse_dropout != "auto":
+            return self.sparse_dropout == "on"
+        return not self.device.startswith("cuda")
 
     def autocast_dtype(self) -> torch.dtype:
         if self.precision == "fp32":
             return torch.float32
-        if self.precision == "bf16" or fast_bf16(self.device):
+        if self.precision in ("bf16", "mixed") or fast_bf16(self.device):
             return torch.bfloat16
         return torch.float32
 

@@ -151,6 +151,8 @@ class Objective:
 
     options_class: ClassVar[type[Config]]
     uses_pooling: ClassVar[bool] = True
+    #: forward passes with a graph per item and step (SimCSE: two views); sizes the activation memory
+    passes_per_item: ClassVar[int] = 1
 
     def __init__(self, options: Config, context: StageContext) -> None:
         self.options = options

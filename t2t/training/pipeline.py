@@ -27,6 +27,7 @@ from t2t.locks import exclusive
 from t2t.paths import cache_root
 from t2t.results import read_json
 from t2t.runtime import Runtime
+from t2t.training.fastpath import activation_gb, attention_implementation, prepare_lora
 from t2t.training.loop import LoopSettings, train
 from t2t.training.objective import StageContext, get_objective
 from t2t.training.spec import ModelSpec
@@ -135,8 +136,23 @@ def train_stage(
     attention_dropout = getattr(model.config, "attention_dropout", 0.0)
     torch.manual_seed(spec.seed + index)  # LoRA init and dropout; identical on every process
     peft_model = attach_lora(model, stage.lora)
+    prepare_lora(
+        peft_model,
+        autocast=runtime.weight_dtype() != torch.float32,
+        sparse_dropout=runtime.use_sparse_dropout(),
+    )
     objective.configure_model(peft_model)
-    if runtime.gradient_checkpointing:
+    tokens_per_step = stage.batch_size * stage.max_length * objective.passes_per_item
+    estimate = activation_gb(model.config, tokens_per_step // accelerator.num_processes)
+    checkpointing = runtime.checkpointing_for(estimate)
+    if checkpointing:
+        if not runtime.gradient_checkpointing:
+            logger.info(
+                "gradient checkpointing for this stage: ~%.1f GB of activations > %.1f GB "
+                "(Runtime.checkpoint_above_gb)",
+                estimate,
+                runtime.checkpoint_above_gb,
+            )
         peft_model.enable_input_require_grads()
         peft_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     items = objective.items(load_corpus(stage.corpus))
@@ -155,9 +171,15 @@ def train_stage(
         autocast_dtype=runtime.autocast_dtype(),
         progress=runtime.progress,
     )
-    log = train(
-        peft_model, objective, items, settings, checkpoint_dir=folder / "checkpoint", accelerator=accelerator
-    )
+    with attention_implementation(peft_model, runtime.training_attention()):
+        log = train(
+            peft_model,
+            objective,
+            items,
+            settings,
+            checkpoint_dir=folder / "checkpoint",
+            accelerator=accelerator,
+        )
     if accelerator.is_main_process:
         atomic_write_json(folder / "train_log.json", log)
         atomic_write_json(
@@ -168,7 +190,7 @@ def train_stage(
             peft_model.save_pretrained(tmp)
         shutil.rmtree(folder / "checkpoint", ignore_errors=True)
     accelerator.wait_for_everyone()
-    if runtime.gradient_checkpointing:
+    if checkpointing:
         peft_model.gradient_checkpointing_disable()
     merged = peft_model.merge_and_unload()
     set_attention_dropout(merged, attention_dropout)

@@ -45,6 +45,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and cost; run nothing")
     parser.add_argument("--limit", type=integer(minimum=0), default=None, help="start at most this many runs")
+    parser.add_argument(
+        "--no-embedding-cache",
+        action="store_true",
+        help="do not keep runs' embeddings by text (t2t.embedding_cache; ~100 MB per run at smol)",
+    )
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "mixed"], default="auto")
     parser.add_argument("--eval-batch-size", type=integer(minimum=1), default=32)
     parser.add_argument(
@@ -138,6 +143,7 @@ def _run(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         on_stale=args.on_stale,
         add_items=args.add_items,
+        embedding_cache=not args.no_embedding_cache,
     )
     if args.target == "compare":
         if not args.backbone:

@@ -26,6 +26,7 @@ from mteb.models.abs_encoder import AbsEncoder
 from mteb.models.model_meta import ModelMeta, ScoringFunction
 from tqdm.auto import tqdm
 
+from t2t.embedding_cache import EmbeddingCache
 from t2t.errors import UserError
 from t2t.hardware import fast_bf16
 from t2t.pooling import PoolingSpec, embed_batch, tokenize
@@ -40,6 +41,7 @@ class Throughput:
     texts: int = 0
     tokens: int = 0
     seconds: float = 0.0
+    cached: int = 0  # texts answered from the embedding cache (not encoded, not in the totals above)
 
     @property
     def tokens_per_second(self) -> float:
@@ -62,6 +64,8 @@ class Embedder:
             LLM methods: llm2vec's `LLM2Vec.encode` returns unnormalised embeddings, and the paper
             does not say (see `EvalSpec.normalize`).
         progress: show a progress bar with tokens/s.
+        cache: an `EmbeddingCache` for this model and these settings: texts found there are not
+            encoded again, new vectors are added to it (`t2t.embedding_cache`).
     """
 
     def __init__(
@@ -75,6 +79,7 @@ class Embedder:
         dtype: torch.dtype | None = None,
         normalize: bool = False,
         progress: bool = True,
+        cache: EmbeddingCache | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 text per forward pass, got {batch_size}")
@@ -87,6 +92,7 @@ class Embedder:
         self.batch_size = batch_size
         self.normalize = normalize
         self.progress = progress
+        self.cache = cache
         self.throughput = Throughput()
 
     @property
@@ -102,6 +108,24 @@ class Embedder:
         if len(texts) == 0:
             return np.zeros((0, self.dim), dtype=np.float32)
         unique = list(dict.fromkeys(texts))
+        cached = self.cache.lookup(unique) if self.cache is not None else {}
+        new = [text for i, text in enumerate(unique) if i not in cached]
+        vectors = np.zeros((len(unique), self.dim), dtype=np.float32)
+        for i, vector in cached.items():
+            vectors[i] = vector
+        if new:
+            fresh = self._encode(new)
+            check_embeddings(fresh, new)  # before caching: a broken vector is never stored
+            if self.cache is not None:
+                self.cache.add(new, fresh)
+            vectors[[i for i in range(len(unique)) if i not in cached]] = fresh
+        self.throughput.cached += len(cached)
+        check_embeddings(vectors, unique)
+        position = {text: i for i, text in enumerate(unique)}
+        return vectors[[position[t] for t in texts]]
+
+    def _encode(self, unique: list[str]) -> np.ndarray:
+        """Encode distinct texts (longest first, in batches); vectors in input order."""
         lengths = [len(ids) for ids in self.tokenizer(unique, add_special_tokens=False).input_ids]
         order = np.argsort(lengths, kind="stable")[::-1]
         vectors = np.zeros((len(unique), self.dim), dtype=np.float32)
@@ -124,9 +148,7 @@ class Embedder:
         self.throughput.texts += len(unique)
         self.throughput.tokens += tokens
         self.throughput.seconds += elapsed
-        check_embeddings(vectors, unique)
-        position = {text: i for i, text in enumerate(unique)}
-        return vectors[[position[t] for t in texts]]
+        return vectors
 
 
 class DegenerateEmbeddings(UserError, RuntimeError):

@@ -24,6 +24,7 @@ import mteb
 
 from t2t.config import Config
 from t2t.corpus import corpus_fingerprint
+from t2t.embedding_cache import EmbeddingCache, model_fingerprint
 from t2t.encoder import Embedder, text_encoder
 from t2t.errors import UserError
 from t2t.evaluation.items import rescorable, task_items
@@ -166,6 +167,18 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
         normalize=spec.evaluation.normalize,
         progress=runtime.progress,
     )
+    if runtime.embedding_cache:
+        embedder.cache = EmbeddingCache(
+            cache_root() / "embeddings" / spec.run_id,
+            {
+                "run_id": spec.run_id,
+                "model": model_fingerprint(embedder.model),
+                "pooling": spec.model.pooling.to_dict(),
+                "max_length": spec.evaluation.max_length,
+                "dtype": str(embedder.dtype),
+                "normalize": spec.evaluation.normalize,
+            },
+        )
     encoder = text_encoder(f"t2t-repro/{spec.method}-{spec.run_id}", embedder, revision=spec.run_id)
 
     def bookkeeping(now: float) -> dict[str, Any]:
@@ -175,6 +188,7 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
         texts = throughput.get("encode_texts", 0) + embedder.throughput.texts
         tokens = throughput.get("encode_tokens", 0) + embedder.throughput.tokens
         seconds = throughput.get("encode_seconds", 0.0) + embedder.throughput.seconds
+        cached = throughput.get("encode_cached_texts", 0) + embedder.throughput.cached
         return {
             "timing": {
                 "build_model_s": round(built - started + timing.get("build_model_s", 0.0), 2),
@@ -185,6 +199,7 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
                 "encode_texts": texts,
                 "encode_tokens": tokens,
                 "encode_seconds": round(seconds, 3),
+                "encode_cached_texts": cached,
                 "encode_tokens_per_s": round(tokens / seconds, 1) if seconds else 0.0,
                 "train_tokens_per_s": _train_tokens_per_second(logs),
             },

@@ -39,6 +39,9 @@ class Runtime:
             (data files, weights: `t2t.fingerprint`) differ from today's: `error` (default) stops
             with a message listing the differences; `recompute` moves the stale result aside and
             computes it again; `accept` keeps it and records the acceptance in its metadata.
+        embedding_cache: keep each run's embeddings by text in `cache_root()/embeddings/<run id>`
+            (`t2t.embedding_cache`), so resuming, re-evaluating and rescoring never encode a text
+            twice. ~100 MB per run at smol (float32); off for huge task sets if disk is short.
         train_attention: the attention kernel while training: `auto` = eager on CPUs (sdpa's CPU
             backward is slow for short padded batches), sdpa on GPUs; or `sdpa` / `eager`.
             Evaluation always uses the model's own (sdpa). Same maths either way.
@@ -60,6 +63,7 @@ class Runtime:
     progress: bool = True
     on_stale: Literal["error", "recompute", "accept"] = "error"
     add_items: bool = False
+    embedding_cache: bool = True
     train_attention: Literal["auto", "sdpa", "eager"] = "auto"
     sparse_dropout: Literal["auto", "on", "off"] = "auto"
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import gc
+import gzip
 import json
 import logging
 import string
@@ -32,8 +33,8 @@ from typing import Any, Literal
 import numpy as np
 import torch
 
-from reproduce.manifest import analysis_path
-from t2t.atomic import atomic_write_json
+from reproduce.manifest import analysis_path, items_path
+from t2t.atomic import atomic_write_bytes, atomic_write_json
 from t2t.config import Config
 from t2t.corpus import load_corpus
 from t2t.encoder import Embedder
@@ -47,6 +48,7 @@ from t2t.training.spec import ModelSpec
 logger = logging.getLogger(__name__)
 
 STORED_COMPONENTS = 50  # per-component arrays kept in the JSON
+BAND_COMPONENTS = 20  # per-sentence changes kept for the figure's band (it draws the first 20)
 MIN_WORDS = 4  # sentences with fewer whitespace-separated words are skipped
 EXAMPLES = 5  # alignment: sentences stored with their top tokens, for a human look
 
@@ -121,7 +123,9 @@ def _change_on_components(
     rms = np.sqrt(squared / n)
     coefficient_rms = singular / np.sqrt(n)  # RMS of the base's (centered) coefficients
     share = squared / total if total > 0 else np.zeros_like(squared)
+    per_sentence = {"squared_change": coefficient_change**2, "total": (delta**2).sum(1)}
     return {
+        "per_sentence": per_sentence,  # (n, k) and (n,); `_spectrum` moves it to the items file
         "components": {
             "singular_value": singular.tolist(),
             "explained_variance_ratio": variance_ratio.tolist(),  # of all the base's variance
@@ -309,7 +313,14 @@ def _spectrum(
     base = _embed(run.model.replace(stages=()), texts, run, runtime, timings, "zero_shot")
     trained = _embed(run.model, texts, run, runtime, timings, "trained")
     result = spectral_change(base, trained)
+    primary = result[result["primary"]]["per_sentence"]
+    result["items"] = {  # per-sentence change of the primary variant: the figure's bootstrap band
+        "variant": result["primary"],
+        "squared_change": np.round(primary["squared_change"][:, :BAND_COMPONENTS], 8).tolist(),
+        "total": np.round(primary["total"], 8).tolist(),
+    }
     for variant in ("normalized", "raw"):
+        del result[variant]["per_sentence"]
         components = result[variant]["components"]
         result[variant]["components"] = {
             name: values[:STORED_COMPONENTS] for name, values in components.items()
@@ -370,6 +381,8 @@ def analyse(run: AnalysisRun, runtime: Runtime | None = None, root: Path | None 
     """
     path = result_path(run, root)
     stored = read_json(path, "the analysis is recomputed now and the file rewritten.")
+    if stored is not None and run.analysis == "spectrum" and not items_path(path).is_file():
+        logger.info("%s %s: stored without per-sentence items (no band)", run.analysis, run.run_id)
     if stored is not None:
         logger.info("%s %s: stored result %s", run.analysis, run.run_id, path)
         return stored
@@ -379,6 +392,9 @@ def analyse(run: AnalysisRun, runtime: Runtime | None = None, root: Path | None 
     timings: dict[str, float] = {}
     result = ANALYSES[run.analysis](run, texts, runtime, timings)
     timings["total_seconds"] = time.perf_counter() - start
+    items = result.pop("items", None)
+    if items is not None:  # first: a stored result always has its items
+        atomic_write_bytes(items_path(path), gzip.compress(json.dumps(items).encode(), mtime=0))
     payload = {
         "config": run.to_dict(),
         "run_id": run.run_id,

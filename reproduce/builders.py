@@ -24,12 +24,13 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from reproduce.collect import cell_averages, failed_runs, load_analysis, scores_frame
-from reproduce.manifest import Manifest, read_manifests
+from reproduce.manifest import Manifest, analysis_path, items_path, read_manifests
 from reproduce.reference import reported_cell
-from reproduce.stats import cell_interval, paired_difference
+from reproduce.stats import cell_interval, paired_difference, share_band
 from reproduce.tables import (
     FAILED,
     MEAN_TASK_TYPE,
@@ -44,7 +45,7 @@ from reproduce.tables import (
 )
 from t2t.atomic import atomic_write_bytes
 from t2t.paths import results_root
-from t2t.results import RunStore
+from t2t.results import RunStore, read_json
 
 logger = logging.getLogger(__name__)
 
@@ -302,13 +303,31 @@ def analysis_section(manifest: Manifest, root: Path | None = None) -> tuple[Tabl
         return table, None
     figure = {
         role: {
-            label: _primary(found[(label, role)])["components"]["change_share"][:SPECTRUM_COMPONENTS]
+            label: spectrum_curve(manifest, found[(label, role)], root)
             for label, _ in manifest.rows
             if found.get((label, role))
         }
         for role in roles
     }
     return table, figure
+
+
+def spectrum_curve(manifest: Manifest, data: dict, root: Path | None = None) -> dict:
+    """`{"share": first components' change shares, "low"/"high": 95% band or None}`.
+
+    The band resamples sentences (`reproduce.stats.share_band`) from the per-sentence file stored
+    next to the result; results stored before it have none and are drawn without a band.
+    """
+    shares = _primary(data)["components"]["change_share"][:SPECTRUM_COMPONENTS]
+    items = read_json(
+        items_path(analysis_path(manifest.analysis, data["run_id"], root)),
+        "the spectrum is drawn without its band.",
+    )
+    if not items or items.get("variant") != data["result"]["primary"]:
+        return {"share": shares, "low": None, "high": None}
+    squared = np.asarray(items["squared_change"])[:, : len(shares)]
+    low, high = share_band(squared, np.asarray(items["total"]))
+    return {"share": shares, "low": low.tolist(), "high": high.tolist()}
 
 
 # ---------------------------------------------------------------- one builder per kind

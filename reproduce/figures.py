@@ -71,8 +71,11 @@ def _spectrum_panels(rows: list[tuple[Manifest, dict]]):
     for r, (manifest, data) in enumerate(rows):
         for c, (role, methods) in enumerate(data.items()):
             ax = axes[r][c]
-            for method, shares in methods.items():
-                ax.plot(range(1, len(shares) + 1), shares, marker=".", label=method)
+            for method, curve in methods.items():
+                x = range(1, len(curve["share"]) + 1)
+                (drawn,) = ax.plot(x, curve["share"], marker=".", label=method)
+                if curve["low"] is not None:  # 95% band over resampled sentences (reproduce.stats)
+                    ax.fill_between(x, curve["low"], curve["high"], color=drawn.get_color(), alpha=0.2)
             ax.set_xlabel("principal component of the untrained embeddings")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # components are whole numbers
             ax.set_ylabel("share of squared change")

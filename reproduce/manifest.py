@@ -139,6 +139,11 @@ def all_manifests(root: Path | None = None) -> Iterator[Manifest]:
         yield from read_manifests(output, root)
 
 
+def items_path(result: Path) -> Path:
+    """The per-sentence file next to an analysis result (`spectrum-<id>.items.json.gz`)."""
+    return result.with_name(result.name.removesuffix(".json") + ".items.json.gz")
+
+
 def analysis_path(analysis: str, analysis_id: str, root: Path | None = None) -> Path:
     """Where an analysis result is stored (`reproduce.analysis` writes it there)."""
     return (root or results_root()) / "analyses" / f"{analysis}-{analysis_id}.json"

@@ -236,3 +236,31 @@ def seed_std(runs: Sequence[Run], tasks: Sequence[str]) -> float | None:
     if len(runs) < 2:
         return None
     return float(np.std([full_average(run, tasks) for run in runs], ddof=1))
+
+
+def share_band(
+    squared: np.ndarray, total: np.ndarray, bootstrap: Bootstrap = Bootstrap()
+) -> tuple[np.ndarray, np.ndarray]:
+    """95% percentile band of per-component change shares over resampled sentences.
+
+    `squared` is `(n, k)`: each sentence's squared coefficient change on each component; `total`
+    is `(n,)`: its whole squared change. A share is `sum_i squared_ij / sum_i total_i`; each
+    resample draws the n sentences with replacement and recomputes every share. The principal
+    directions stay those of the full sample (a bootstrap conditional on them: it shows how much
+    the shares depend on which sentences were drawn, not the directions' own sampling error).
+    Returns `(low, high)`, each `(k,)`.
+    """
+    squared = np.asarray(squared, dtype=np.float64)
+    total = np.asarray(total, dtype=np.float64)
+    if squared.ndim != 2 or total.shape != (squared.shape[0],):
+        raise ValueError(f"need (n, k) and (n,) arrays, got {squared.shape} and {total.shape}")
+    rng = np.random.default_rng(bootstrap.seed)
+    n = squared.shape[0]
+    shares = np.empty((bootstrap.resamples, squared.shape[1]))
+    for r in range(bootstrap.resamples):
+        draw = rng.integers(0, n, size=n)
+        denominator = total[draw].sum()
+        shares[r] = squared[draw].sum(0) / denominator if denominator > 0 else 0.0
+    tail = 100 * (1 - bootstrap.confidence) / 2
+    low, high = np.percentile(shares, [tail, 100 - tail], axis=0)
+    return low, high

@@ -72,7 +72,13 @@ class EmbeddingCache:
             try:
                 with np.load(shard) as data:
                     keys, vectors = data["keys"], data["vectors"]
-            except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:  # unreadable: ignore it, recompute
+            except (
+                OSError,
+                ValueError,
+                KeyError,
+                EOFError,
+                zipfile.BadZipFile,
+            ) as error:  # unreadable: ignore it, recompute
                 logger.warning("ignoring unreadable embedding shard %s: %s", shard, error)
                 continue
             for row, raw in enumerate(keys):

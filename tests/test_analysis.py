@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import numpy as np
@@ -17,6 +18,7 @@ from reproduce.analysis import (
     token_alignment,
     token_id_alignment,
 )
+from reproduce.manifest import items_path
 from t2t.runtime import Runtime
 from t2t.training.spec import ModelSpec
 
@@ -212,6 +214,15 @@ def test_analyse_end_to_end_on_the_tiny_preset(tmp_path, monkeypatch, cache):
         assert np.all(np.isfinite(np.asarray(list(components.values()))))
         assert result[variant]["total_rms_change"] > 0  # two steps at lr 1e-3 do move the embeddings
         assert 0 <= result[variant]["top_component"] < result["n_components"]
+
+    # the per-sentence file behind the figure's band: its sums give back the stored shares
+    items = json.loads(gzip.decompress(items_path(path).read_bytes()))
+    assert items["variant"] == result["primary"] == "normalized"
+    squared, total = np.asarray(items["squared_change"]), np.asarray(items["total"])
+    assert squared.shape == (32, min(result["n_components"], 20)) and total.shape == (32,)
+    shares = result["normalized"]["components"]["change_share"][: squared.shape[1]]
+    np.testing.assert_allclose(squared.sum(0) / total.sum(), shares, rtol=1e-5, atol=1e-7)
+    assert "items" not in result and "per_sentence" not in result["normalized"]
 
     alignment = analyse(alignment_run, runtime, root=tmp_path)
     numbers = alignment["result"]["normalized"]

@@ -6,7 +6,15 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from reproduce.stats import Bootstrap, cell_interval, full_average, paired_difference, rescore, seed_std
+from reproduce.stats import (
+    Bootstrap,
+    cell_interval,
+    full_average,
+    paired_difference,
+    rescore,
+    seed_std,
+    share_band,
+)
 
 
 def sts(gold, predicted) -> dict:
@@ -124,3 +132,24 @@ def test_mean_over_task_types_weighs_categories_equally():
     assert full_average(run, list(run)) == pytest.approx(100 * (0.9 + 0.8 + 0.8 + 0.5) / 4)
     interval = cell_interval([run], list(run), weights=weights, bootstrap=Bootstrap(resamples=300))
     assert interval.low < expected < interval.high
+
+
+def test_share_band_collapses_when_every_sentence_changes_alike_and_covers_the_share():
+    rng = np.random.default_rng(0)
+    profile = np.array([0.5, 0.3, 0.1])  # every sentence puts the same fractions on 3 components
+    total = rng.uniform(0.5, 2.0, size=200)
+    low, high = share_band(total[:, None] * profile, total, Bootstrap(resamples=200))
+    np.testing.assert_allclose(low, profile, atol=1e-12)
+    np.testing.assert_allclose(high, profile, atol=1e-12)
+
+    # noisy per-sentence shares: the band contains the full-sample share and has width
+    squared = total[:, None] * rng.dirichlet([5, 3, 1], size=200) * 0.9
+    full = squared.sum(0) / total.sum()
+    low, high = share_band(squared, total, Bootstrap(resamples=500))
+    assert np.all(low < full) and np.all(full < high)
+    assert np.all(high - low > 0.005)
+    # more sentences from the same law: a narrower band
+    big_total = rng.uniform(0.5, 2.0, size=3200)
+    big = big_total[:, None] * rng.dirichlet([5, 3, 1], size=3200) * 0.9
+    big_low, big_high = share_band(big, big_total, Bootstrap(resamples=500))
+    assert np.all(big_high - big_low < (high - low) / 2)

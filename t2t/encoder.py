@@ -14,10 +14,13 @@ Instructions: none (PAPER.md §3). Documents arrive from mteb as `title + " " + 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
+import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -66,6 +69,11 @@ class Embedder:
         progress: show a progress bar with tokens/s.
         cache: an `EmbeddingCache` for this model and these settings: texts found there are not
             encoded again, new vectors are added to it (`t2t.embedding_cache`).
+        devices: data-parallel encoding: one model copy per device (the first is `model` itself,
+            moved there), batches dealt round-robin to one worker thread per device, vectors put
+            back in input order. The batches are the ones a single device would run (same texts,
+            same padding), so the embeddings are the same. Threads, not processes: CUDA kernels
+            release the GIL, and no model is pickled. None or one device: the model's own device.
     """
 
     def __init__(
@@ -80,12 +88,16 @@ class Embedder:
         normalize: bool = False,
         progress: bool = True,
         cache: EmbeddingCache | None = None,
+        devices: Sequence[str] | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 text per forward pass, got {batch_size}")
+        if devices:
+            model = model.to(devices[0])
         self.device = next(model.parameters()).device
         self.dtype = dtype or (torch.bfloat16 if fast_bf16(str(self.device)) else torch.float32)
         self.model = model.to(self.dtype).eval()
+        self.replicas = [self.model] + [copy.deepcopy(self.model).to(d) for d in (devices or [])[1:]]
         self.tokenizer = tokenizer
         self.pooling = pooling
         self.max_length = max_length
@@ -129,20 +141,36 @@ class Embedder:
         lengths = [len(ids) for ids in self.tokenizer(unique, add_special_tokens=False).input_ids]
         order = np.argsort(lengths, kind="stable")[::-1]
         vectors = np.zeros((len(unique), self.dim), dtype=np.float32)
+        batches = [order[first : first + self.batch_size] for first in range(0, len(unique), self.batch_size)]
         start = time.perf_counter()
         tokens = 0
         bar = tqdm(total=len(unique), desc="encode", unit="text", disable=not self.progress, leave=False)
-        for first in range(0, len(unique), self.batch_size):
-            index = order[first : first + self.batch_size]
-            batch = tokenize([unique[i] for i in index], self.tokenizer, self.pooling, self.max_length)
-            batch = {k: v.to(self.device) for k, v in batch.items()}
-            pooled = embed_batch(self.model, batch, self.pooling, self.tokenizer.bos_token_id)
-            if self.normalize:
-                pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
-            vectors[index] = pooled.float().cpu().numpy()
-            tokens += int(batch["attention_mask"].sum())
-            bar.update(len(index))
-            bar.set_postfix(tok_s=f"{tokens / (time.perf_counter() - start):.0f}")
+        lock = threading.Lock()
+
+        def work(worker: int) -> None:
+            nonlocal tokens
+            model = self.replicas[worker]
+            device = next(model.parameters()).device
+            for index in batches[worker :: len(self.replicas)]:
+                batch = tokenize([unique[i] for i in index], self.tokenizer, self.pooling, self.max_length)
+                batch = {k: v.to(device) for k, v in batch.items()}
+                with torch.inference_mode():
+                    pooled = embed_batch(model, batch, self.pooling, self.tokenizer.bos_token_id)
+                    if self.normalize:
+                        pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
+                    result = pooled.float().cpu().numpy()
+                with lock:
+                    vectors[index] = result
+                    tokens += int(batch["attention_mask"].sum())
+                    bar.update(len(index))
+                    bar.set_postfix(tok_s=f"{tokens / (time.perf_counter() - start):.0f}")
+
+        if len(self.replicas) == 1:
+            work(0)
+        else:
+            with ThreadPoolExecutor(len(self.replicas)) as pool:
+                for done in [pool.submit(work, w) for w in range(len(self.replicas))]:
+                    done.result()
         bar.close()
         elapsed = time.perf_counter() - start
         self.throughput.texts += len(unique)

@@ -166,6 +166,7 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
         dtype=runtime.eval_dtype(),
         normalize=spec.evaluation.normalize,
         progress=runtime.progress,
+        devices=runtime.encoding_devices(),
     )
     if runtime.embedding_cache:
         embedder.cache = EmbeddingCache(

@@ -42,6 +42,8 @@ class Runtime:
         embedding_cache: keep each run's embeddings by text in `cache_root()/embeddings/<run id>`
             (`t2t.embedding_cache`), so resuming, re-evaluating and rescoring never encode a text
             twice. ~100 MB per run at smol (float32); off for huge task sets if disk is short.
+        eval_parallel: encode on every visible GPU when there are several (one model copy per GPU,
+            batches dealt round-robin: `Embedder(devices=...)`); the embeddings are the same.
         train_attention: the attention kernel while training: `auto` = eager on CPUs (sdpa's CPU
             backward is slow for short padded batches), sdpa on GPUs; or `sdpa` / `eager`.
             Evaluation always uses the model's own (sdpa). Same maths either way.
@@ -64,6 +66,7 @@ class Runtime:
     on_stale: Literal["error", "recompute", "accept"] = "error"
     add_items: bool = False
     embedding_cache: bool = True
+    eval_parallel: bool = True
     train_attention: Literal["auto", "sdpa", "eager"] = "auto"
     sparse_dropout: Literal["auto", "on", "off"] = "auto"
 
@@ -86,6 +89,12 @@ class Runtime:
         if self.precision == "mixed":
             return torch.float32
         return self.autocast_dtype()
+
+    def encoding_devices(self) -> list[str] | None:
+        """The devices evaluation encodes on: all GPUs when several are visible, else None (one)."""
+        if not (self.eval_parallel and self.device.startswith("cuda")) or torch.cuda.device_count() < 2:
+            return None
+        return [f"cuda:{i}" for i in range(torch.cuda.device_count())]
 
     def checkpointing_for(self, activation_gb: float) -> bool:
         """Whether a stage with this estimated activation memory trains with checkpointing."""

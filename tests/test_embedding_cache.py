@@ -94,3 +94,19 @@ def test_reevaluating_a_task_from_the_cache_gives_the_same_score(tmp_path):
         encoded.append(embedder.throughput.texts)
     assert scores[0] == scores[1]
     assert encoded[0] > 0 and encoded[1] == 0
+
+
+def test_data_parallel_encoding_gives_the_same_embeddings_in_input_order():
+    """Two CPU workers (as two GPUs would be used): same batches, same vectors, input order."""
+    texts = [f"Sentence number {i} has {'many ' * (i % 7)}words." for i in range(45)] + TEXTS
+    one = Embedder(*load_backbone("tiny-llama"), PoolingSpec(mode="last"), batch_size=4, progress=False)
+    two = Embedder(
+        *load_backbone("tiny-llama"),
+        PoolingSpec(mode="last"),
+        batch_size=4,
+        progress=False,
+        devices=["cpu", "cpu"],
+    )
+    assert len(two.replicas) == 2 and two.replicas[1] is not two.model
+    np.testing.assert_array_equal(two.embed(texts), one.embed(texts))
+    assert two.throughput.texts == one.throughput.texts and two.throughput.tokens == one.throughput.tokens

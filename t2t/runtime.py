@@ -29,9 +29,9 @@ class Runtime:
             one GPU): the layers' activations are recomputed in the backward instead of stored.
         checkpoint_above_gb: also checkpoint a stage whose estimated activation memory exceeds this
             many GB (`t2t.training.fastpath.activation_gb`); None: only `gradient_checkpointing`.
-            Default 6: at smol, SimCSE (two views of 32 × 64 tokens, ~9.6 GB of activations, 10.6
-            GB peak) is checkpointed (2.2 GB peak, ~30% slower steps), MNTP and Text2Token's
-            stages are not. Recomputation replays the saved RNG state, so dropout masks and the
+            Default 6: at smol, SimCSE (two views of 32 × 64 tokens, up to ~7.8 GB of activations,
+            7.6 GB peak measured) is checkpointed (2.3 GB peak, ~25% slower steps); MNTP (4.8 GB
+            peak) and Text2Token's stages are not. Recomputation replays the saved RNG state, so dropout masks and the
             update are the same.
         eval_batch_size: texts per forward pass in evaluation.
         progress: progress bars.

@@ -126,10 +126,10 @@ def prepare_lora(model: nn.Module, *, autocast: bool, sparse_dropout: bool) -> i
     return changed
 
 
-#: stored activation bytes per token, layer and hidden unit on the fast path (bf16), measured:
-#: MNTP at smol (16 × 128 tokens, 30 layers, hidden 576) peaks at 5.8 GB with ~1 GB of weights
-#: and buffers, SimCSE (2 × 32 × 64) at 10.6 GB: ~4.8 GB / (2048 · 30 · 576) ≈ 136 bytes.
-ACTIVATION_BYTES = 136
+#: stored activation bytes per token, layer and hidden unit on the fast path (bf16), measured by
+#: `python -m reproduce.benchmark` at smol: MNTP (16 × 128 tokens, 30 layers, hidden 576, no
+#: padding) peaks at 4.8 GB, ~1 GB of it weights and buffers: 3.8 GB / (2048 · 30 · 576) ≈ 107.
+ACTIVATION_BYTES = 110
 
 
 def activation_gb(config, tokens_per_step: int) -> float:

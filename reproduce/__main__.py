@@ -21,7 +21,7 @@ from pathlib import Path
 from reproduce.manifest import PRESET_ORDER
 from reproduce.rebuild import RebuildFailed, rebuild_all
 from reproduce.registry import REGISTRY
-from t2t.cli import integer, number
+from t2t.cli import add_training_arguments, integer, number, training_runtime_fields
 from t2t.config import ConfigError
 from t2t.errors import report_user_errors
 from t2t.results import problems_seen
@@ -50,17 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="do not keep runs' embeddings by text (t2t.embedding_cache; ~100 MB per run at smol)",
     )
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "mixed"], default="auto")
+    add_training_arguments(parser)
     parser.add_argument("--eval-batch-size", type=integer(minimum=1), default=32)
-    parser.add_argument(
-        "--gradient-checkpointing", action="store_true", help="recompute activations in every stage"
-    )
-    parser.add_argument(
-        "--checkpoint-above-gb",
-        type=number(minimum=0, inclusive=False),
-        default=6.0,
-        help="checkpoint stages whose estimated activations exceed this many GB (default 6)",
-    )
     parser.add_argument(
         "--seeds",
         type=integer(minimum=1),
@@ -136,10 +127,8 @@ def _run(args: argparse.Namespace) -> int:
     from t2t.runtime import Runtime
 
     runtime = Runtime(
-        precision=args.precision,
+        **training_runtime_fields(args),
         eval_batch_size=args.eval_batch_size,
-        gradient_checkpointing=args.gradient_checkpointing,
-        checkpoint_above_gb=args.checkpoint_above_gb,
         progress=not args.quiet,
         on_stale=args.on_stale,
         add_items=args.add_items,

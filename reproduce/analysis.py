@@ -381,10 +381,10 @@ def analyse(run: AnalysisRun, runtime: Runtime | None = None, root: Path | None 
     """
     path = result_path(run, root)
     stored = read_json(path, "the analysis is recomputed now and the file rewritten.")
-    if stored is not None and run.analysis == "spectrum" and not items_path(path).is_file():
-        logger.info("%s %s: stored without per-sentence items (no band)", run.analysis, run.run_id)
     if stored is not None:
         logger.info("%s %s: stored result %s", run.analysis, run.run_id, path)
+        if run.analysis == "spectrum" and not items_path(path).is_file():
+            logger.info("%s %s: stored without per-sentence items (no band)", run.analysis, run.run_id)
         return stored
     runtime = runtime or Runtime()
     start = time.perf_counter()

@@ -51,29 +51,30 @@ PATHS = {  # Runtime fields of each path
 }
 
 
-def non_embedding_parameters(config) -> int:
-    """Parameters of the decoder layers (what every token multiplies through), from the config."""
+def projection_shapes(config) -> list[tuple[int, int]]:
+    """`(in, out)` of one decoder layer's seven projections (q, k, v, o, gate, up, down)."""
     hidden, inner = config.hidden_size, config.intermediate_size
     heads = config.num_attention_heads
     kv = getattr(config, "num_key_value_heads", heads) * (hidden // heads)
-    per_layer = hidden * hidden * 2 + hidden * kv * 2 + hidden * inner * 3
-    return per_layer * config.num_hidden_layers
+    return [
+        (hidden, hidden),
+        (hidden, kv),
+        (hidden, kv),
+        (hidden, hidden),
+        (hidden, inner),
+        (hidden, inner),
+        (inner, hidden),
+    ]
+
+
+def non_embedding_parameters(config) -> int:
+    """Parameters of the decoder layers (what every token multiplies through), from the config."""
+    return sum(i * o for i, o in projection_shapes(config)) * config.num_hidden_layers
 
 
 def gemm_rate(config, dtype: torch.dtype, tokens: int = 1024, repeats: int = 5) -> float:
     """FLOP/s of `(tokens, in) @ (in, out)` over one decoder layer's projection shapes."""
-    hidden, inner = config.hidden_size, config.intermediate_size
-    heads = config.num_attention_heads
-    kv = getattr(config, "num_key_value_heads", heads) * (hidden // heads)
-    shapes = [
-        (hidden, hidden),
-        (hidden, kv),
-        (hidden, kv),
-        (hidden, hidden),
-        (hidden, inner),
-        (hidden, inner),
-    ]
-    shapes.append((inner, hidden))
+    shapes = projection_shapes(config)
     pairs = [(torch.randn(tokens, i, dtype=dtype), torch.randn(i, o, dtype=dtype)) for i, o in shapes]
     flops = sum(2 * tokens * i * o for i, o in shapes)
     best = float("inf")
@@ -167,9 +168,7 @@ def train_one(backbone: str, preset_name: str, kind: str, path: str, steps: int)
     from t2t.training.pipeline import build_model
 
     spec = stage_spec(backbone, preset_name, kind, steps)
-    runtime = Runtime(
-        device="cpu" if not torch.cuda.is_available() else "cuda", progress=False, **PATHS[path]
-    )
+    runtime = Runtime(progress=False, **PATHS[path])
     with tempfile.TemporaryDirectory() as cache:
         os.environ["T2T_CACHE_DIR"] = cache
         model, _, logs = build_model(spec, runtime)

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 import reproduce.methods  # noqa: F401  (registers every objective a spec may name)
-from t2t.cli import integer, number
+from t2t.cli import add_training_arguments, integer, training_runtime_fields
 from t2t.errors import report_user_errors
 from t2t.runtime import Runtime
 from t2t.training.pipeline import build_model, make_accelerator, stage_dir
@@ -45,17 +45,8 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--spec", type=Path, required=True, help="JSON file with a ModelSpec or RunSpec")
-    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "mixed"], default="auto")
+    add_training_arguments(parser)
     parser.add_argument("--checkpoint-every", type=integer(minimum=1), default=50)
-    parser.add_argument(
-        "--gradient-checkpointing", action="store_true", help="recompute activations in every stage"
-    )
-    parser.add_argument(
-        "--checkpoint-above-gb",
-        type=number(minimum=0, inclusive=False),
-        default=6.0,
-        help="checkpoint stages whose estimated activations exceed this many GB (default 6)",
-    )
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--debug", action="store_true", help="tracebacks for user errors too")
     args = parser.parse_args(argv)
@@ -64,10 +55,8 @@ def main(argv: list[str] | None = None) -> None:
     payload = json.loads(args.spec.read_text())
     spec = ModelSpec.from_dict(payload.get("model", payload) if "method" in payload else payload)
     runtime = Runtime(
-        precision=args.precision,
+        **training_runtime_fields(args),
         checkpoint_every=args.checkpoint_every,
-        gradient_checkpointing=args.gradient_checkpointing,
-        checkpoint_above_gb=args.checkpoint_above_gb,
         progress=not args.no_progress,
     )
     accelerator = make_accelerator(runtime)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 from collections.abc import Callable
+from typing import Any
 
 
 def _describe(kind: str, minimum: float | None, maximum: float | None, inclusive: bool) -> str:
@@ -53,3 +54,26 @@ def _ranged(cast, kind: str, minimum, maximum, *, inclusive: bool):
 
     parse.__name__ = cast.__name__  # argparse names the type in its messages
     return parse
+
+
+def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+    """The `t2t.runtime.Runtime` options of every command that trains: precision and memory."""
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "mixed"], default="auto")
+    parser.add_argument(
+        "--gradient-checkpointing", action="store_true", help="recompute activations in every stage"
+    )
+    parser.add_argument(
+        "--checkpoint-above-gb",
+        type=number(minimum=0, inclusive=False),
+        default=6.0,
+        help="checkpoint stages whose estimated activations exceed this many GB (default 6)",
+    )
+
+
+def training_runtime_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """`Runtime` keyword arguments from the options `add_training_arguments` added."""
+    return {
+        "precision": args.precision,
+        "gradient_checkpointing": args.gradient_checkpointing,
+        "checkpoint_above_gb": args.checkpoint_above_gb,
+    }

@@ -158,6 +158,8 @@ def inspect_targets(session: nox.Session) -> None:
 
 @nox.session
 def benchmark(session: nox.Session) -> None:
-    """Encoding and training throughput against a plain loop on this machine (rates and ratios)."""
+    """Encoding and training throughput as fractions of this machine's GEMM rate, against
+    sentence-transformers and llm2vec's `LLM2Vec.encode` (in llm2vec-parity's reference venv)."""
     install_suite(session)
-    session.run("python", "-m", "reproduce.benchmark", *session.posargs, env=OFFLINE_ENV)
+    llm2vec = ["--llm2vec-python", llm2vec_reference_python(session)]
+    session.run("python", "-m", "reproduce.benchmark", *llm2vec, *session.posargs, env=OFFLINE_ENV)

@@ -20,6 +20,12 @@ Machines are shared and noisy, so everything is measured in one run and reported
    one more forward pass with the adapter off). Padding is work the machine does but not useful
    work: "fill" is the real tokens' share of batch × max_length (rows are padded to the batch's
    longest, so the padded share is at most 1 - fill).
+4. **llm2vec** (`--llm2vec-python`, which `nox -s benchmark` passes): our mean-pooled bidirectional
+   encoder against `LLM2Vec.encode` in llm2vec's own environment.
+5. **mteb's scoring**: the seconds `mteb.evaluate` spends on each mirrored classification task
+   besides encoding (an encoder whose vectors cost nothing), for comparison with a run's encoding time.
+6. **Profile** (`--profile`): one stage of each kind under the torch profiler, its step time split
+   by op category (matmul, elementwise, copies, attention, loss, optimizer, framework, Python).
 
 Writes `results/benchmarks/benchmark-<backbone>.json`.
 """
@@ -34,6 +40,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -133,7 +140,6 @@ def bench_encoding(backbone: str, texts: list[str], pooling: str, batch_size: in
         theirs = peer.encode(formatted, batch_size=batch_size, convert_to_numpy=True)
         peer_s.append(time.perf_counter() - start)
     theirs = np.asarray(theirs, dtype=np.float32)
-    cosine = (ours * theirs).sum(1) / (np.linalg.norm(ours, axis=1) * np.linalg.norm(theirs, axis=1))
     return {
         "pooling": pooling,
         "texts": len(texts),
@@ -141,8 +147,122 @@ def bench_encoding(backbone: str, texts: list[str], pooling: str, batch_size: in
         "ours_tokens_per_s": tokens / min(ours_s),
         "st_bf16_tokens_per_s": tokens / min(peer_s),
         "ours_vs_st": min(peer_s) / min(ours_s),
-        "min_cosine_vs_st": float(cosine.min()),
+        "min_cosine_vs_st": float(cosines(ours, theirs).min()),
+        "median_cosine_vs_st": float(np.median(cosines(ours, theirs))),
     }
+
+
+def bench_llm2vec_encoding(
+    backbone: str, texts: list[str], batch_size: int, repeats: int, python: str, dtype=torch.bfloat16
+) -> dict:
+    """Our mean-pooled bidirectional encoder against llm2vec's `LLM2Vec.encode` (the LLM2Vec baseline's
+    evaluation), both in `dtype` (bf16 in the benchmark), on the same weights and texts.
+
+    llm2vec needs transformers 4.44, so it runs in its own environment (`python`, the interpreter of
+    `nox -s llm2vec-parity`'s reference venv) on a model folder saved for it
+    (`baselines.parity.legacy`), through `baselines/parity/encode_speed.py`.
+    """
+    from baselines.parity.legacy import rewrite_for_transformers_4
+    from t2t.backbones import load_backbone
+    from t2t.encoder import Embedder
+    from t2t.pooling import PoolingSpec, format_texts
+
+    spec = PoolingSpec(mode="mean", mean_skip_bos=True)  # llm2vec means over the text's own tokens
+    model, tokenizer = load_backbone(backbone, attention="bidirectional", dtype=dtype)
+    tokens = sum(len(ids) for ids in tokenizer(format_texts(texts, tokenizer, spec, 512)).input_ids)
+    with tempfile.TemporaryDirectory() as folder:
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+        rewrite_for_transformers_4(Path(folder), f"t2t-benchmark/{backbone}")
+        Path(folder, "texts.json").write_text(json.dumps(texts))
+        script = Path(__file__).resolve().parents[1] / "baselines" / "parity" / "encode_speed.py"
+        command = [python, str(script), "--model", folder, "--texts", f"{folder}/texts.json"]
+        command += [
+            "--out",
+            f"{folder}/theirs.npy",
+            "--batch-size",
+            str(batch_size),
+            "--repeats",
+            str(repeats),
+            "--dtype",
+            str(dtype).removeprefix("torch."),
+        ]
+        done = subprocess.run(command, capture_output=True, text=True)
+        if done.returncode:
+            raise RuntimeError(
+                f"LLM2Vec.encode timing failed (exit {done.returncode}): {done.stderr[-1500:]}"
+            )
+        peer = json.loads(done.stdout.strip().splitlines()[-1])
+        theirs = np.load(f"{folder}/theirs.npy")
+    embedder = Embedder(model, tokenizer, spec, batch_size=batch_size, dtype=dtype, progress=False)
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        ours = embedder.embed(texts)
+        seconds.append(time.perf_counter() - start)
+    return {
+        "pooling": "mean (bidirectional)",
+        "texts": len(texts),
+        "tokens": tokens,
+        "ours_tokens_per_s": tokens / min(seconds),
+        "llm2vec_tokens_per_s": tokens / peer["seconds"],
+        "ours_vs_llm2vec": peer["seconds"] / min(seconds),
+        "min_cosine_vs_llm2vec": float(cosines(ours, theirs).min()),
+        "median_cosine_vs_llm2vec": float(np.median(cosines(ours, theirs))),
+    }
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The cosine similarity of each row of `a` with the same row of `b`."""
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+SCORED_TASKS = ("AmazonCounterfactualClassification", "Banking77Classification")
+
+
+def free_encoder(dim: int = 64):
+    """An mteb encoder whose embeddings cost nothing: a fixed random vector per text (seeded by the
+    text's CRC), so that `mteb.evaluate` measures only mteb's own scoring (fitting the classifiers,
+    the metrics and their input checks)."""
+    import zlib
+
+    from mteb.models.abs_encoder import AbsEncoder
+
+    from t2t.encoder import model_meta
+
+    class FreeEncoder(AbsEncoder):
+        def __init__(self) -> None:
+            self.model, self.dim, self.max_length = torch.nn.Linear(1, 1), dim, 512  # what model_meta reads
+            self.mteb_model_meta = model_meta("t2t-benchmark/free", self)
+
+        def encode(self, inputs, **kwargs) -> np.ndarray:
+            texts = [text for batch in inputs for text in batch["text"]]
+            rows = [np.random.default_rng(zlib.crc32(t.encode())).standard_normal(dim) for t in texts]
+            return np.asarray(rows, dtype=np.float32)
+
+    return FreeEncoder()
+
+
+def bench_scoring(names=SCORED_TASKS) -> list[dict]:
+    """Seconds `mteb.evaluate` spends on each classification task besides encoding (`free_encoder`).
+
+    Tasks not mirrored under the data root are skipped (the benchmark never downloads)."""
+    import mteb
+
+    from t2t.evaluation.offline import offline_available, offline_task
+    from t2t.paths import data_root
+
+    root, rows = data_root(), []
+    for name in names:
+        if not offline_available(name, root):
+            print(f"  scoring {name}: skipped (not under the data root {root})", flush=True)
+            continue
+        task = offline_task(name, root)
+        start = time.perf_counter()
+        mteb.evaluate(free_encoder(), [task], cache=None, show_progress_bar=False)
+        rows.append({"task": name, "scoring_seconds": time.perf_counter() - start})
+        print(f"  scoring {name}: {rows[-1]['scoring_seconds']:.1f} s besides encoding", flush=True)
+    return rows
 
 
 def stage_spec(backbone: str, preset_name: str, kind: str, steps: int):
@@ -190,30 +310,158 @@ def train_one(backbone: str, preset_name: str, kind: str, path: str, steps: int)
     }
 
 
-def bench_training(backbone: str, preset_name: str, kinds, paths, steps: int) -> list[dict]:
-    """`train_one` for every (kind, path), each in a fresh process (its own peak memory).
+OP_CATEGORIES = (  # (category, op-name prefixes), first match wins; the rest is "other ops"
+    ("matmul", ("aten::mm", "aten::addmm", "aten::bmm", "aten::baddbmm", "aten::_weight", "mkldnn")),
+    ("attention", ("aten::_softmax", "aten::_scaled_dot_product", "aten::_flash_attention")),
+    ("loss", ("aten::_log_softmax", "aten::nll_loss", "aten::logsumexp", "aten::cross_entropy")),
+    ("optimizer", ("aten::_foreach", "aten::addcdiv", "aten::addcmul", "aten::lerp", "aten::sqrt")),
+    (
+        "copies, casts and allocation",
+        (
+            "aten::copy_",
+            "aten::_to_copy",
+            "aten::clone",
+            "aten::cat",
+            "aten::index",
+            "aten::scatter",
+            "aten::empty",
+            "aten::fill_",
+            "aten::zero",
+            "aten::zeros",
+            "aten::ones",
+            "aten::full",
+            "aten::contiguous",
+            "aten::to",
+            "aten::t",
+            "aten::transpose",
+            "aten::view",
+            "aten::reshape",
+            "aten::_unsafe_view",
+            "aten::expand",
+            "aten::permute",
+            "aten::slice",
+            "aten::select",
+            "aten::as_strided",
+            "aten::unsqueeze",
+            "aten::squeeze",
+            "aten::detach",
+            "aten::resize_",
+        ),
+    ),  # fmt: skip
+    ("elementwise and norms", ("aten::",)),
+)
 
-    A process that fails (e.g. killed for memory) is reported as such and the others still run.
+
+def op_category(name: str) -> str:
+    """The category of a profiled op by its name: `matmul`, `attention`, ..., or `framework`
+    (autograd engine nodes, record_function ranges and other non-aten entries: their self time is
+    the framework's own bookkeeping)."""
+    for category, prefixes in OP_CATEGORIES:
+        if name.startswith(prefixes):
+            return category
+    return "framework"
+
+
+def step_profile(events, step_range: str, key=op_category) -> dict[str, float]:
+    """Seconds per step by op category (or by `key(op name)`), from a torch profiler's events, over
+    every step but the first.
+
+    Steps are the `step_range` ranges (`t2t.training.loop.STEP_RANGE`); an op belongs to the step
+    its start lies in, and counts with its self time (its children are counted on their own), so
+    the categories add up to the profiled time. `python` is the rest of each step's wall time: the
+    interpreter between ops (peft, transformers and our own Python).
     """
+    steps = sorted((e.time_range.start, e.time_range.end) for e in events if e.name == step_range)[1:]
+    if not steps:
+        raise ValueError(f"no {step_range!r} ranges after the first step: profile at least two steps")
+    totals: dict[str, float] = {}
+    for event in events:
+        if event.name == step_range or not any(a <= event.time_range.start < b for a, b in steps):
+            continue
+        category = key(event.name)
+        totals[category] = totals.get(category, 0.0) + event.self_cpu_time_total / 1e6
+    wall = sum(b - a for a, b in steps) / 1e6
+    totals["python"] = max(wall - sum(totals.values()), 0.0)
+    return {category: seconds / len(steps) for category, seconds in totals.items()}
+
+
+def profile_one(backbone: str, preset_name: str, kind: str, path: str, steps: int) -> dict:
+    """`train_one`'s step under the torch profiler: seconds per step by op category (`step_profile`).
+
+    The profiler adds a few microseconds per op, so the step is slower than unprofiled; the shares
+    are what matters. `matmul_flop_per_s` is the useful FLOPs of a step over the time in matmul
+    ops: how fast the GEMMs themselves run (LoRA's rank-r products included in their time).
+    """
+    from torch.profiler import ProfilerActivity, profile
+
+    from t2t.runtime import Runtime
+    from t2t.training.loop import STEP_RANGE
+    from t2t.training.pipeline import build_model
+
+    spec = stage_spec(backbone, preset_name, kind, steps)
+    with tempfile.TemporaryDirectory() as cache, profile(activities=[ProfilerActivity.CPU]) as profiler:
+        os.environ["T2T_CACHE_DIR"] = cache
+        model, _, logs = build_model(spec, Runtime(progress=False, **PATHS[path]))
+    events = profiler.events()
+    seconds = step_profile(events, STEP_RANGE)
+    by_op = step_profile(events, STEP_RANGE, key=lambda name: name)
+    del by_op["python"]
+    tokens = sum(entry["tokens"] for entry in logs[0][1:]) / len(logs[0][1:])
+    flops = tokens * (6 if kind == "model-derived" else 4) * non_embedding_parameters(model.config)
+    return {
+        "kind": kind,
+        "path": path,
+        "seconds_per_step": seconds,
+        "matmul_flop_per_s": flops / seconds["matmul"] if seconds.get("matmul") else None,
+        "top_ops": dict(sorted(by_op.items(), key=lambda kv: -kv[1])[:12]),
+    }
+
+
+def in_child(flag: str, backbone: str, preset_name: str, kind: str, path: str, steps: int) -> dict:
+    """Run `--train-one`/`--profile-one` in a fresh process (its own peak memory); its JSON line,
+    or `{"failed": why}` when it fails (e.g. killed for memory), so the other stages still run."""
+    command = [sys.executable, "-m", "reproduce.benchmark", flag, kind, path]
+    command += ["--backbone", backbone, "--preset", preset_name, "--steps", str(steps)]
+    done = subprocess.run(command, capture_output=True, text=True)
+    if done.returncode:
+        reason = "killed (out of memory?)" if done.returncode in (-9, 137) else done.stderr[-1500:]
+        print(f"  {flag[2:]} {kind:13s} {path}: FAILED, exit {done.returncode}: {reason}", flush=True)
+        return {"kind": kind, "path": path, "failed": f"exit {done.returncode}: {reason}"}
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def bench_training(backbone: str, preset_name: str, kinds, paths, steps: int) -> list[dict]:
+    """`train_one` for every (kind, path), each in a fresh process (`in_child`)."""
     rows = []
     for kind in kinds:
         for path in paths:
-            command = [sys.executable, "-m", "reproduce.benchmark", "--train-one", kind, path]
-            command += ["--backbone", backbone, "--preset", preset_name, "--steps", str(steps)]
-            done = subprocess.run(command, capture_output=True, text=True)
-            if done.returncode:
-                reason = "killed (out of memory?)" if done.returncode in (-9, 137) else done.stderr[-1500:]
-                print(f"  train {kind:13s} {path}: FAILED, exit {done.returncode}: {reason}", flush=True)
-                rows.append({"kind": kind, "path": path, "failed": f"exit {done.returncode}: {reason}"})
-                continue
-            rows.append(json.loads(done.stdout.strip().splitlines()[-1]))
-            row = rows[-1]
-            print(
-                f"  train {kind:13s} {path}: {row['tokens_per_s']:7.0f} tok/s, "
-                f"peak RSS {row['peak_rss_gb']:.1f} GB",
-                flush=True,
-            )
+            rows.append(in_child("--train-one", backbone, preset_name, kind, path, steps))
+            if "failed" not in rows[-1]:
+                print(
+                    f"  train {kind:13s} {path}: {rows[-1]['tokens_per_s']:7.0f} tok/s, "
+                    f"peak RSS {rows[-1]['peak_rss_gb']:.1f} GB",
+                    flush=True,
+                )
     return rows
+
+
+def print_profiles(rows: list[dict], gemm_bf16: float) -> None:
+    """One line per profiled stage: each category's share of a step, and the matmul ops' own rate."""
+    print("where a training step's time goes (torch profiler; share of the step's wall time):")
+    for row in rows:
+        if "failed" in row:
+            continue
+        seconds = row["seconds_per_step"]
+        total = sum(seconds.values())
+        shares = ", ".join(
+            f"{category} {value / total:.0%}"
+            for category, value in sorted(seconds.items(), key=lambda kv: -kv[1])
+        )
+        rate = row["matmul_flop_per_s"]
+        speed = f"; matmul ops run at {rate / gemm_bf16:.0%} of GEMM" if rate else ""
+        print(f"  {row['kind']:13s} {row['path']}: {total:.2f} s/step: {shares}{speed}", flush=True)
+        top = ", ".join(f"{name} {value / total:.0%}" for name, value in list(row["top_ops"].items())[:8])
+        print(f"  {'':13s} top ops: {top}", flush=True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -233,10 +481,21 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kinds", nargs="+", choices=STAGE_KINDS, default=list(STAGE_KINDS))
     parser.add_argument("--paths", nargs="+", choices=list(PATHS), default=list(PATHS))
     parser.add_argument("--skip-encoding", action="store_true")
+    parser.add_argument(
+        "--llm2vec-python",
+        help="a python with llm2vec 0.2.3 (nox -s benchmark passes llm2vec-parity's): also time LLM2Vec.encode",
+    )
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="also profile one step of each kind (fast path) and print where its time goes",
+    )
     parser.add_argument("--train-one", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--profile-one", nargs=2, metavar=("KIND", "PATH"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    if args.train_one:
-        print(json.dumps(train_one(args.backbone, args.preset, *args.train_one, args.steps)))
+    if args.train_one or args.profile_one:
+        one = train_one if args.train_one else profile_one
+        print(json.dumps(one(args.backbone, args.preset, *(args.train_one or args.profile_one), args.steps)))
         return
     from t2t.atomic import atomic_write_json
     from t2t.backbones import load_backbone
@@ -265,9 +524,24 @@ def main(argv: list[str] | None = None) -> None:
                 f"  encode [{pooling}]: ours {row['ours_tokens_per_s']:.0f} tok/s "
                 f"({row['ours_gemm_fraction']:.0%} of GEMM), sentence-transformers bf16 "
                 f"{row['st_bf16_tokens_per_s']:.0f} tok/s ({row['st_gemm_fraction']:.0%}); ours "
-                f"{row['ours_vs_st']:.2f}x (min cosine {row['min_cosine_vs_st']:.4f})",
+                f"{row['ours_vs_st']:.2f}x (cosine min {row['min_cosine_vs_st']:.4f}, median {row['median_cosine_vs_st']:.5f})",
                 flush=True,
             )
+        if args.llm2vec_python:
+            row = bench_llm2vec_encoding(
+                args.backbone, texts, args.batch_size, args.repeats, args.llm2vec_python
+            )
+            row["ours_gemm_fraction"] = row["ours_tokens_per_s"] * 2 * params / gemm["bf16"]
+            row["llm2vec_gemm_fraction"] = row["llm2vec_tokens_per_s"] * 2 * params / gemm["bf16"]
+            encoding.append(row)
+            print(
+                f"  encode [mean, bidirectional]: ours {row['ours_tokens_per_s']:.0f} tok/s "
+                f"({row['ours_gemm_fraction']:.0%} of GEMM), llm2vec LLM2Vec.encode bf16 "
+                f"{row['llm2vec_tokens_per_s']:.0f} tok/s ({row['llm2vec_gemm_fraction']:.0%}); ours "
+                f"{row['ours_vs_llm2vec']:.2f}x (cosine min {row['min_cosine_vs_llm2vec']:.4f}, median {row['median_cosine_vs_llm2vec']:.5f})",
+                flush=True,
+            )
+    scoring = [] if args.skip_encoding else bench_scoring()
     training = bench_training(args.backbone, args.preset, args.kinds, args.paths, args.steps)
     for row in training:
         if "failed" in row:
@@ -286,6 +560,16 @@ def main(argv: list[str] | None = None) -> None:
                 f"(fill {row['fill']:.0%}), peak RSS {row['peak_rss_gb']:.1f} GB{ratio}",
                 flush=True,
             )
+    profiles = []
+    if args.profile:
+        profiles = [
+            in_child("--profile-one", args.backbone, args.preset, kind, "fast", args.steps)
+            for kind in args.kinds
+        ]
+        for row in profiles:
+            if "failed" not in row and row["matmul_flop_per_s"]:
+                row["matmul_gemm_fraction"] = row["matmul_flop_per_s"] / gemm["bf16"]
+        print_profiles(profiles, gemm["bf16"])
     report = {
         "backbone": args.backbone,
         "preset": args.preset,
@@ -295,6 +579,8 @@ def main(argv: list[str] | None = None) -> None:
         "non_embedding_parameters": params,
         "encoding": encoding,
         "training": training,
+        "profiles": profiles,
+        "scoring": scoring,
     }
     path = results_root() / "benchmarks" / f"benchmark-{args.backbone.replace('/', '_')}.json"
     atomic_write_json(path, report)

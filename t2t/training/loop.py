@@ -65,6 +65,9 @@ class LoopSettings:
     progress: bool = True
 
 
+STEP_RANGE = "t2t.train_step"  # profiler range around one optimisation step (reproduce.benchmark)
+
+
 def sample_plan(n_items: int, steps: int, batch_size: int, seed: int) -> np.ndarray:
     """Item indices of every step, `(steps, batch_size)`: seeded permutations, epoch after epoch."""
     if n_items == 0:
@@ -200,36 +203,37 @@ def train(
     tokens_seen, clock = 0, time.perf_counter()
     module.train()
     for step in range(start, settings.steps):
-        step_start = time.perf_counter()
-        indices = local_share(plan[step], accelerator.process_index, accelerator.num_processes)
-        with autocast:
-            loss, tokens = module([items[i] for i in indices], indices.tolist())
-        mean_loss = float(accelerator.reduce(loss.detach().float(), reduction="mean"))
-        if not math.isfinite(mean_loss):
-            bar.close()
-            raise NonFiniteLoss(
-                f"loss became {mean_loss} at step {step + 1}; stopped before the update. "
-                f"{checkpoint_note(checkpoint_dir)} "
-                "Try a lower learning rate or fp32 (precision) for this stage."
-            )
-        for group in optimizer.param_groups:
-            group["lr"] = learning_rate_at(step, settings)
-        accelerator.backward(loss)
-        if settings.grad_clip > 0:
-            accelerator.clip_grad_norm_(module.parameters(), settings.grad_clip)
-        optimizer.step()
-        optimizer.zero_grad(set_to_none=True)
+        with torch.profiler.record_function(STEP_RANGE):  # a no-op unless profiled
+            step_start = time.perf_counter()
+            indices = local_share(plan[step], accelerator.process_index, accelerator.num_processes)
+            with autocast:
+                loss, tokens = module([items[i] for i in indices], indices.tolist())
+            mean_loss = float(accelerator.reduce(loss.detach().float(), reduction="mean"))
+            if not math.isfinite(mean_loss):
+                bar.close()
+                raise NonFiniteLoss(
+                    f"loss became {mean_loss} at step {step + 1}; stopped before the update. "
+                    f"{checkpoint_note(checkpoint_dir)} "
+                    "Try a lower learning rate or fp32 (precision) for this stage."
+                )
+            for group in optimizer.param_groups:
+                group["lr"] = learning_rate_at(step, settings)
+            accelerator.backward(loss)
+            if settings.grad_clip > 0:
+                accelerator.clip_grad_norm_(module.parameters(), settings.grad_clip)
+            optimizer.step()
+            optimizer.zero_grad(set_to_none=True)
 
-        tokens_seen += int(tokens) * accelerator.num_processes
-        elapsed = time.perf_counter() - clock
-        log.append(
-            {
-                "step": step + 1,
-                "loss": mean_loss,
-                "tokens": int(tokens) * accelerator.num_processes,
-                "seconds": round(time.perf_counter() - step_start, 4),
-            }
-        )
+            tokens_seen += int(tokens) * accelerator.num_processes
+            elapsed = time.perf_counter() - clock
+            log.append(
+                {
+                    "step": step + 1,
+                    "loss": mean_loss,
+                    "tokens": int(tokens) * accelerator.num_processes,
+                    "seconds": round(time.perf_counter() - step_start, 4),
+                }
+            )
         bar.update(1)
         bar.set_postfix(loss=f"{mean_loss:.4f}", tok_s=f"{tokens_seen / max(elapsed, 1e-9):.0f}")
         if (step + 1) % settings.checkpoint_every == 0 or step + 1 == settings.steps:

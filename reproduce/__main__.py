@@ -18,6 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
+from reproduce.gpu_hours import GPU_KINDS, CostModel, describe_cost_model
 from reproduce.manifest import PRESET_ORDER
 from reproduce.rebuild import RebuildFailed, rebuild_all
 from reproduce.registry import REGISTRY
@@ -45,6 +46,19 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and cost; run nothing")
     parser.add_argument("--limit", type=integer(minimum=0), default=None, help="start at most this many runs")
+    parser.add_argument(
+        "--gpu",
+        choices=list(GPU_KINDS),
+        default=None,
+        help="with --dry-run: estimate GPU-hours on this GPU kind (default at the paper preset: H100; "
+        "the cost model and its assumptions: reproduce/gpu_hours.py)",
+    )
+    parser.add_argument(
+        "--mfu",
+        type=number(0, 1, inclusive=False),
+        default=None,
+        help="override the assumed utilisation (fraction of the GPU's bf16 peak) of the GPU estimate",
+    )
     parser.add_argument(
         "--no-embedding-cache",
         action="store_true",
@@ -122,7 +136,9 @@ def _run(args: argparse.Namespace) -> int:
     # Planning and running need the model stack (torch, transformers, mteb); `tables` above does not,
     # so these imports wait until a command needs them.
     from reproduce.compare import compare
-    from reproduce.runner import reproduce
+    from reproduce.gpu_hours import run_gpu_hours
+    from reproduce.presets import get_preset
+    from reproduce.runner import grid_runs, reproduce
     from reproduce.verify import verify
     from t2t.runtime import Runtime
 
@@ -154,6 +170,7 @@ def _run(args: argparse.Namespace) -> int:
             print(report)
             agree = agree and ok
         return 0 if agree else 1
+    gpu = CostModel(args.gpu or "H100", args.mfu) if (args.gpu or args.mfu is not None) else None
     for target in targets:
         print(
             reproduce(
@@ -164,7 +181,16 @@ def _run(args: argparse.Namespace) -> int:
                 limit=args.limit,
                 runtime=runtime,
                 seeds=args.seeds,
+                gpu=gpu,
             )
+        )
+    if args.dry_run and len(targets) > 1 and (gpu or get_preset(args.preset).name == "paper"):
+        runs = grid_runs(targets, args.preset, args.backbone, args.seeds)
+        hours = [run_gpu_hours(run, gpu or CostModel()) for run in runs]
+        print(
+            f"the whole grid ({', '.join(targets)}): {len(runs)} distinct runs (shared runs once), "
+            f"{sum(h.total for h in hours):.0f} GPU-hours (training {sum(h.train for h in hours):.0f}, "
+            f"evaluation {sum(h.evaluate for h in hours):.0f}) {describe_cost_model(gpu or CostModel())}"
         )
     return 0
 

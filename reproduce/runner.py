@@ -18,6 +18,7 @@ from pathlib import Path
 
 from reproduce.analysis import analyse
 from reproduce.collect import load_analysis
+from reproduce.gpu_hours import CostModel, describe_cost_model, run_gpu_hours
 from reproduce.grid import PlannedRun, analysis_run, expand, manifest, unique_runs
 from reproduce.manifest import write_manifest
 from reproduce.presets import ScalePreset, get_preset, with_backbone
@@ -146,25 +147,45 @@ def plan(spec_id: str, preset: str | None = None, backbone: str | None = None, s
     return spec, scale, expand(spec, scale, seeds or scale.seeds)
 
 
-def describe(spec, preset: ScalePreset, statuses: list[RunStatus], root: Path | None = None) -> str:
-    """The plan as text: one line per distinct run, and where its cells' numbers come from."""
+def describe(
+    spec,
+    preset: ScalePreset,
+    statuses: list[RunStatus],
+    root: Path | None = None,
+    gpu: CostModel | None = None,
+) -> str:
+    """The plan as text: one line per distinct run, and where its cells' numbers come from.
+
+    With a GPU cost model (`reproduce.gpu_hours`; the default at `paper` scale) each run also gets
+    its estimated GPU-hours, training + evaluation, and the header their total for the whole plan.
+    """
     todo = [s for s in statuses if not s.complete]
     hours = sum(s.estimate_s for s in todo) / 3600
     stored = [s for s in statuses if s.complete]
+    gpu = gpu or (CostModel() if preset.name == "paper" else None)
+    gpu_hours = {s.run.run_id: run_gpu_hours(s.run, gpu) for s in statuses} if gpu else {}
     lines = [
         f"{spec.id} @ {preset.name}: {len(statuses)} distinct runs, "
         f"{len(stored)} complete, {len(todo)} to run; estimated {hours:.2f} h on this machine",
     ]
+    if gpu:
+        train = sum(g.train for g in gpu_hours.values())
+        evaluate = sum(g.evaluate for g in gpu_hours.values())
+        lines.append(
+            f"GPU estimate for all {len(statuses)} runs: {train + evaluate:.1f} GPU-hours "
+            f"(training {train:.1f}, evaluation {evaluate:.1f}) {describe_cost_model(gpu)}"
+        )
     if stored:
         lines.append(
             f"{len(stored)} of {len(statuses)} runs are STORED results in {(root or results_root()) / 'runs'} "
             "(computed earlier, by the code and date shown), not recomputed now. To recompute them: "
             "`--verify` (re-runs them into a scratch store and compares), or T2T_RESULTS_DIR=<empty folder>."
         )
-    lines.append(f"{'run id':<14}{'method':<12}{'status':<30}{'est.':>8}  cells")
+    lines.append(f"{'run id':<14}{'method':<12}{'status':<30}{'est.':>8}{'  GPU-h' if gpu else ''}  cells")
     for s in statuses:
+        column = f"{gpu_hours[s.run.run_id].total:>7.2f}" if gpu else ""
         lines.append(
-            f"{s.run.run_id:<14}{s.run.method:<12}{s.state:<30}{s.estimate_s / 60:>7.1f}m  {s.label}"
+            f"{s.run.run_id:<14}{s.run.method:<12}{s.state:<30}{s.estimate_s / 60:>7.1f}m{column}  {s.label}"
         )
         lines += [f"{'':<14}  ! {difference}" for difference in s.stale[:5]]
         if s.error and not s.complete:
@@ -182,13 +203,16 @@ def reproduce(
     runtime: Runtime | None = None,
     root: Path | None = None,
     seeds: int | None = None,
+    gpu: CostModel | None = None,
 ) -> str:
-    """Run what `spec_id` needs at `preset` with training seeds 0..seeds-1 (or print the plan),
-    then rebuild its outputs."""
+    """Run what `spec_id` needs at `preset` with training seeds 0..seeds-1 (or print the plan,
+    with GPU-hours from `gpu` or, at `paper` scale, the default cost model), then rebuild its outputs."""
     spec, scale, planned = plan(spec_id, preset, backbone, seeds)
     if isinstance(spec, AnalysisSpec):
         return _analyse(spec, scale, planned, dry_run, limit, runtime, root)
-    return run_table_plan(spec, scale, planned, dry_run=dry_run, limit=limit, runtime=runtime, root=root)
+    return run_table_plan(
+        spec, scale, planned, dry_run=dry_run, limit=limit, runtime=runtime, root=root, gpu=gpu
+    )
 
 
 def run_table_plan(
@@ -200,6 +224,7 @@ def run_table_plan(
     limit: int | None = None,
     runtime: Runtime | None = None,
     root: Path | None = None,
+    gpu: CostModel | None = None,
 ) -> str:
     """Execute the missing runs of a table/figure plan, then rebuild its outputs.
 
@@ -212,7 +237,7 @@ def run_table_plan(
         cells_of.setdefault(item.run_id, []).append(item)
     runs = unique_runs(planned)
     statuses = [status_of(run, cells_of[run.run_id], scale, costs, root) for run in runs]
-    report = describe(spec, scale, statuses, root)
+    report = describe(spec, scale, statuses, root, gpu)
     if dry_run:
         return report
     write_manifest(manifest(spec, scale, planned), root)
@@ -239,6 +264,17 @@ def run_table_plan(
     if failures:
         raise RunsFailed(written, failures)
     return written
+
+
+def grid_runs(spec_ids, preset: str | None, backbone: str | None = None, seeds: int | None = None):
+    """The distinct runs of several table/figure outputs together (shared runs once); analyses,
+    which reuse these models, are left out."""
+    runs: dict[str, RunSpec] = {}
+    for spec_id in spec_ids:
+        spec, _, planned = plan(spec_id, preset, backbone, seeds)
+        if not isinstance(spec, AnalysisSpec):
+            runs.update((run.run_id, run) for run in unique_runs(planned))
+    return list(runs.values())
 
 
 def _lacks_items(run: RunSpec, root: Path | None) -> bool:

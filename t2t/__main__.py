@@ -1,0 +1,35 @@
+"""Command line of the `t2t` package: `python -m t2t publish <run> OUT` (see `t2t.publish`)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from t2t.errors import report_user_errors
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m t2t", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    publish = commands.add_parser(
+        "publish", help="write a run's results in the layout of MTEB's results repository"
+    )
+    publish.add_argument("run", help="a run id (under T2T_RESULTS_DIR/runs) or a run folder")
+    publish.add_argument("out", type=Path, help="where to write results/<org>__<model>/<revision>/")
+    publish.add_argument(
+        "--name", help="the model's name, org/model (default: t2t-repro/<method>-<backbone>-<run id>)"
+    )
+    publish.add_argument("--revision", help="the model's revision (default: the run id)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    from t2t.publish import publish as publish_run
+
+    folder = publish_run(args.run, args.out, name=args.name, revision=args.revision)
+    print(f"wrote {folder}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(report_user_errors(main))

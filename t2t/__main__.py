@@ -1,4 +1,8 @@
-"""Command line of the `t2t` package: `python -m t2t publish <run> OUT` (see `t2t.publish`)."""
+"""Command line of the `t2t` package:
+
+python -m t2t export <run> OUT     a sentence-transformers folder, adapters, model card (t2t.export)
+python -m t2t publish <run> OUT    results in MTEB's results-repository layout (t2t.publish)
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ from t2t.errors import report_user_errors
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m t2t", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m t2t", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     publish = commands.add_parser(
         "publish", help="write a run's results in the layout of MTEB's results repository"
@@ -22,11 +28,21 @@ def main(argv: list[str] | None = None) -> int:
         "--name", help="the model's name, org/model (default: t2t-repro/<method>-<backbone>-<run id>)"
     )
     publish.add_argument("--revision", help="the model's revision (default: the run id)")
+    export = commands.add_parser(
+        "export", help="write a run's encoder as a sentence-transformers folder, with adapters and a card"
+    )
+    export.add_argument("run", help="a run id (under T2T_RESULTS_DIR/runs) or a run folder")
+    export.add_argument("out", type=Path, help="a new folder")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    from t2t.publish import publish as publish_run
+    if args.command == "export":
+        from t2t.export import export_run
 
-    folder = publish_run(args.run, args.out, name=args.name, revision=args.revision)
+        folder = export_run(args.run, args.out)
+    else:
+        from t2t.publish import publish as publish_run
+
+        folder = publish_run(args.run, args.out, name=args.name, revision=args.revision)
     print(f"wrote {folder}")
     return 0
 

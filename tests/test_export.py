@@ -1,0 +1,116 @@
+"""`t2t.export`: SentenceTransformer(exported folder) embeds texts as our Embedder does."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from sentence_transformers import SentenceTransformer
+
+from t2t.backbones import load_backbone
+from t2t.encoder import Embedder
+from t2t.export import NotExportable, export_encoder, export_run
+from t2t.pooling import PoolingSpec
+
+TEXTS = ["A man is playing a guitar.", "Hi", "The quick brown fox jumps over the lazy dog.", "Two dogs run."]
+
+
+def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def ours(model, tokenizer, spec: PoolingSpec, texts=TEXTS) -> np.ndarray:
+    return Embedder(model, tokenizer, spec, dtype=torch.float32, progress=False).embed(texts)
+
+
+def theirs(folder, texts=TEXTS) -> np.ndarray:
+    return SentenceTransformer(str(folder), device="cpu").encode(list(texts), convert_to_numpy=True)
+
+
+@pytest.mark.parametrize(
+    ("mode", "attention"), [("last", "causal"), ("mean", "bidirectional"), ("last", "bidirectional")]
+)
+def test_exported_folder_embeds_like_our_encoder(tmp_path, mode, attention):
+    spec = PoolingSpec(mode=mode)
+    model, tokenizer = load_backbone("tiny-llama", attention=attention)
+    texts = TEXTS + ([""] if mode == "last" else [])  # an empty text: one special token in both
+    out = export_encoder(model, tokenizer, spec, tmp_path / "encoder")
+    assert cosines(ours(model, tokenizer, spec, texts), theirs(out, texts)).min() >= 0.9999
+    assert not (tmp_path / "encoder.partial").exists() and not (tmp_path / "encoder.source").exists()
+
+
+def test_the_checks_above_could_fail(tmp_path):
+    """Controls: the backbone's own chat template, or causal attention in a bidirectional export,
+    change the embeddings, so the equality above is not vacuous."""
+    spec = PoolingSpec(mode="last")
+    model, tokenizer = load_backbone("tiny-llama", attention="bidirectional")
+    assert tokenizer.chat_template  # SmolLM2's, which sentence-transformers 6 would wrap texts in
+    out = export_encoder(model, tokenizer, spec, tmp_path / "encoder")
+    reference = ours(model, tokenizer, spec)
+    config = json.loads((out / "config.json").read_text())
+    assert config["is_causal"] is False
+    (out / "config.json").write_text(json.dumps({**config, "is_causal": True}))
+    assert cosines(reference, theirs(out)).min() < 0.999
+    (out / "config.json").write_text(json.dumps(config))
+    (out / "chat_template.jinja").write_text(tokenizer.chat_template)
+    assert cosines(reference, theirs(out)).min() < 0.999
+
+
+def test_what_cannot_be_exported_is_refused(tmp_path):
+    from baselines.parity.ours import with_bos
+
+    model, tokenizer = load_backbone("tiny-llama")
+    with pytest.raises(NotExportable, match="mean_skip_bos"):
+        export_encoder(
+            model, with_bos(tokenizer), PoolingSpec(mode="mean", mean_skip_bos=True), tmp_path / "a"
+        )
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "x").write_text("")
+    with pytest.raises(NotExportable, match="not empty"):
+        export_encoder(model, tokenizer, PoolingSpec(), tmp_path / "b")
+
+
+@pytest.mark.needs_data
+def test_export_run_rebuilds_the_runs_model_with_adapters_and_card(tmp_path, cache, monkeypatch):
+    from reproduce.methods import text2token
+    from reproduce.presets import get_preset
+    from t2t.run import EvalSpec, RunSpec, execute
+    from t2t.runtime import Runtime
+    from t2t.training.pipeline import build_model
+
+    monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path / "results"))
+    spec = RunSpec(
+        method="text2token",
+        model=text2token(get_preset("tiny"), "tiny-llama", order=("dd",)),
+        evaluation=EvalSpec(task_set="offline-lite"),
+    )
+    runtime = Runtime(device="cpu", precision="fp32", progress=False)
+    store = execute(spec, runtime)
+    out = export_run(spec.run_id, tmp_path / "export")
+    assert (out / "adapters" / "1-data-driven" / "adapter_config.json").is_file()
+    card = (out / "README.md").read_text()
+    assert spec.run_id in card and f"{store.task_scores()['STSBenchmark'] * 100:.2f}" in card
+    model, tokenizer, _ = build_model(spec.model, runtime)
+    assert cosines(ours(model, tokenizer, spec.model.pooling), theirs(out)).min() >= 0.9999
+
+
+@pytest.mark.needs_data
+def test_mteb_loads_an_exported_folder_through_its_model_meta(tmp_path):
+    import mteb
+
+    from t2t.encoder import text_encoder
+    from t2t.evaluation.tasks import get_tasks
+    from t2t.export import exported_model_meta
+
+    spec = PoolingSpec(mode="last")
+    model, tokenizer = load_backbone("tiny-llama")
+    out = export_encoder(model, tokenizer, spec, tmp_path / "encoder")
+    meta = exported_model_meta(out, "org/tiny-export")
+    loaded = meta.load_model(device="cpu")
+    task = next(t for t in get_tasks("offline-lite") if t.metadata.name == "STSBenchmark")
+    score = mteb.evaluate(loaded, [task], cache=None, show_progress_bar=False).task_results[0].get_score()
+    embedder = Embedder(model, tokenizer, spec, dtype=torch.float32, progress=False)
+    reference = mteb.evaluate(text_encoder("t2t/tiny", embedder), [task], cache=None, show_progress_bar=False)
+    assert score == pytest.approx(reference.task_results[0].get_score(), abs=1e-4)

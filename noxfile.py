@@ -149,6 +149,20 @@ def compare(session: nox.Session) -> None:
     session.run("python", "-m", "reproduce", "compare", *session.posargs)
 
 
+@nox.session
+def export(session: nox.Session) -> None:
+    """A run's encoder as a sentence-transformers folder with adapters and a card: -- <run id> OUT."""
+    install_suite(session)
+    session.run("python", "-m", "t2t", "export", *session.posargs)
+
+
+@nox.session
+def publish(session: nox.Session) -> None:
+    """A run's results in MTEB's results-repository layout: -- <run id> OUT [--name org/model]."""
+    install_suite(session)
+    session.run("python", "-m", "t2t", "publish", *session.posargs)
+
+
 @nox.session(name="inspect-targets")
 def inspect_targets(session: nox.Session) -> None:
     """Top tokens of each target type for sentences given (or -- --sample 5), SmolLM2 by default."""

@@ -114,3 +114,13 @@ def test_mteb_loads_an_exported_folder_through_its_model_meta(tmp_path):
     embedder = Embedder(model, tokenizer, spec, dtype=torch.float32, progress=False)
     reference = mteb.evaluate(text_encoder("t2t/tiny", embedder), [task], cache=None, show_progress_bar=False)
     assert score == pytest.approx(reference.task_results[0].get_score(), abs=1e-4)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("mode", "attention"), [("last", "causal"), ("mean", "bidirectional")])
+def test_smollm2_export_embeds_like_our_encoder(tmp_path, mode, attention):
+    """The real model, whose tokenizer has a chat template that sentence-transformers would apply."""
+    spec = PoolingSpec(mode=mode)
+    model, tokenizer = load_backbone("smollm2-135m", attention=attention)
+    out = export_encoder(model, tokenizer, spec, tmp_path / "encoder")
+    assert cosines(ours(model, tokenizer, spec), theirs(out)).min() >= 0.9999

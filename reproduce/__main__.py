@@ -47,6 +47,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--dry-run", action="store_true", help="print the plan and cost; run nothing")
     parser.add_argument("--limit", type=integer(minimum=0), default=None, help="start at most this many runs")
     parser.add_argument(
+        "--executor",
+        choices=["inline", "local", "slurm"],
+        default="inline",
+        help="where runs execute: here, one after another (default); in up to --jobs local processes; "
+        "or as Slurm jobs (reproduce/executors.py)",
+    )
+    parser.add_argument(
+        "--jobs", type=integer(minimum=1), default=1, help="runs at once (local, slurm array)"
+    )
+    parser.add_argument("--slurm-partition", default=None)
+    parser.add_argument("--gpus-per-run", type=integer(minimum=0), default=1)
+    parser.add_argument(
+        "--time", type=integer(minimum=1), default=24 * 60, help="minutes per run (slurm, local)"
+    )
+    parser.add_argument("--mem", type=integer(minimum=1), default=None, help="GB of memory per run (slurm)")
+    parser.add_argument(
+        "--slurm-arg", action="append", default=[], help="key=value for sbatch (repeatable), e.g. account=abc"
+    )
+    parser.add_argument("--no-wait", action="store_true", help="slurm: submit, print the job ids and return")
+    parser.add_argument("--submitit-folder", type=Path, default=None, help="submitit's logs and pickles")
+    parser.add_argument(
         "--gpu",
         choices=list(GPU_KINDS),
         default=None,
@@ -136,6 +157,7 @@ def _run(args: argparse.Namespace) -> int:
     # Planning and running need the model stack (torch, transformers, mteb); `tables` above does not,
     # so these imports wait until a command needs them.
     from reproduce.compare import compare
+    from reproduce.executors import ExecutorSpec
     from reproduce.gpu_hours import run_gpu_hours
     from reproduce.presets import get_preset
     from reproduce.runner import grid_runs, reproduce
@@ -171,6 +193,17 @@ def _run(args: argparse.Namespace) -> int:
             agree = agree and ok
         return 0 if agree else 1
     gpu = CostModel(args.gpu or "H100", args.mfu) if (args.gpu or args.mfu is not None) else None
+    executor = ExecutorSpec(
+        kind=args.executor,
+        jobs=args.jobs,
+        folder=args.submitit_folder,
+        slurm_partition=args.slurm_partition,
+        gpus_per_run=args.gpus_per_run,
+        time_min=args.time,
+        mem_gb=args.mem,
+        slurm_args=tuple(args.slurm_arg),
+        wait=not args.no_wait,
+    )
     for target in targets:
         print(
             reproduce(
@@ -182,6 +215,7 @@ def _run(args: argparse.Namespace) -> int:
                 runtime=runtime,
                 seeds=args.seeds,
                 gpu=gpu,
+                executor=executor,
             )
         )
     if args.dry_run and len(targets) > 1 and (gpu or get_preset(args.preset).name == "paper"):

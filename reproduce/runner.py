@@ -18,6 +18,7 @@ from pathlib import Path
 
 from reproduce.analysis import analyse
 from reproduce.collect import load_analysis
+from reproduce.executors import ExecutorSpec, dispatch
 from reproduce.gpu_hours import CostModel, describe_cost_model, run_gpu_hours
 from reproduce.grid import PlannedRun, analysis_run, expand, manifest, unique_runs
 from reproduce.manifest import write_manifest
@@ -204,6 +205,7 @@ def reproduce(
     root: Path | None = None,
     seeds: int | None = None,
     gpu: CostModel | None = None,
+    executor: ExecutorSpec | None = None,
 ) -> str:
     """Run what `spec_id` needs at `preset` with training seeds 0..seeds-1 (or print the plan,
     with GPU-hours from `gpu` or, at `paper` scale, the default cost model), then rebuild its outputs."""
@@ -211,7 +213,15 @@ def reproduce(
     if isinstance(spec, AnalysisSpec):
         return _analyse(spec, scale, planned, dry_run, limit, runtime, root)
     return run_table_plan(
-        spec, scale, planned, dry_run=dry_run, limit=limit, runtime=runtime, root=root, gpu=gpu
+        spec,
+        scale,
+        planned,
+        dry_run=dry_run,
+        limit=limit,
+        runtime=runtime,
+        root=root,
+        gpu=gpu,
+        executor=executor,
     )
 
 
@@ -225,8 +235,11 @@ def run_table_plan(
     runtime: Runtime | None = None,
     root: Path | None = None,
     gpu: CostModel | None = None,
+    executor: ExecutorSpec | None = None,
 ) -> str:
     """Execute the missing runs of a table/figure plan, then rebuild its outputs.
+
+    `executor` (`reproduce.executors`) runs them in worker processes or on Slurm instead of here.
 
     Unless it is a dry run, the plan is first recorded as the output's manifest for this preset
     (`reproduce.manifest`): that is what the tables will show, whatever defaults change later.
@@ -248,6 +261,16 @@ def run_table_plan(
     ]
     todo = todo[: limit if limit is not None else None]
     failures = []
+    if executor is not None and executor.kind != "inline":
+        logger.info("%d run(s) to %s executor", len(todo), executor.kind)
+        outcome = dispatch([status.run for status in todo], runtime, executor, root)
+        if outcome.pending:
+            return (
+                f"submitted {len(outcome.pending)} Slurm job(s): {', '.join(outcome.pending)}; rerun this "
+                "command when they are done to rebuild the outputs (finished runs are not recomputed)"
+            )
+        failures = outcome.failures
+        todo = []
     for number, status in enumerate(todo, 1):
         started = time.perf_counter()
         logger.info(

@@ -30,7 +30,6 @@ import pandas as pd
 from reproduce.collect import cell_averages, failed_runs, load_analysis, scores_frame
 from reproduce.manifest import Manifest, analysis_path, items_path, read_manifests
 from reproduce.reference import reported_cell
-from reproduce.stats import cell_interval, paired_difference, share_band
 from reproduce.tables import (
     FAILED,
     MEAN_TASK_TYPE,
@@ -46,6 +45,7 @@ from reproduce.tables import (
 from t2t.atomic import atomic_write_bytes
 from t2t.paths import results_root
 from t2t.results import RunStore, read_json
+from t2t.stats import cell_interval, paired_difference, share_band
 
 logger = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ def analysis_section(manifest: Manifest, root: Path | None = None) -> tuple[Tabl
 def spectrum_curve(manifest: Manifest, data: dict, root: Path | None = None) -> dict:
     """`{"share": first components' change shares, "low"/"high": 95% band or None}`.
 
-    The band resamples sentences (`reproduce.stats.share_band`) from the per-sentence file stored
+    The band resamples sentences (`t2t.stats.share_band`) from the per-sentence file stored
     next to the result; results stored before it have none and are drawn without a band.
     """
     shares = _primary(data)["components"]["change_share"][:SPECTRUM_COMPONENTS]

@@ -2,7 +2,7 @@
 
 Each claim is a set of comparisons between complete table cells (all tasks of the task set; the
 aggregate is the paper's: the mean over tasks). A comparison is decided by the **paired bootstrap
-interval** of the difference (`reproduce.stats.paired_difference`: the same test-item resamples for
+interval** of the difference (`t2t.stats.paired_difference`: the same test-item resamples for
 both cells, seeds drawn per side, 95%):
 
 - **holds**: the interval excludes 0 (or the claim's margin) in the claimed direction;
@@ -30,9 +30,9 @@ from reproduce.builders import cell_runs
 from reproduce.collect import cell_averages, load_analysis
 from reproduce.manifest import PRESET_ORDER, Manifest, ManifestCell, all_manifests, read_manifests
 from reproduce.registry import REGISTRY
-from reproduce.stats import full_average, paired_difference
 from t2t.atomic import atomic_write_text
 from t2t.paths import results_root
+from t2t.stats import full_average, paired_difference
 
 Comparison = tuple[str, str]  # (evidence text, holds | fails | inconclusive)
 

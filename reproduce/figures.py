@@ -43,7 +43,7 @@ def _sweep_panels(rows: list[tuple[Manifest, pd.DataFrame]]):
                 if len(done):
                     (drawn,) = ax.plot(done.value, done.score, marker="o", label=label)
                     bars = done[done.half.notna()] if "half" in done else done.iloc[:0]
-                    if len(bars):  # 95% intervals over test items and seeds (reproduce.stats)
+                    if len(bars):  # 95% intervals over test items and seeds (t2t.stats)
                         ax.errorbar(bars.value, bars.score, yerr=bars.half, fmt="none",
                                     ecolor=drawn.get_color(), capsize=3)  # fmt: skip
                 # Unfinished runs: hollow markers, off the line (their average is not comparable).
@@ -74,7 +74,7 @@ def _spectrum_panels(rows: list[tuple[Manifest, dict]]):
             for method, curve in methods.items():
                 x = range(1, len(curve["share"]) + 1)
                 (drawn,) = ax.plot(x, curve["share"], marker=".", label=method)
-                if curve["low"] is not None:  # 95% band over resampled sentences (reproduce.stats)
+                if curve["low"] is not None:  # 95% band over resampled sentences (t2t.stats)
                     ax.fill_between(x, curve["low"], curve["high"], color=drawn.get_color(), alpha=0.2)
             ax.set_xlabel("principal component of the untrained embeddings")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))  # components are whole numbers

@@ -37,7 +37,7 @@ PARTIAL_NOTE = f"{PARTIAL} partial: averaged over the tasks present only (some r
 
 @dataclasses.dataclass
 class Cell:
-    """One number of a table. `half_width`: half the 95% interval (`reproduce.stats`), printed as
+    """One number of a table. `half_width`: half the 95% interval (`t2t.stats`), printed as
     `65.74 ± 0.41`; None for cells without item outputs (printed without ±)."""
 
     value: float | None = None
@@ -118,7 +118,7 @@ def mark_best(table: Table, not_worse: Callable[[int, Cell, Cell], bool] | None 
     """Bold the largest complete value of every column in `table.bold_columns` (ties all bold).
 
     `not_worse(column, best, other)`, when given, also bolds every cell it says is not significantly
-    worse than the best one (a paired comparison, `reproduce.stats.paired_difference`).
+    worse than the best one (a paired comparison, `t2t.stats.paired_difference`).
     """
     for column in table.bold_columns:
         candidates = [
@@ -163,7 +163,7 @@ def score_table(
         references: (row, role) -> reported cell (None or missing key = no reference slot).
         failed: (row, role) -> why that cell's run failed; its empty cells print `failed‡` with the
             reason in a footnote (a failed run is never shown as "not measured").
-        intervals: (row, role, column) -> an interval (`reproduce.stats.Interval`: `estimate`,
+        intervals: (row, role, column) -> an interval (`t2t.stats.Interval`: `estimate`,
             `half_width`, `seeds`); such a cell shows the estimate (the mean over seeds) ± half width.
         not_worse: bolds cells not significantly worse than the best (see `mark_best`); cells carry
             `key = (row, role, column)` for it.

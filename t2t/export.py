@@ -146,8 +146,31 @@ def exported_model_meta(folder: Path, name: str, revision: str | None = None):
     )
 
 
-def model_card(info: dict, scores: dict[str, float]) -> str:
-    """A README for an exported run, from its run.json and task scores."""
+def score_lines(store) -> list[str]:
+    """Markdown rows `| task | score ± half-interval |` and the average, with 95% item-bootstrap
+    intervals (`t2t.stats`) where the run stored per-item outputs; point scores otherwise."""
+    from t2t.stats import cell_interval
+
+    scores = store.task_scores()
+    items = {task: store.load_items(task) for task in scores}
+    rows = []
+    for task, score in sorted(scores.items()):
+        if items[task]:
+            interval = cell_interval([{task: items[task]}], [task])
+            rows.append(f"| {task} | {score * 100:.2f} ± {(interval.high - interval.low) / 2:.2f} |")
+        else:
+            rows.append(f"| {task} | {score * 100:.2f} |")
+    average = sum(scores.values()) / len(scores) * 100
+    if all(items.values()):
+        interval = cell_interval([items], list(scores))
+        rows.append(f"| **average** | **{average:.2f} ± {(interval.high - interval.low) / 2:.2f}** |")
+    else:
+        rows.append(f"| **average** | **{average:.2f}** |")
+    return rows
+
+
+def model_card(info: dict, scores: list[str]) -> str:
+    """A README for an exported run, from its run.json and its score rows (`score_lines`)."""
     model = info["config"]["model"]
     git = info.get("provenance", {}).get("git", {})
     lines = [
@@ -175,9 +198,13 @@ def model_card(info: dict, scores: dict[str, float]) -> str:
             f"| {number} | {stage['objective']} | {stage['steps']} | {stage['batch_size']} | "
             f"{stage['max_length']} | {stage['corpus']} | {stage['learning_rate']:g} |"
         )
-    lines += ["", f"Scores (MTEB main score, task set `{info['config']['evaluation']['task_set']}`):", ""]
-    lines += ["| task | score |", "|---|---|"]
-    lines += [f"| {task} | {score * 100:.2f} |" for task, score in sorted(scores.items())]
+    lines += [
+        "",
+        f"Scores (MTEB main score x100, task set `{info['config']['evaluation']['task_set']}`; ± is half "
+        "the 95% bootstrap interval over the test items, this seed only):",
+        "",
+    ]
+    lines += ["| task | score |", "|---|---|", *scores]
     return "\n".join(lines) + "\n"
 
 
@@ -204,7 +231,7 @@ def export_run(run: str, out: Path, runtime=None) -> Path:
     for index, stage in enumerate(spec.model.stages):
         adapter = stage_dir(spec.model.stage_key(index)) / "adapter"
         shutil.copytree(adapter, out / "adapters" / f"{index + 1}-{stage.objective}")
-    (out / "README.md").write_text(model_card(info, store.task_scores()))
+    (out / "README.md").write_text(model_card(info, score_lines(store)))
     (out / "t2t_run.json").write_text(json.dumps(info["config"], indent=2) + "\n")
     logger.info("exported run %s to %s", spec.run_id, out)
     return out

@@ -91,7 +91,10 @@ def test_export_run_rebuilds_the_runs_model_with_adapters_and_card(tmp_path, cac
     out = export_run(spec.run_id, tmp_path / "export")
     assert (out / "adapters" / "1-data-driven" / "adapter_config.json").is_file()
     card = (out / "README.md").read_text()
-    assert spec.run_id in card and f"{store.task_scores()['STSBenchmark'] * 100:.2f}" in card
+    assert (
+        spec.run_id in card and f"| STSBenchmark | {store.task_scores()['STSBenchmark'] * 100:.2f} ± " in card
+    )
+    assert "| **average** |" in card
     model, tokenizer, _ = build_model(spec.model, runtime)
     assert cosines(ours(model, tokenizer, spec.model.pooling), theirs(out)).min() >= 0.9999
 

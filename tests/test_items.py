@@ -6,7 +6,6 @@ import mteb
 import pytest
 import torch
 
-from reproduce.stats import rescore
 from t2t.backbones import load_backbone
 from t2t.encoder import Embedder, text_encoder
 from t2t.evaluation.items import task_items
@@ -14,6 +13,7 @@ from t2t.evaluation.offline import offline_task
 from t2t.paths import data_root
 from t2t.pooling import PoolingSpec
 from t2t.results import RunStore
+from t2t.stats import rescore
 
 pytestmark = pytest.mark.needs_data
 

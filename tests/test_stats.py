@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.stats import spearmanr
 
-from reproduce.stats import (
+from t2t.stats import (
     Bootstrap,
     cell_interval,
     full_average,

@@ -4,7 +4,7 @@ mteb scores a task from per-item outputs it can write to a prediction folder (ST
 cosine similarity; classification: each experiment's predicted label per test text). Together with
 the gold value of each item they determine the main score, so a task can be **rescored on any
 resample of its items without re-encoding**: the basis of the item bootstrap
-(`reproduce.stats`).
+(`t2t.stats`).
 
     items = task_items(task, predictions)   # after mteb.evaluate(..., prediction_folder=...)
     {"task": "STS12", "type": "STS", "main_score": "cosine_spearman",
@@ -13,7 +13,7 @@ resample of its items without re-encoding**: the basis of the item bootstrap
 Supported: STS (main score `cosine_spearman`: Spearman's rho of gold scores and cosine
 similarities) and classification (main score `accuracy`: the mean over mteb's experiments of the
 fraction of test texts whose predicted label is the gold one). Other task types return None: their
-cells keep a point estimate without an interval. `reproduce.stats.rescore` recomputes the main
+cells keep a point estimate without an interval. `t2t.stats.rescore` recomputes the main
 score from these records; a test checks it equals mteb's exactly.
 """
 
@@ -39,7 +39,7 @@ def rescorable(task_name: str) -> bool:
 
 def task_items(task: AbsTask, predictions: dict[str, Any]) -> dict[str, Any] | None:
     """Gold values and predictions per item of every evaluated subset and split, or None when the
-    task type (or its main score) is not one `reproduce.stats` can rescore."""
+    task type (or its main score) is not one `t2t.stats` can rescore."""
     kind, main = task.metadata.type, task.metadata.main_score
     if not rescorable(task.metadata.name):
         return None

@@ -127,3 +127,17 @@ def test_smollm2_export_embeds_like_our_encoder(tmp_path, mode, attention):
     model, tokenizer = load_backbone("smollm2-135m", attention=attention)
     out = export_encoder(model, tokenizer, spec, tmp_path / "encoder")
     assert cosines(ours(model, tokenizer, spec), theirs(out)).min() >= 0.9999
+
+
+def test_a_tokenizer_that_adds_bos_keeps_one_bos_in_the_exported_prompt(tmp_path):
+    """Llama-3's tokenizer adds BOS; the chat template must carry it once, as our tokenize() does."""
+    from baselines.parity.ours import with_bos
+
+    spec = PoolingSpec(mode="last")
+    model, tokenizer = load_backbone("tiny-llama")
+    tokenizer = with_bos(tokenizer)
+    out = export_encoder(model, tokenizer, spec, tmp_path / "encoder")
+    encoder = SentenceTransformer(str(out), device="cpu")
+    ids = encoder.preprocess(["Two dogs run."])["input_ids"][0].tolist()
+    assert ids == tokenizer(spec.template.format(text="Two dogs run.")).input_ids
+    assert cosines(ours(model, tokenizer, spec), theirs(out)).min() >= 0.9999

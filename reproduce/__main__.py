@@ -18,7 +18,7 @@ import logging
 import sys
 from pathlib import Path
 
-from reproduce.gpu_hours import GPU_KINDS, CostModel, describe_cost_model
+from reproduce.gpu_hours import GPU_KINDS, CostModel
 from reproduce.manifest import PRESET_ORDER
 from reproduce.rebuild import RebuildFailed, rebuild_all
 from reproduce.registry import REGISTRY
@@ -158,7 +158,7 @@ def _run(args: argparse.Namespace) -> int:
     # so these imports wait until a command needs them.
     from reproduce.compare import compare
     from reproduce.executors import ExecutorSpec
-    from reproduce.gpu_hours import run_gpu_hours
+    from reproduce.gpu_hours import cost_model_for, run_gpu_hours, summary
     from reproduce.presets import get_preset
     from reproduce.runner import grid_runs, reproduce
     from reproduce.verify import verify
@@ -218,14 +218,11 @@ def _run(args: argparse.Namespace) -> int:
                 executor=executor,
             )
         )
-    if args.dry_run and len(targets) > 1 and (gpu or get_preset(args.preset).name == "paper"):
+    grid_model = cost_model_for(get_preset(args.preset).name, gpu)
+    if args.dry_run and len(targets) > 1 and grid_model:
         runs = grid_runs(targets, args.preset, args.backbone, args.seeds)
-        hours = [run_gpu_hours(run, gpu or CostModel()) for run in runs]
-        print(
-            f"the whole grid ({', '.join(targets)}): {len(runs)} distinct runs (shared runs once), "
-            f"{sum(h.total for h in hours):.0f} GPU-hours (training {sum(h.train for h in hours):.0f}, "
-            f"evaluation {sum(h.evaluate for h in hours):.0f}) {describe_cost_model(gpu or CostModel())}"
-        )
+        hours = summary((run_gpu_hours(run, grid_model) for run in runs), grid_model)
+        print(f"the whole grid ({', '.join(targets)}): {len(runs)} distinct runs (shared runs once), {hours}")
     return 0
 
 

@@ -45,6 +45,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from reproduce.gpu_hours import Shape
+
 STAGE_KINDS = ("data-driven", "model-derived", "mntp", "simcse")
 PATHS = {  # Runtime fields of each path
     "plain": {
@@ -58,30 +60,15 @@ PATHS = {  # Runtime fields of each path
 }
 
 
-def projection_shapes(config) -> list[tuple[int, int]]:
-    """`(in, out)` of one decoder layer's seven projections (q, k, v, o, gate, up, down)."""
-    hidden, inner = config.hidden_size, config.intermediate_size
-    heads = config.num_attention_heads
-    kv = getattr(config, "num_key_value_heads", heads) * (hidden // heads)
-    return [
-        (hidden, hidden),
-        (hidden, kv),
-        (hidden, kv),
-        (hidden, hidden),
-        (hidden, inner),
-        (hidden, inner),
-        (inner, hidden),
-    ]
-
-
-def non_embedding_parameters(config) -> int:
-    """Parameters of the decoder layers (what every token multiplies through), from the config."""
-    return sum(i * o for i, o in projection_shapes(config)) * config.num_hidden_layers
+def useful_flops_per_token(kind: str, config) -> int:
+    """Useful FLOPs per real training token of a stage kind: 4 × the decoder's parameters (6 × for
+    model-derived, whose targets take one more forward pass), as the module docstring says."""
+    return (6 if kind == "model-derived" else 4) * Shape.from_config(config).decoder_parameters
 
 
 def gemm_rate(config, dtype: torch.dtype, tokens: int = 1024, repeats: int = 5) -> float:
     """FLOP/s of `(tokens, in) @ (in, out)` over one decoder layer's projection shapes."""
-    shapes = projection_shapes(config)
+    shapes = Shape.from_config(config).projections
     pairs = [(torch.randn(tokens, i, dtype=dtype), torch.randn(i, o, dtype=dtype)) for i, o in shapes]
     flops = sum(2 * tokens * i * o for i, o in shapes)
     best = float("inf")
@@ -228,12 +215,13 @@ def free_encoder(dim: int = 64):
 
     from mteb.models.abs_encoder import AbsEncoder
 
-    from t2t.encoder import model_meta
+    from t2t.encoder import base_meta
 
     class FreeEncoder(AbsEncoder):
         def __init__(self) -> None:
-            self.model, self.dim, self.max_length = torch.nn.Linear(1, 1), dim, 512  # what model_meta reads
-            self.mteb_model_meta = model_meta("t2t-benchmark/free", self)
+            self.mteb_model_meta = base_meta(
+                "t2t-benchmark/free", n_parameters=0, max_tokens=None, embed_dim=dim
+            )
 
         def encode(self, inputs, **kwargs) -> np.ndarray:
             texts = [text for batch in inputs for text in batch["text"]]
@@ -295,7 +283,7 @@ def train_one(backbone: str, preset_name: str, kind: str, path: str, steps: int)
     log = logs[0][1:]  # the first step warms up
     best = min(log, key=lambda entry: entry["seconds"] / max(entry["tokens"], 1))
     stage = spec.stages[0]
-    flops_per_token = (6 if kind == "model-derived" else 4) * non_embedding_parameters(model.config)
+    flops_per_token = useful_flops_per_token(kind, model.config)
     return {
         "kind": kind,
         "path": path,
@@ -407,7 +395,7 @@ def profile_one(backbone: str, preset_name: str, kind: str, path: str, steps: in
     by_op = step_profile(events, STEP_RANGE, key=lambda name: name)
     del by_op["python"]
     tokens = sum(entry["tokens"] for entry in logs[0][1:]) / len(logs[0][1:])
-    flops = tokens * (6 if kind == "model-derived" else 4) * non_embedding_parameters(model.config)
+    flops = tokens * useful_flops_per_token(kind, model.config)
     return {
         "kind": kind,
         "path": path,
@@ -464,6 +452,22 @@ def print_profiles(rows: list[dict], gemm_bf16: float) -> None:
         print(f"  {'':13s} top ops: {top}", flush=True)
 
 
+def report_encoding(row: dict, label: str, peer_name: str, peer: str, params: int, gemm: dict) -> dict:
+    """Add both sides' fractions of the bf16 GEMM rate (2 × decoder parameters per token) to an
+    encoding row of `bench_encoding`/`bench_llm2vec_encoding` (peer `st` or `llm2vec`) and print it."""
+    peer_rate = row["st_bf16_tokens_per_s" if peer == "st" else f"{peer}_tokens_per_s"]
+    row["ours_gemm_fraction"] = row["ours_tokens_per_s"] * 2 * params / gemm["bf16"]
+    row[f"{peer}_gemm_fraction"] = peer_rate * 2 * params / gemm["bf16"]
+    print(
+        f"  encode {label}: ours {row['ours_tokens_per_s']:.0f} tok/s ({row['ours_gemm_fraction']:.0%} of "
+        f"GEMM), {peer_name} {peer_rate:.0f} tok/s ({row[f'{peer}_gemm_fraction']:.0%}); ours "
+        f"{row[f'ours_vs_{peer}']:.2f}x (cosine min {row[f'min_cosine_vs_{peer}']:.4f}, "
+        f"median {row[f'median_cosine_vs_{peer}']:.5f})",
+        flush=True,
+    )
+    return row
+
+
 def main(argv: list[str] | None = None) -> None:
     from t2t.cli import integer
 
@@ -505,7 +509,7 @@ def main(argv: list[str] | None = None) -> None:
 
     config = load_backbone(args.backbone, dtype=torch.bfloat16)[0].config
     gemm = {"bf16": gemm_rate(config, torch.bfloat16), "fp32": gemm_rate(config, torch.float32)}
-    params = non_embedding_parameters(config)
+    params = Shape.from_config(config).decoder_parameters
     print(
         f"GEMM at {args.backbone}'s shapes: bf16 {gemm['bf16'] / 1e12:.3f} TFLOP/s, "
         f"fp32 {gemm['fp32'] / 1e12:.3f} TFLOP/s ({torch.get_num_threads()} threads); "
@@ -517,29 +521,17 @@ def main(argv: list[str] | None = None) -> None:
         texts = benchmark_texts(args.texts)
         for pooling in ("last", "mean"):
             row = bench_encoding(args.backbone, texts, pooling, args.batch_size, args.repeats)
-            row["ours_gemm_fraction"] = row["ours_tokens_per_s"] * 2 * params / gemm["bf16"]
-            row["st_gemm_fraction"] = row["st_bf16_tokens_per_s"] * 2 * params / gemm["bf16"]
-            encoding.append(row)
-            print(
-                f"  encode [{pooling}]: ours {row['ours_tokens_per_s']:.0f} tok/s "
-                f"({row['ours_gemm_fraction']:.0%} of GEMM), sentence-transformers bf16 "
-                f"{row['st_bf16_tokens_per_s']:.0f} tok/s ({row['st_gemm_fraction']:.0%}); ours "
-                f"{row['ours_vs_st']:.2f}x (cosine min {row['min_cosine_vs_st']:.4f}, median {row['median_cosine_vs_st']:.5f})",
-                flush=True,
+            encoding.append(
+                report_encoding(row, f"[{pooling}]", "sentence-transformers bf16", "st", params, gemm)
             )
         if args.llm2vec_python:
             row = bench_llm2vec_encoding(
                 args.backbone, texts, args.batch_size, args.repeats, args.llm2vec_python
             )
-            row["ours_gemm_fraction"] = row["ours_tokens_per_s"] * 2 * params / gemm["bf16"]
-            row["llm2vec_gemm_fraction"] = row["llm2vec_tokens_per_s"] * 2 * params / gemm["bf16"]
-            encoding.append(row)
-            print(
-                f"  encode [mean, bidirectional]: ours {row['ours_tokens_per_s']:.0f} tok/s "
-                f"({row['ours_gemm_fraction']:.0%} of GEMM), llm2vec LLM2Vec.encode bf16 "
-                f"{row['llm2vec_tokens_per_s']:.0f} tok/s ({row['llm2vec_gemm_fraction']:.0%}); ours "
-                f"{row['ours_vs_llm2vec']:.2f}x (cosine min {row['min_cosine_vs_llm2vec']:.4f}, median {row['median_cosine_vs_llm2vec']:.5f})",
-                flush=True,
+            encoding.append(
+                report_encoding(
+                    row, "[mean, bidirectional]", "llm2vec LLM2Vec.encode bf16", "llm2vec", params, gemm
+                )
             )
     scoring = [] if args.skip_encoding else bench_scoring()
     training = bench_training(args.backbone, args.preset, args.kinds, args.paths, args.steps)

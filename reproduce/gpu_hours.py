@@ -57,12 +57,38 @@ class Shape:
     kv_heads: int
     vocab: int
 
+    @classmethod
+    def from_config(cls, config) -> Shape:
+        """The shape of a transformers decoder config (Llama, Mistral, Qwen2 and alike)."""
+        heads = config.num_attention_heads
+        return cls(
+            hidden=config.hidden_size,
+            intermediate=config.intermediate_size,
+            layers=config.num_hidden_layers,
+            heads=heads,
+            kv_heads=getattr(config, "num_key_value_heads", None) or heads,
+            vocab=config.vocab_size,
+        )
+
+    @property
+    def projections(self) -> list[tuple[int, int]]:
+        """`(in, out)` of one decoder layer's seven projections (q, k, v, o, gate, up, down)."""
+        kv = self.kv_heads * (self.hidden // self.heads)
+        hidden, inner = self.hidden, self.intermediate
+        return [
+            (hidden, hidden),
+            (hidden, kv),
+            (hidden, kv),
+            (hidden, hidden),
+            (hidden, inner),
+            (hidden, inner),
+            (inner, hidden),
+        ]
+
     @property
     def decoder_parameters(self) -> int:
         """N: q, k, v, o, gate, up and down projections of every layer."""
-        kv = self.kv_heads * (self.hidden // self.heads)
-        per_layer = 2 * self.hidden * self.hidden + 2 * self.hidden * kv + 3 * self.hidden * self.intermediate
-        return per_layer * self.layers
+        return sum(i * o for i, o in self.projections) * self.layers
 
     @property
     def head_parameters(self) -> int:
@@ -224,6 +250,22 @@ def run_gpu_hours(run: RunSpec, model: CostModel = CostModel()) -> GpuHours:
     return GpuHours(
         train=training_flops(run.model, model) / model.flop_per_s / 3600,
         evaluate=evaluation_flops(run.model, run.evaluation, model) / model.flop_per_s / 3600,
+    )
+
+
+def cost_model_for(preset: str, gpu: CostModel | None) -> CostModel | None:
+    """The cost model a plan is estimated with: the one asked for, else the default at `paper`
+    scale (the only scale that runs on GPUs), else none."""
+    return gpu or (CostModel() if preset == "paper" else None)
+
+
+def summary(hours: Iterable[GpuHours], model: CostModel) -> str:
+    """`X GPU-hours (training T, evaluation E) <assumptions>` for a set of runs."""
+    hours = list(hours)
+    train, evaluate = sum(h.train for h in hours), sum(h.evaluate for h in hours)
+    return (
+        f"{train + evaluate:.1f} GPU-hours (training {train:.1f}, evaluation {evaluate:.1f}) "
+        f"{describe_cost_model(model)}"
     )
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from reproduce.analysis import analyse
 from reproduce.collect import load_analysis
 from reproduce.executors import ExecutorSpec, dispatch
-from reproduce.gpu_hours import CostModel, describe_cost_model, run_gpu_hours
+from reproduce.gpu_hours import CostModel, cost_model_for, run_gpu_hours, summary
 from reproduce.grid import PlannedRun, analysis_run, expand, manifest, unique_runs
 from reproduce.manifest import write_manifest
 from reproduce.presets import ScalePreset, get_preset, with_backbone
@@ -163,19 +163,14 @@ def describe(
     todo = [s for s in statuses if not s.complete]
     hours = sum(s.estimate_s for s in todo) / 3600
     stored = [s for s in statuses if s.complete]
-    gpu = gpu or (CostModel() if preset.name == "paper" else None)
+    gpu = cost_model_for(preset.name, gpu)
     gpu_hours = {s.run.run_id: run_gpu_hours(s.run, gpu) for s in statuses} if gpu else {}
     lines = [
         f"{spec.id} @ {preset.name}: {len(statuses)} distinct runs, "
         f"{len(stored)} complete, {len(todo)} to run; estimated {hours:.2f} h on this machine",
     ]
     if gpu:
-        train = sum(g.train for g in gpu_hours.values())
-        evaluate = sum(g.evaluate for g in gpu_hours.values())
-        lines.append(
-            f"GPU estimate for all {len(statuses)} runs: {train + evaluate:.1f} GPU-hours "
-            f"(training {train:.1f}, evaluation {evaluate:.1f}) {describe_cost_model(gpu)}"
-        )
+        lines.append(f"GPU estimate for all {len(statuses)} runs: {summary(gpu_hours.values(), gpu)}")
     if stored:
         lines.append(
             f"{len(stored)} of {len(statuses)} runs are STORED results in {(root or results_root()) / 'runs'} "

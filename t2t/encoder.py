@@ -224,9 +224,17 @@ class TextEncoder(AbsEncoder):
         return self.embedder.embed(texts)
 
 
-def model_meta(name: str, embedder: Embedder, *, revision: str | None = None, **extra: Any) -> ModelMeta:
-    """A `ModelMeta` for one of our runs: name, size, dimension, cosine similarity, no instructions."""
-    n_parameters = sum(p.numel() for p in {id(p): p for p in embedder.model.parameters()}.values())
+def base_meta(
+    name: str,
+    *,
+    revision: str | None = None,
+    n_parameters: int | None,
+    max_tokens: int | None,
+    embed_dim: int | None,
+    **extra: Any,
+) -> ModelMeta:
+    """The `ModelMeta` fields every model of the suite shares (English, cosine similarity, no
+    instructions, open weights, PyTorch/Transformers), with its size and dimension where known."""
     fields: dict[str, Any] = dict(
         loader=None,
         name=name,
@@ -235,8 +243,8 @@ def model_meta(name: str, embedder: Embedder, *, revision: str | None = None, **
         languages=["eng-Latn"],
         n_parameters=n_parameters,
         memory_usage_mb=None,
-        max_tokens=embedder.max_length,
-        embed_dim=embedder.dim,
+        max_tokens=max_tokens,
+        embed_dim=embed_dim,
         license=None,
         open_weights=True,
         public_training_code=None,
@@ -248,6 +256,19 @@ def model_meta(name: str, embedder: Embedder, *, revision: str | None = None, **
     )
     fields.update(extra)
     return ModelMeta(**fields)
+
+
+def model_meta(name: str, embedder: Embedder, *, revision: str | None = None, **extra: Any) -> ModelMeta:
+    """A `ModelMeta` for one of our runs: name, size, dimension, cosine similarity, no instructions."""
+    n_parameters = sum(p.numel() for p in {id(p): p for p in embedder.model.parameters()}.values())
+    return base_meta(
+        name,
+        revision=revision,
+        n_parameters=n_parameters,
+        max_tokens=embedder.max_length,
+        embed_dim=embedder.dim,
+        **extra,
+    )
 
 
 def text_encoder(name: str, embedder: Embedder, revision: str | None = None) -> TextEncoder:

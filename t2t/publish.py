@@ -53,28 +53,18 @@ def default_name(info: dict) -> str:
 def run_model_meta(info: dict, name: str, revision: str):
     """The `ModelMeta` of a stored run, from run.json alone (the model is not loaded, so its size
     and dimension are left unknown, as mteb allows). `adapted_from` names the backbone."""
-    from mteb.models.model_meta import ModelMeta, ScoringFunction
+    from t2t.encoder import base_meta
 
     config = info["config"]
     sha = info.get("provenance", {}).get("git", {}).get("sha")
-    return ModelMeta(
-        loader=None,
-        name=name,
+    return base_meta(
+        name,
         revision=revision,
-        release_date=(info.get("provenance", {}).get("written_at") or "")[:10] or None,
-        languages=["eng-Latn"],
         n_parameters=None,
-        memory_usage_mb=None,
         max_tokens=config["evaluation"]["max_length"],
         embed_dim=None,
-        license=None,
-        open_weights=True,
+        release_date=(info.get("provenance", {}).get("written_at") or "")[:10] or None,
         public_training_code=f"t2t-repro at git {sha}" if sha else None,
-        public_training_data=None,
-        framework=["PyTorch", "Transformers"],
-        similarity_fn_name=ScoringFunction.COSINE,
-        use_instructions=False,
-        training_datasets=None,
         adapted_from=config["model"]["backbone"],
     )
 

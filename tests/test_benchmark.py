@@ -11,9 +11,9 @@ import torch
 from reproduce.benchmark import (
     cosines,
     free_encoder,
-    non_embedding_parameters,
     op_category,
     step_profile,
+    useful_flops_per_token,
 )
 from t2t.backbones import load_backbone
 from t2t.training.loop import STEP_RANGE
@@ -21,10 +21,11 @@ from t2t.training.loop import STEP_RANGE
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
-def test_non_embedding_parameters_are_the_decoder_projections_of_the_model():
+def test_useful_flops_count_every_decoder_projection_weight_per_token():
     model, _ = load_backbone("tiny-llama")
     weights = sum(p.numel() for name, p in model.named_parameters() if name.rsplit(".", 2)[-2] in PROJECTIONS)
-    assert non_embedding_parameters(model.config) == weights
+    assert useful_flops_per_token("data-driven", model.config) == 4 * weights
+    assert useful_flops_per_token("model-derived", model.config) == 6 * weights
 
 
 def test_op_categories():

@@ -26,20 +26,9 @@ PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "
 SHAPE = Shape(hidden=8, intermediate=16, layers=2, heads=2, kv_heads=1, vocab=100)
 
 
-def shape_of_config(config) -> Shape:
-    return Shape(
-        config.hidden_size,
-        config.intermediate_size,
-        config.num_hidden_layers,
-        config.num_attention_heads,
-        config.num_key_value_heads,
-        config.vocab_size,
-    )
-
-
 def test_decoder_parameters_are_the_models_projection_weights():
     model, _ = load_backbone("tiny-llama")
-    shape = shape_of_config(model.config)
+    shape = Shape.from_config(model.config)
     weights = sum(p.numel() for n, p in model.named_parameters() if n.rsplit(".", 2)[-2] in PROJECTIONS)
     assert shape.decoder_parameters == weights
     assert shape.head_parameters == model.lm_head.weight.numel()
@@ -48,7 +37,7 @@ def test_decoder_parameters_are_the_models_projection_weights():
 @pytest.mark.slow
 def test_smollm2_shape_is_the_loaded_models():
     model, _ = load_backbone("smollm2-135m")
-    assert SHAPES["smollm2-135m"] == shape_of_config(model.config)
+    assert SHAPES["smollm2-135m"] == Shape.from_config(model.config)
 
 
 def test_paper_shapes_are_7_to_8_billion_parameters():

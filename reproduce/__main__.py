@@ -88,6 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_training_arguments(parser)
     parser.add_argument("--eval-batch-size", type=integer(minimum=1), default=32)
     parser.add_argument(
+        "--eval-batch-tokens",
+        type=integer(minimum=0),
+        default=None,
+        help="token budget per evaluation forward pass (default: Runtime's; 0: --eval-batch-size texts per batch)",
+    )
+    parser.add_argument(
         "--seeds",
         type=integer(minimum=1),
         default=None,
@@ -167,6 +173,7 @@ def _run(args: argparse.Namespace) -> int:
     runtime = Runtime(
         **training_runtime_fields(args),
         eval_batch_size=args.eval_batch_size,
+        **({} if args.eval_batch_tokens is None else {"eval_batch_tokens": args.eval_batch_tokens or None}),
         progress=not args.quiet,
         on_stale=args.on_stale,
         add_items=args.add_items,

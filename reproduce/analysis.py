@@ -293,7 +293,7 @@ def _embed(
         tokenizer,
         spec.pooling,
         max_length=run.max_length,
-        batch_size=runtime.eval_batch_size,
+        **runtime.eval_batching(),
         dtype=runtime.eval_dtype(),
         progress=runtime.progress,
     )

@@ -84,33 +84,79 @@ class RunStatus:
         return "; ".join(rows)
 
 
-def measured_costs(root: Path | None = None) -> tuple[dict[tuple[str, str], float], dict[str, float]]:
-    """Medians from stored runs on this machine: eval seconds per (task set, pooling), seconds per
-    training step per objective."""
-    evals: dict[tuple[str, str], list[float]] = {}
-    steps: dict[str, list[float]] = {}
+@dataclasses.dataclass
+class MeasuredCosts:
+    """Medians from the runs stored on this machine, for `--dry-run`'s estimates.
+
+    Seconds per training step are kept per (backbone, objective, batch size, max length) and
+    evaluation seconds per (backbone, task set, pooling): a Gemma stage is not priced at SmolLM2's
+    rate, nor an MNTP step of 16 × 128 tokens at one of 32 × 512. A lookup falls back to coarser
+    keys (the same objective on any shape of this backbone, then on any backbone), then to the
+    preset's default (`DEFAULT_STEP_SECONDS`, `DEFAULT_EVAL_SECONDS`).
+    """
+
+    steps: dict[tuple, list[float]] = dataclasses.field(default_factory=dict)
+    evals: dict[tuple, list[float]] = dataclasses.field(default_factory=dict)
+
+    def add_step(self, backbone: str, objective: str, batch: int, length: int, seconds: float) -> None:
+        for key in ((backbone, objective, batch, length), (backbone, objective), (objective,)):
+            self.steps.setdefault(key, []).append(seconds)
+
+    def add_eval(self, backbone: str, task_set: str, pooling: str, seconds: float) -> None:
+        for key in ((backbone, task_set, pooling), (backbone, task_set), (task_set,)):
+            self.evals.setdefault(key, []).append(seconds)
+
+    @staticmethod
+    def _median(table: dict[tuple, list[float]], keys, default: float) -> float:
+        return next((statistics.median(table[k]) for k in keys if table.get(k)), default)
+
+    def step(self, backbone: str, stage, preset: str) -> float:
+        keys = (
+            (backbone, stage.objective, stage.batch_size, stage.max_length),
+            (backbone, stage.objective),
+            (stage.objective,),
+        )
+        return self._median(self.steps, keys, DEFAULT_STEP_SECONDS.get(preset, 2.0))
+
+    def evaluation(self, backbone: str, task_set: str, pooling: str) -> float:
+        keys = ((backbone, task_set, pooling), (backbone, task_set), (task_set,))
+        return self._median(self.evals, keys, DEFAULT_EVAL_SECONDS.get(task_set, 900.0))
+
+
+def measured_costs(root: Path | None = None) -> MeasuredCosts:
+    """`MeasuredCosts` from the complete runs stored under `root`: each run's evaluation seconds,
+    and the median step seconds of each stage it trained (from its `train_log.json`)."""
+    costs = MeasuredCosts()
     for store in iter_runs(root):
         info = store.read()
         if info.get("status") != "complete" or "config" not in info:
             continue
         config = info["config"]
-        key = (config["evaluation"]["task_set"], config["model"]["pooling"]["mode"])
-        evals.setdefault(key, []).append(info.get("timing", {}).get("evaluate_s", 0.0))
+        model = config["model"]
+        costs.add_eval(
+            model["backbone"],
+            config["evaluation"]["task_set"],
+            model["pooling"]["mode"],
+            info.get("timing", {}).get("evaluate_s", 0.0),
+        )
         logs = read_json(store.dir / "train_log.json", "left out of the cost estimate.")
         if isinstance(logs, list):
-            for stage, log in zip(config["model"]["stages"], logs):
+            for stage, log in zip(model["stages"], logs):
                 if log:
-                    steps.setdefault(stage["objective"], []).append(
-                        statistics.median(step["seconds"] for step in log)
+                    seconds = statistics.median(step["seconds"] for step in log)
+                    costs.add_step(
+                        model["backbone"],
+                        stage["objective"],
+                        stage["batch_size"],
+                        stage["max_length"],
+                        seconds,
                     )
-    return (
-        {k: statistics.median(v) for k, v in evals.items()},
-        {k: statistics.median(v) for k, v in steps.items()},
-    )
+    return costs
 
 
-def status_of(run: RunSpec, cells: list[PlannedRun], preset: ScalePreset, costs, root=None) -> RunStatus:
-    eval_costs, step_costs = costs
+def status_of(
+    run: RunSpec, cells: list[PlannedRun], preset: ScalePreset, costs: MeasuredCosts, root=None
+) -> RunStatus:
     store = RunStore(run.run_id, root)
     tasks = TASK_SETS[run.evaluation.task_set].tasks
     done = len(tasks) - len(store.missing_tasks(list(tasks)))
@@ -128,13 +174,8 @@ def status_of(run: RunSpec, cells: list[PlannedRun], preset: ScalePreset, costs,
     estimate = 0.0
     if not complete:
         for stage in run.model.stages[stages_done:]:
-            estimate += stage.steps * step_costs.get(
-                stage.objective, DEFAULT_STEP_SECONDS.get(preset.name, 2.0)
-            )
-        per_eval = eval_costs.get(
-            (run.evaluation.task_set, run.model.pooling.mode),
-            DEFAULT_EVAL_SECONDS.get(run.evaluation.task_set, 900.0),
-        )
+            estimate += stage.steps * costs.step(run.model.backbone, stage, preset.name)
+        per_eval = costs.evaluation(run.model.backbone, run.evaluation.task_set, run.model.pooling.mode)
         estimate += per_eval * (len(tasks) - done) / len(tasks)
     error = info.get("error") if info.get("status") == "failed" else None
     return RunStatus(run, cells, done, len(tasks), stages_done, complete, estimate, stored, stale, error)

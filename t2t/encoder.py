@@ -74,6 +74,11 @@ class Embedder:
             back in input order. The batches are the ones a single device would run (same texts,
             same padding), so the embeddings are the same. Threads, not processes: CUDA kernels
             release the GIL, and no model is pickled. None or one device: the model's own device.
+        batch_tokens: batch by a token budget instead: texts (longest first) join a batch while its
+            padded size, texts × its longest row, stays within `batch_tokens`, and at most
+            `batch_size` texts (`token_budget_batches`). Short texts then share larger forward
+            passes (fewer per-batch overheads, larger matrix products); a text longer than the
+            budget gets a batch of its own. None: `batch_size` texts per batch.
     """
 
     def __init__(
@@ -89,6 +94,7 @@ class Embedder:
         progress: bool = True,
         cache: EmbeddingCache | None = None,
         devices: Sequence[str] | None = None,
+        batch_tokens: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 text per forward pass, got {batch_size}")
@@ -102,6 +108,7 @@ class Embedder:
         self.pooling = pooling
         self.max_length = max_length
         self.batch_size = batch_size
+        self.batch_tokens = batch_tokens
         self.normalize = normalize
         self.progress = progress
         self.cache = cache
@@ -141,7 +148,16 @@ class Embedder:
         lengths = [len(ids) for ids in self.tokenizer(unique, add_special_tokens=False).input_ids]
         order = np.argsort(lengths, kind="stable")[::-1]
         vectors = np.zeros((len(unique), self.dim), dtype=np.float32)
-        batches = [order[first : first + self.batch_size] for first in range(0, len(unique), self.batch_size)]
+        if self.batch_tokens is None:
+            batches = [
+                order[first : first + self.batch_size] for first in range(0, len(unique), self.batch_size)
+            ]
+        else:
+            overhead = int(
+                tokenize([""], self.tokenizer, self.pooling, self.max_length)["attention_mask"].sum()
+            )
+            rows = [min(lengths[i] + overhead, self.max_length) for i in order]
+            batches = token_budget_batches(order, rows, self.batch_tokens, self.batch_size)
         start = time.perf_counter()
         tokens = 0
         bar = tqdm(total=len(unique), desc="encode", unit="text", disable=not self.progress, leave=False)
@@ -177,6 +193,22 @@ class Embedder:
         self.throughput.tokens += tokens
         self.throughput.seconds += elapsed
         return vectors
+
+
+def token_budget_batches(
+    order: Sequence[int], rows: Sequence[int], budget: int, cap: int
+) -> list[np.ndarray]:
+    """Cut `order` (indices, longest first) into batches whose padded size, texts × the first
+    (longest) text's row length `rows[k]`, stays within `budget`, with at most `cap` texts each.
+
+    `rows[k]` is the row length of `order[k]`. Every batch has at least one text.
+    """
+    batches, first = [], 0
+    while first < len(order):
+        take = max(1, min(cap, budget // max(rows[first], 1)))
+        batches.append(np.asarray(order[first : first + take]))
+        first += take
+    return batches
 
 
 class DegenerateEmbeddings(UserError, RuntimeError):

@@ -162,7 +162,7 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
         tokenizer,
         spec.model.pooling,
         max_length=spec.evaluation.max_length,
-        batch_size=runtime.eval_batch_size,
+        **runtime.eval_batching(),
         dtype=runtime.eval_dtype(),
         normalize=spec.evaluation.normalize,
         progress=runtime.progress,

@@ -33,7 +33,11 @@ class Runtime:
             7.6 GB peak measured) is checkpointed (2.3 GB peak, ~25% slower steps); MNTP (4.8 GB
             peak) and Text2Token's stages are not. Recomputation replays the saved RNG state, so dropout masks and the
             update are the same.
-        eval_batch_size: texts per forward pass in evaluation.
+        eval_batch_size: texts per forward pass in evaluation (when `eval_batch_tokens` is None).
+        eval_batch_tokens: batch evaluation by a token budget instead: texts, longest first, share a
+            forward pass while texts × the longest row stays within it (`Embedder(batch_tokens=...)`);
+            short sentences then run in larger batches. None: `eval_batch_size` texts per batch.
+            The embeddings are the same up to float rounding (a test).
         progress: progress bars.
         on_stale: what to do with a stored result (run or cached stage) whose recorded inputs
             (data files, weights: `t2t.fingerprint`) differ from today's: `error` (default) stops
@@ -62,6 +66,7 @@ class Runtime:
     gradient_checkpointing: bool = False
     checkpoint_above_gb: float | None = 6.0
     eval_batch_size: int = 32
+    eval_batch_tokens: int | None = None
     progress: bool = True
     on_stale: Literal["error", "recompute", "accept"] = "error"
     add_items: bool = False
@@ -75,6 +80,8 @@ class Runtime:
             raise ValueError(f"checkpoint_every must be >= 1, got {self.checkpoint_every}")
         if self.eval_batch_size < 1:
             raise ValueError(f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
+        if self.eval_batch_tokens is not None and self.eval_batch_tokens < 1:
+            raise ValueError(f"eval_batch_tokens must be >= 1 or None, got {self.eval_batch_tokens}")
         if self.on_stale not in ("error", "recompute", "accept"):
             raise ValueError(f"on_stale must be error, recompute or accept, got {self.on_stale!r}")
         if self.checkpoint_above_gb is not None and not self.checkpoint_above_gb > 0:
@@ -89,6 +96,12 @@ class Runtime:
         if self.precision == "mixed":
             return torch.float32
         return self.autocast_dtype()
+
+    def eval_batching(self) -> dict[str, int | None]:
+        """`Embedder` batching arguments: a token budget (no separate cap on texts), else texts."""
+        if self.eval_batch_tokens is None:
+            return {"batch_size": self.eval_batch_size, "batch_tokens": None}
+        return {"batch_size": self.eval_batch_tokens, "batch_tokens": self.eval_batch_tokens}
 
     def encoding_devices(self) -> list[str] | None:
         """The devices evaluation encodes on: all GPUs when several are visible, else None (one)."""

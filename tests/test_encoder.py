@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from t2t.backbones import load_backbone
-from t2t.encoder import Embedder, text_encoder
+from t2t.encoder import Embedder, text_encoder, token_budget_batches
 from t2t.pooling import PoolingSpec
 
 TEXTS = ["A man plays a guitar.", "Dogs.", "A very long sentence about the weather in Paris today.", "Dogs."]
@@ -30,6 +30,34 @@ def test_embeddings_keep_input_order_and_match_one_by_one(tiny, mode):
     np.testing.assert_allclose(together, alone, rtol=1e-4, atol=1e-5)
     np.testing.assert_array_equal(together[1], together[3])
     assert not np.allclose(together[0], together[1])
+
+
+def test_token_budget_batches_respect_the_budget_and_cap():
+    rows = [50, 30, 30, 10, 10, 10, 10, 4, 4]  # row lengths, longest first
+    order = list(range(100, 109))
+    batches = token_budget_batches(order, rows, budget=60, cap=4)
+    assert [b.tolist() for b in batches] == [[100], [101, 102], [103, 104, 105, 106], [107, 108]]
+    assert all(len(b) * rows[order.index(b[0])] <= 60 for b in batches)
+    assert [b.tolist() for b in token_budget_batches(order[:1], [500], budget=60, cap=4)] == [[100]]
+
+
+@pytest.mark.parametrize("mode", ["last", "mean"])
+def test_token_budget_batching_gives_the_same_embeddings(tiny, mode):
+    model, tokenizer = tiny
+    texts = [f"Sentence number {i} {'is long ' * (i % 7)}about something." for i in range(40)]
+    by_texts = Embedder(
+        model, tokenizer, PoolingSpec(mode=mode), batch_size=4, dtype=torch.float32, progress=False
+    )
+    by_tokens = Embedder(
+        model,
+        tokenizer,
+        PoolingSpec(mode=mode),
+        batch_size=64,
+        batch_tokens=200,
+        dtype=torch.float32,
+        progress=False,
+    )
+    np.testing.assert_allclose(by_tokens.embed(texts), by_texts.embed(texts), rtol=1e-4, atol=1e-5)
 
 
 def test_duplicates_are_encoded_once(tiny):

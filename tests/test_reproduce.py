@@ -138,3 +138,23 @@ def test_seeds_add_runs_and_keep_seed_zero():
         runs = [p.run for p in three if p.row == row]
         assert [r.model.seed for r in runs] == [0, 1, 2] and len({r.run_id for r in runs}) == 3
         assert all(r.model.replace(seed=0) == runs[0].model for r in runs)
+
+
+def test_measured_costs_price_each_backbone_and_shape_by_its_own_runs():
+    from types import SimpleNamespace
+
+    from reproduce.runner import DEFAULT_EVAL_SECONDS, DEFAULT_STEP_SECONDS, MeasuredCosts
+
+    costs = MeasuredCosts()
+    costs.add_step("smollm2-135m", "mntp", 16, 128, 2.0)
+    costs.add_step("smollm2-135m", "mntp", 32, 512, 9.0)
+    costs.add_eval("smollm2-135m", "offline", "last", 1000.0)
+    stage = SimpleNamespace(objective="mntp", batch_size=32, max_length=512)
+    assert costs.step("smollm2-135m", stage, "smol") == 9.0  # its own shape, not the median of both
+    other_shape = SimpleNamespace(objective="mntp", batch_size=8, max_length=64)
+    assert costs.step("smollm2-135m", other_shape, "smol") == 5.5  # this backbone's median
+    assert costs.step("gemma3-270m", stage, "smol") == 5.5  # no run of it yet: any backbone's
+    simcse = SimpleNamespace(objective="simcse", batch_size=32, max_length=64)
+    assert costs.step("smollm2-135m", simcse, "smol") == DEFAULT_STEP_SECONDS["smol"]
+    assert costs.evaluation("smollm2-135m", "offline", "mean") == 1000.0
+    assert costs.evaluation("smollm2-135m", "offline-lite", "last") == DEFAULT_EVAL_SECONDS["offline-lite"]

@@ -33,7 +33,8 @@ and attention scores are not counted, so these are lower bounds), peak memory (m
 MFU against its dense bf16 peak. With two or more layer counts, `extrapolate` fits time and memory
 linearly in the layers and predicts the 32-layer step (an estimate, printed as one).
 
-Writes `results/benchmarks/paper-shape-<device>.json`.
+Writes `results/benchmarks/paper-shape-<device>.json` after every row; `--resume` keeps the rows
+an interrupted check wrote and measures the rest.
 """
 
 from __future__ import annotations
@@ -260,6 +261,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--checkpointing", nargs="+", choices=list(CHECKPOINTING), default=["auto"])
     parser.add_argument("--common-samples", type=integer(minimum=1), default=64)
     parser.add_argument("--eval-batch-size", type=integer(minimum=1), default=32)
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the rows a stopped check already wrote; measure the rest"
+    )
     parser.add_argument("--extrapolate-to", type=integer(minimum=1), default=32)
     parser.add_argument(
         "--one", nargs=4, metavar=("PAPER", "LAYERS", "WHAT", "CHECKPOINTING"), help=argparse.SUPPRESS
@@ -276,8 +280,17 @@ def main(argv: list[str] | None = None) -> None:
     from t2t.hardware import describe_hardware
     from t2t.paths import results_root
     from t2t.provenance import git_state
+    from t2t.results import read_json
 
-    rows = []
+    path = results_root() / "benchmarks" / f"paper-shape-{args.device.split(':')[0]}.json"
+    previous = read_json(path, "starting afresh.") if args.resume else None
+    rows = [row for row in (previous or {}).get("rows", []) if "failed" not in row]
+    done = {(row["backbone"], row["layers"], row["what"], row.get("checkpointing")) for row in rows}
+
+    def save() -> None:  # after every row: a stopped check keeps what it measured (--resume)
+        report = {"hardware": describe_hardware(), "git": git_state(), "rows": rows}
+        atomic_write_json(path, {**report, "extrapolated": extrapolate(rows, args.extrapolate_to)})
+
     common = ["--device", args.device, "--common-samples", str(args.common_samples)]
     common += ["--eval-batch-size", str(args.eval_batch_size)]
     print(f"paper-shape check on {args.device} ({torch.get_num_threads()} threads):", flush=True)
@@ -285,11 +298,13 @@ def main(argv: list[str] | None = None) -> None:
         for layers in args.layers:
             for what in args.what:
                 for checkpointing in args.checkpointing if what != "encode" else ["off"]:
+                    if (paper, layers, what, checkpointing) in done:
+                        continue
                     row = in_child([paper, str(layers), what, checkpointing, *common])
-                    if "failed" in row:
-                        row.update(backbone=paper, layers=layers, what=what, checkpointing=checkpointing)
+                    row.update(backbone=paper, layers=layers, what=what, checkpointing=checkpointing)
                     rows.append(row)
                     print_row(row)
+                    save()
     estimates = extrapolate(rows, args.extrapolate_to)
     if estimates:
         print(f"extrapolated to {args.extrapolate_to} layers (linear in the layer count; estimates):")
@@ -300,9 +315,7 @@ def main(argv: list[str] | None = None) -> None:
                 f"({e['peak_memory_gb_per_layer']:.2f} GB and {e['seconds_per_layer']:.1f} s per layer)",
                 flush=True,
             )
-    report = {"hardware": describe_hardware(), "git": git_state(), "rows": rows, "extrapolated": estimates}
-    path = results_root() / "benchmarks" / f"paper-shape-{args.device.split(':')[0]}.json"
-    atomic_write_json(path, report)
+    save()
     print(f"wrote {path}")
 
 

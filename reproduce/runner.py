@@ -11,6 +11,7 @@ long grid can be advanced across sessions.
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import statistics
 import time
@@ -92,11 +93,27 @@ class MeasuredCosts:
     evaluation seconds per (backbone, task set, pooling): a Gemma stage is not priced at SmolLM2's
     rate, nor an MNTP step of 16 × 128 tokens at one of 32 × 512. A lookup falls back to coarser
     keys (the same objective on any shape of this backbone, then on any backbone), then to the
-    preset's default (`DEFAULT_STEP_SECONDS`, `DEFAULT_EVAL_SECONDS`).
+    preset's default (`DEFAULT_STEP_SECONDS`, `DEFAULT_EVAL_SECONDS`). A stage also costs its setup
+    (per backbone, objective and options; 0 until a one-stage run has measured it).
     """
 
     steps: dict[tuple, list[float]] = dataclasses.field(default_factory=dict)
     evals: dict[tuple, list[float]] = dataclasses.field(default_factory=dict)
+    setups: dict[tuple, list[float]] = dataclasses.field(default_factory=dict)
+
+    def add_setup(self, backbone: str, objective: str, options: dict, seconds: float) -> None:
+        """A stage's seconds besides its steps (loading, targets: model-derived's common
+        distribution is N forward passes), measured on runs of one stage."""
+        for key in ((backbone, objective, _options_key(options)), (backbone, objective), (objective,)):
+            self.setups.setdefault(key, []).append(seconds)
+
+    def setup(self, backbone: str, stage) -> float:
+        keys = (
+            (backbone, stage.objective, _options_key(stage.options)),
+            (backbone, stage.objective),
+            (stage.objective,),
+        )
+        return self._median(self.setups, keys, 0.0)
 
     def add_step(self, backbone: str, objective: str, batch: int, length: int, seconds: float) -> None:
         for key in ((backbone, objective, batch, length), (backbone, objective), (objective,)):
@@ -123,6 +140,10 @@ class MeasuredCosts:
         return self._median(self.evals, keys, DEFAULT_EVAL_SECONDS.get(task_set, 900.0))
 
 
+def _options_key(options: dict) -> str:
+    return json.dumps(options, sort_keys=True, default=str)
+
+
 def measured_costs(root: Path | None = None) -> MeasuredCosts:
     """`MeasuredCosts` from the complete runs stored under `root`: each run's evaluation seconds,
     and the median step seconds of each stage it trained (from its `train_log.json`)."""
@@ -140,6 +161,11 @@ def measured_costs(root: Path | None = None) -> MeasuredCosts:
             info.get("timing", {}).get("evaluate_s", 0.0),
         )
         logs = read_json(store.dir / "train_log.json", "left out of the cost estimate.")
+        timing = info.get("timing", {})
+        if len(model["stages"]) == 1 and isinstance(logs, list) and "build_model_s" in timing:
+            stage = model["stages"][0]
+            setup = timing["build_model_s"] - timing.get("train_steps_s", 0.0)
+            costs.add_setup(model["backbone"], stage["objective"], stage.get("options", {}), max(setup, 0.0))
         if isinstance(logs, list):
             for stage, log in zip(model["stages"], logs):
                 if log:
@@ -175,6 +201,7 @@ def status_of(
     if not complete:
         for stage in run.model.stages[stages_done:]:
             estimate += stage.steps * costs.step(run.model.backbone, stage, preset.name)
+            estimate += costs.setup(run.model.backbone, stage)
         per_eval = costs.evaluation(run.model.backbone, run.evaluation.task_set, run.model.pooling.mode)
         estimate += per_eval * (len(tasks) - done) / len(tasks)
     error = info.get("error") if info.get("status") == "failed" else None

@@ -123,3 +123,30 @@ def test_extrapolation_recovers_a_linear_cost():
     assert estimate["peak_memory_gb"] == pytest.approx(26)
     assert estimate["seconds_per_layer"] == pytest.approx(2)
     assert paper_shape.extrapolate(rows[:1]) == []  # one layer count: nothing to fit
+
+
+def test_the_check_saves_every_row_and_resumes_without_remeasuring(tmp_path, monkeypatch):
+    monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
+    calls = []
+
+    def fake_child(args):
+        paper, layers, what = args[0], int(args[1]), args[2]
+        calls.append((paper, layers, what))
+        if what == "mntp":
+            return {"failed": "exit 137: killed (out of memory?)"}
+        return {"what": what, "batch_size": 2, "max_length": 8, "passes": 1, "checkpointed": False,
+                "seconds": float(layers), "tokens": 16, "peak_memory_gb": 1.0 + layers,
+                "tokens_per_s": 16 / layers, "useful_flop_per_s": 1e9, "mfu": None}  # fmt: skip
+
+    monkeypatch.setattr(paper_shape, "in_child", fake_child)
+    argv = ["--device", "cpu", "--backbones", "mistral-7b", "--layers", "1", "2", "--what", "simcse", "mntp"]
+    paper_shape.main(argv)
+    assert len(calls) == 4
+    calls.clear()
+    paper_shape.main([*argv, "--resume"])
+    assert calls == [("mistral-7b", 1, "mntp"), ("mistral-7b", 2, "mntp")]  # only the failed rows again
+    import json
+
+    report = json.loads((tmp_path / "benchmarks" / "paper-shape-cpu.json").read_text())
+    (estimate,) = report["extrapolated"]
+    assert estimate["what"] == "simcse" and estimate["seconds"] == pytest.approx(32)

@@ -158,3 +158,18 @@ def test_measured_costs_price_each_backbone_and_shape_by_its_own_runs():
     assert costs.step("smollm2-135m", simcse, "smol") == DEFAULT_STEP_SECONDS["smol"]
     assert costs.evaluation("smollm2-135m", "offline", "mean") == 1000.0
     assert costs.evaluation("smollm2-135m", "offline-lite", "last") == DEFAULT_EVAL_SECONDS["offline-lite"]
+
+
+def test_measured_setup_is_priced_per_objective_and_options():
+    from types import SimpleNamespace
+
+    from reproduce.runner import MeasuredCosts
+
+    costs = MeasuredCosts()
+    costs.add_setup("smollm2-135m", "model-derived", {"common_samples": 5000}, 280.0)
+    costs.add_setup("smollm2-135m", "model-derived", {"common_samples": 500}, 30.0)
+    n5000 = SimpleNamespace(objective="model-derived", options={"common_samples": 5000})
+    n50 = SimpleNamespace(objective="model-derived", options={"common_samples": 50})
+    assert costs.setup("smollm2-135m", n5000) == 280.0
+    assert costs.setup("smollm2-135m", n50) == 155.0  # unmeasured N: this objective's median
+    assert costs.setup("smollm2-135m", SimpleNamespace(objective="mntp", options={})) == 0.0

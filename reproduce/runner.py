@@ -60,6 +60,7 @@ class RunStatus:
     stored: dict | None = None
     stale: list[str] = dataclasses.field(default_factory=list)
     error: str | None = None
+    without_items: bool = False  # stored before per-item outputs: prints without ±, `--add-items` redoes it
 
     @property
     def state(self) -> str:
@@ -67,7 +68,8 @@ class RunStatus:
             return "STALE: inputs changed"
         if self.complete and self.stored:
             sha = (self.stored.get("sha") or "no sha")[:7]
-            return f"stored {(self.stored.get('date') or '?')[:10]} @{sha}"
+            bare = ", no items" if self.without_items else ""
+            return f"stored {(self.stored.get('date') or '?')[:10]} @{sha}{bare}"
         if self.complete:
             return "complete"
         progress = f"stages {self.stages_done}/{len(self.run.model.stages)}, tasks {self.tasks_done}/{self.tasks_total}"
@@ -205,7 +207,10 @@ def status_of(
         per_eval = costs.evaluation(run.model.backbone, run.evaluation.task_set, run.model.pooling.mode)
         estimate += per_eval * (len(tasks) - done) / len(tasks)
     error = info.get("error") if info.get("status") == "failed" else None
-    return RunStatus(run, cells, done, len(tasks), stages_done, complete, estimate, stored, stale, error)
+    without_items = complete and _lacks_items(run, root)
+    return RunStatus(
+        run, cells, done, len(tasks), stages_done, complete, estimate, stored, stale, error, without_items
+    )
 
 
 def plan(spec_id: str, preset: str | None = None, backbone: str | None = None, seeds: int | None = None):
@@ -245,11 +250,16 @@ def describe(
             "(computed earlier, by the code and date shown), not recomputed now. To recompute them: "
             "`--verify` (re-runs them into a scratch store and compares), or T2T_RESULTS_DIR=<empty folder>."
         )
-    lines.append(f"{'run id':<14}{'method':<12}{'status':<30}{'est.':>8}{'  GPU-h' if gpu else ''}  cells")
+    if bare := [s for s in stored if s.without_items]:
+        lines.append(
+            f"{len(bare)} stored run(s) have no per-item outputs: their cells print without ± and decide no "
+            "claim; `--add-items` re-evaluates them (retraining stages no longer cached)."
+        )
+    lines.append(f"{'run id':<14}{'method':<12}{'status':<40}{'est.':>8}{'  GPU-h' if gpu else ''}  cells")
     for s in statuses:
         column = f"{gpu_hours[s.run.run_id].total:>7.2f}" if gpu else ""
         lines.append(
-            f"{s.run.run_id:<14}{s.run.method:<12}{s.state:<30}{s.estimate_s / 60:>7.1f}m{column}  {s.label}"
+            f"{s.run.run_id:<14}{s.run.method:<12}{s.state:<40}{s.estimate_s / 60:>7.1f}m{column}  {s.label}"
         )
         lines += [f"{'':<14}  ! {difference}" for difference in s.stale[:5]]
         if s.error and not s.complete:

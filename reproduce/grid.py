@@ -146,4 +146,5 @@ def manifest(
             for sweep in getattr(spec, "sweeps", ())
         ),
         analysis=spec.analysis if is_analysis else None,
+        budget=getattr(spec, "budget", False),
     )

@@ -77,6 +77,7 @@ class Manifest:
     cells: tuple[ManifestCell, ...]
     sweeps: tuple[SweepInfo, ...] = ()
     analysis: str | None = None
+    budget: bool = False  # tables: add each row's training budget (`reproduce.builders.budget_cells`)
 
     @property
     def name(self) -> str:

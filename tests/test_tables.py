@@ -323,3 +323,50 @@ def test_a_failed_sweep_point_says_failed_not_not_run(tmp_path):
     write_outputs(spec, [TINY], tmp_path)
     text = (tmp_path / "tables" / "figure5.md").read_text()
     assert "failed‡" in text and "all embeddings equal" in text
+
+
+def test_compare_table_states_each_rows_training_budget(tmp_path):
+    """`compare` rows carry steps, real training tokens, estimated FLOPs (from the backbone shape the
+    run recorded) and step time from each run's training log; untrained rows say 0, not `--`. It also
+    has the two rows that split LLM2Vec's best smol cell: SimCSE and LLM2Vec with last + causal."""
+    from reproduce.compare import compare_spec
+    from reproduce.gpu_hours import Shape, token_flops
+    from reproduce.presets import with_backbone
+
+    shape = dict(
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=1,
+        head_dim=16,
+        vocab_size=1000,
+    )
+    scale = with_backbone(TINY, "tiny-gemma")
+    spec = compare_spec("tiny-gemma")
+    expected = {}
+    for item in plan(tmp_path, spec, scale):
+        store = store_run(tmp_path, item.run, {task: 0.5 for task in TINY_TASKS})
+        stages = item.run.model.stages
+        if stages:
+            store.save_train_log(
+                [[{"step": i, "tokens": 100, "seconds": 10.0, "loss": 1.0} for i in range(3)] for _ in stages]
+            )
+        store.update(backbone_shape=shape)
+        flops = sum(token_flops(stage.objective, Shape.from_mapping(shape)) * 300 for stage in stages)
+        expected[item.row] = [
+            f"{3 * len(stages):,}",
+            f"{300 * len(stages):,}",
+            f"{flops:.2g}",
+            f"{len(stages) * 0.5:.1f} min",
+        ]
+        if item.row.endswith("last + causal"):
+            assert (item.run.model.pooling.mode, item.run.model.attention) == ("last", "causal")
+    write_outputs(spec, [scale], tmp_path)
+    text = (tmp_path / "tables" / f"{spec.id}.md").read_text()
+    assert {"SimCSE, last + causal", "LLM2Vec, last + causal"} <= set(expected)
+    for row, budget in expected.items():
+        line = next(line for line in text.splitlines() if line.startswith(f"| {row} |"))
+        assert [cell.strip() for cell in line.strip("|").split("|")][-4:] == budget, row
+    assert expected["Zero-shot, last"] == ["0", "0", "0", "0.0 min"]
+    assert "Budget · train FLOPs" in text and "real (non-pad) training tokens" in text

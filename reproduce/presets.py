@@ -138,6 +138,7 @@ BACKBONE_LABELS = {
     "llama3-8b": "Llama-3-8B",
     "mistral-7b": "Mistral-7B",
     "smollm2-135m": "SmolLM2-135M",
+    "gemma3-270m": "Gemma-3-270M",
 }
 
 
@@ -156,4 +157,7 @@ def get_preset(name: str | None = None) -> ScalePreset:
 def with_backbone(preset: ScalePreset, backbone: str) -> ScalePreset:
     """The preset with one column, `backbone` (a preset name, HF id or local folder)."""
     resolve_preset(backbone)  # a typo fails here, with the list of presets
-    return preset.replace(backbones={"custom": backbone})
+    return preset.replace(
+        backbones={"custom": backbone},
+        description=f"{backbone_label(backbone)} in place of the preset's backbones; {preset.name}'s steps and tasks",
+    )

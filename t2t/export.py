@@ -26,7 +26,9 @@ How each part of our encoder is carried, with no custom code in the folder (so n
   refused rather than silently different.
 - **Bidirectional attention**: `config.json` keeps `is_causal: false`, which transformers (≥ 5.2)
   reads when it builds the attention mask (`t2t.backbones.set_attention`); a test checks that the
-  reloaded model is bidirectional.
+  reloaded model is bidirectional. Gemma-3 keeps its own flag instead,
+  `use_bidirectional_attention: true` (EmbeddingGemma's), whose config rescales the sliding window
+  on load as it did when we switched it.
 - An empty text: we embed it as one special token; sentence-transformers' mean over no tokens is a
   zero vector (last-token pooling agrees).
 """

@@ -226,3 +226,18 @@ def test_gemma3_270m_loads_offline_with_real_weights():
         inputs = tokenizer(prompt, return_tensors="pt")
         output = model.generate(**inputs, max_new_tokens=8, do_sample=False)
         assert fact in tokenizer.decode(output[0][inputs.input_ids.shape[1] :]), prompt
+
+
+def test_gemma_bidirectional_survives_save_and_load(tmp_path):
+    """A switched Gemma-3 saved with `save_pretrained` (as export does) reloads bidirectional with the
+    same window: its config stores the causal window and rescales it again on load."""
+    from transformers import AutoModelForCausalLM
+
+    model, _ = load_backbone("tiny-gemma", attention="bidirectional", attn_implementation="eager")
+    model.save_pretrained(tmp_path)
+    again = AutoModelForCausalLM.from_pretrained(tmp_path, attn_implementation="eager")
+    assert (
+        attention_mode(again) == "bidirectional"
+        and again.config.sliding_window == model.config.sliding_window
+    )
+    torch.testing.assert_close(_states(again, "left"), _states(model, "left"))

@@ -68,6 +68,20 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         default=6.0,
         help="checkpoint stages whose estimated activations exceed this many GB (default 6)",
     )
+    parser.add_argument(
+        "--train-attention",
+        choices=["auto", "sdpa", "eager"],
+        default="auto",
+        help="attention kernel while training (auto: eager on CPUs, sdpa on GPUs)",
+    )
+    parser.add_argument(
+        "--sparse-dropout",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="LoRA dropout drawing only the dropped positions (auto: on CPUs). Runs stored before the "
+        "training fast path retrain as they were with --precision mixed --train-attention sdpa "
+        "--sparse-dropout off",
+    )
 
 
 def training_runtime_fields(args: argparse.Namespace) -> dict[str, Any]:
@@ -76,4 +90,6 @@ def training_runtime_fields(args: argparse.Namespace) -> dict[str, Any]:
         "precision": args.precision,
         "gradient_checkpointing": args.gradient_checkpointing,
         "checkpoint_above_gb": args.checkpoint_above_gb,
+        "train_attention": args.train_attention,
+        "sparse_dropout": args.sparse_dropout,
     }

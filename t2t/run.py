@@ -243,7 +243,46 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
         train_summary=[_summarise(log) for log in logs],
         **bookkeeping(time.perf_counter()),
     )
+    warn_if_reevaluation_moved(store)
     return store
+
+
+REEVALUATION_TOLERANCE = 0.002  # as `--verify`: equal on the same hardware and versions, else within this
+
+
+def reevaluation_moves(store: RunStore) -> dict[str, float]:
+    """Tasks whose re-evaluated score (`--add-items`) moved from the stored one by more than
+    `REEVALUATION_TOLERANCE`, with the change (new - stored, main score in [0, 1])."""
+    moved = {}
+    for task, entry in store.read().get("reevaluated", {}).items():
+        change = entry["now"] - entry["stored"]
+        if abs(change) > REEVALUATION_TOLERANCE:
+            moved[task] = change
+    return moved
+
+
+def warn_if_reevaluation_moved(store: RunStore) -> None:
+    """Never let a re-evaluation change a stored number quietly: name the tasks that moved.
+
+    A run whose stages are no longer cached is retrained with today's `Runtime`. When it was trained
+    with another path (before the CPU fast path: `--precision mixed --train-attention sdpa
+    --sparse-dropout off`) or other code, the new model can differ; the new scores are kept (they
+    are what today's code measures) and the stored ones stay in `run.json`'s `reevaluated`.
+    """
+    moved = reevaluation_moves(store)
+    if moved:
+        worst = max(moved, key=lambda task: abs(moved[task]))
+        logger.warning(
+            "run %s: re-evaluation moved %d task score(s) by more than %.3f (largest: %s %+.4f); the "
+            "rebuilt model differs from the one stored (retrained with another training path or code?). "
+            "Both scores are in run.json 'reevaluated'; to retrain as a run stored before the training "
+            "fast path was trained, add --precision mixed --train-attention sdpa --sparse-dropout off.",
+            store.run_id,
+            len(moved),
+            REEVALUATION_TOLERANCE,
+            worst,
+            moved[worst],
+        )
 
 
 SHAPE_FIELDS = (

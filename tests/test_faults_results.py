@@ -40,7 +40,15 @@ from t2t.fingerprint import DataIntegrityError, StaleResult
 from t2t.locks import exclusive
 from t2t.paths import data_root
 from t2t.results import RunStore, iter_runs, read_score
-from t2t.run import EvalSpec, RunFailed, RunSpec, _execute, execute
+from t2t.run import (
+    EvalSpec,
+    RunFailed,
+    RunSpec,
+    _execute,
+    execute,
+    reevaluation_moves,
+    warn_if_reevaluation_moved,
+)
 from t2t.runtime import Runtime
 from t2t.training.spec import ModelSpec
 from tests.fakes import plan, store_run, task_result
@@ -547,3 +555,17 @@ def test_runs_stored_without_item_outputs_get_them_back(isolated, capsys):
     again = store.read()["reevaluated"]
     assert {task: entry["stored"] for task, entry in again.items()} == scores
     assert all(entry["now"] == entry["stored"] for entry in again.values())  # deterministic on CPU
+    assert reevaluation_moves(store) == {}
+
+
+def test_a_reevaluation_that_moves_a_stored_score_says_so(tmp_path, caplog):
+    """`--add-items` keeps the new score, but a task that moved beyond `--verify`'s tolerance is named
+    in a warning with the way to retrain as the stored run was (never a quiet change)."""
+    store = RunStore("abc123", tmp_path)
+    store.update(
+        reevaluated={"STS13": {"stored": 0.3734, "now": 0.1959}, "SICK-R": {"stored": 0.4275, "now": 0.4270}}
+    )
+    assert reevaluation_moves(store) == {"STS13": pytest.approx(-0.1775)}
+    with caplog.at_level("WARNING"):
+        warn_if_reevaluation_moved(store)
+    assert "STS13 -0.1775" in caplog.text and "--precision mixed --train-attention sdpa" in caplog.text

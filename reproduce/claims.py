@@ -12,7 +12,9 @@ both cells, seeds drawn per side, 95%):
   decides nothing.
 
 A claim holds when every comparison holds, fails when any fails, is inconclusive otherwise, and is
-**not measured** when no comparison could be made. The evidence gives each difference with its
+**not measured** when no comparison could be made. The same rule gives a verdict per backbone
+column, so a claim that holds on one family and fails on another (smol's SmolLM2 and Gemma-3 in
+`main`) says so instead of hiding behind one word. The evidence gives each difference with its
 interval and how many seeds and resamples it rests on. Below each preset's claims, a table gives
 every method's best complete cell over all score tables (`best_cells`), because the paper's
 comparisons use one fixed setting per method. Written to `results/tables/claims.md`.
@@ -34,7 +36,7 @@ from t2t.atomic import atomic_write_text
 from t2t.paths import results_root
 from t2t.stats import full_average, paired_difference
 
-Comparison = tuple[str, str]  # (evidence text, holds | fails | inconclusive)
+Comparison = tuple[str, str, str]  # (backbone role, evidence text, holds | fails | inconclusive)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,14 +121,14 @@ def _greater(values, role, better: str, worse: str, margin: float = 0.0) -> list
             f"[{role}] {better} {a:.2f} vs {worse} {b:.2f}: difference {a - b:+.2f}, no interval "
             "(runs stored before item outputs)"
         )
-        return [(text, INCONCLUSIVE)]
+        return [(role, text, INCONCLUSIVE)]
     d = paired_difference(runs_a, runs_b, tasks)
     verdict = HOLDS if d.low > -margin else FAILS if d.high < -margin else INCONCLUSIVE
     text = (
         f"[{role}] {better} {claim}: difference {d.estimate:+.2f} [{d.low:+.2f}, {d.high:+.2f}] "
         f"({len(runs_a)} vs {len(runs_b)} seeds, {d.resamples} resamples)"
     )
-    return [(text, verdict)]
+    return [(role, text, verdict)]
 
 
 def last_beats_mean(preset, root):
@@ -180,6 +182,7 @@ def first_component_moves(preset, root):
         if top is not None:
             out.append(
                 (
+                    cell.role,
                     f"[{cell.role}] {cell.row}: largest change on PC{top + 1}, PC1 share {share:.2f}",
                     HOLDS if top == 0 else FAILS,
                 )
@@ -217,10 +220,18 @@ MARKS = {HOLDS: "✓ ", FAILS: "✗ ", INCONCLUSIVE: "? "}
 def verdict(comparisons: list[Comparison]) -> str:
     if not comparisons:
         return "not measured"
-    verdicts = {v for _, v in comparisons}
+    verdicts = {v for _, _, v in comparisons}
     if FAILS in verdicts:
         return FAILS
     return HOLDS if verdicts == {HOLDS} else INCONCLUSIVE
+
+
+def per_backbone(comparisons: list[Comparison]) -> str:
+    """`role: verdict` for each backbone column with comparisons, in the order they came."""
+    by_role: dict[str, list[Comparison]] = {}
+    for comparison in comparisons:
+        by_role.setdefault(comparison[0], []).append(comparison)
+    return ", ".join(f"{role}: {verdict(found)}" for role, found in by_role.items()) or "--"
 
 
 def claims_markdown(root: Path | None = None) -> str:
@@ -243,13 +254,13 @@ def claims_markdown(root: Path | None = None) -> str:
         lines += [
             f"## preset {name} ({info.preset_description}; tasks: {info.task_set})",
             "",
-            "| claim | status | evidence |",
-            "|---|---|---|",
+            "| claim | status | per backbone | evidence |",
+            "|---|---|---|---|",
         ]
         for claim in CLAIMS:
             comparisons = claim.check(name, root)
-            shown = "<br>".join(MARKS[v] + text for text, v in comparisons) or "--"
-            lines.append(f"| {claim.text} | {verdict(comparisons)} | {shown} |")
+            shown = "<br>".join(MARKS[v] + text for _, text, v in comparisons) or "--"
+            lines.append(f"| {claim.text} | {verdict(comparisons)} | {per_backbone(comparisons)} | {shown} |")
         lines.append("")
         best = best_cells(name, root)
         if best:

@@ -80,7 +80,7 @@ def expand(
             seed,
         )
         for row, sweep, value in rows_of(spec, preset)
-        for role, backbone in preset.backbones.items()
+        for role, backbone in preset.backbones_for(spec.id).items()
         for seed in range(seeds)
     ]
 
@@ -121,12 +121,12 @@ def manifest(
         columns=getattr(spec, "columns", "average"),
         rows=tuple((row.label, row.method) for row in rows),
         preset=preset.name,
-        preset_description=preset.description,
+        preset_description=preset.description_for(spec.id),
         task_set=preset.task_set,
         tasks=tuple(tasks),
         categories={task: task_category(task) for task in tasks},
-        backbones=dict(preset.backbones),
-        labels={role: backbone_label(backbone) for role, backbone in preset.backbones.items()},
+        backbones=preset.backbones_for(spec.id),
+        labels={role: backbone_label(backbone) for role, backbone in preset.backbones_for(spec.id).items()},
         cells=tuple(
             ManifestCell(
                 row=item.row,

@@ -93,12 +93,18 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:
+        # JSON is written with sorted keys; the column order is the cells' (row, backbone, seed) order
+        cells = tuple(ManifestCell(**cell) for cell in data["cells"])
+        order = list(dict.fromkeys(cell.role for cell in cells))
+        order += sorted(role for role in data["backbones"] if role not in order)
         return cls(
             **{
                 **data,
                 "rows": tuple(tuple(row) for row in data["rows"]),
                 "tasks": tuple(data["tasks"]),
-                "cells": tuple(ManifestCell(**cell) for cell in data["cells"]),
+                "backbones": {role: data["backbones"][role] for role in order},
+                "labels": {role: data["labels"][role] for role in order if role in data["labels"]},
+                "cells": cells,
                 "sweeps": tuple(
                     SweepInfo(**{**sweep, "values": tuple(sweep["values"])})
                     for sweep in data.get("sweeps", ())

@@ -5,7 +5,11 @@
 - `smol`: SmolLM2-135M-Instruct (real weights, offline) standing in for both 7-8B backbones as ONE
   column (one small model cannot stand in for the differences between Llama-3 and Mistral, and one
   column halves the CPU time); the local WikiText-2 sentences as every corpus; the `offline` tasks
-  (9 real MTEB tasks, scored exactly as MTEB). Runs on a laptop CPU.
+  (9 real MTEB tasks, scored exactly as MTEB). Runs on a laptop CPU. `main` adds Gemma-3-270M as a
+  second column (a second family: another vocabulary, attention layout and bidirectional switch),
+  so main's claims are checked on two families; every other output stays single-column at smol,
+  table3 included until its Gemma runs are stored (a fresh `nox -s table3` must not start hours of
+  new training).
 - `paper`: Llama-3-8B-Instruct and Mistral-7B-Instruct-v0.2, the paper's corpora and steps,
   MTEB(eng, v2). For GPUs.
 
@@ -40,7 +44,8 @@ class AnalysisScale(Config):
 class ScalePreset(Config):
     """Everything that differs between scales. `backbones` maps a column role to a backbone.
 
-    `text2token` and `llm2vec` are the methods' own settings classes, whose defaults are the paper's
+    `output_backbones`: outputs whose columns differ from `backbones` (output id -> role ->
+    backbone); `backbones_for` resolves them. `text2token` and `llm2vec` are the methods' own settings classes, whose defaults are the paper's
     (`t2t.recipes.Text2TokenSettings`, `baselines.recipes.LLM2VecSettings`): `paper` keeps them, the
     smaller presets override only what they shrink. `seeds`: training seeds 0..seeds-1 per cell
     (`--seeds` overrides; seed 0 is the run made without seeds).
@@ -55,6 +60,18 @@ class ScalePreset(Config):
     llm2vec: LLM2VecSettings = LLM2VecSettings()
     seeds: int = 1
     analysis: AnalysisScale = AnalysisScale()
+    output_backbones: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict)
+
+    def backbones_for(self, output: str) -> dict[str, str]:
+        """The columns (role -> backbone) of one output at this preset."""
+        return dict(self.output_backbones.get(output, self.backbones))
+
+    def description_for(self, output: str) -> str:
+        """The preset's description, naming any column an output adds to the preset's backbones."""
+        extra = [b for r, b in self.backbones_for(output).items() if r not in self.backbones]
+        if not extra:
+            return self.description
+        return f"{self.description}; {', '.join(backbone_label(b) for b in extra)} as a second family"
 
 
 SCALE_PRESETS: dict[str, ScalePreset] = {
@@ -123,6 +140,7 @@ SCALE_PRESETS: dict[str, ScalePreset] = {
             alignment_sentences=1_000,
             corpus="wikitext2-sentences",
         ),
+        output_backbones={"main": {"smollm2": "smollm2-135m", "gemma": "gemma3-270m"}},
     ),
     # The methods' settings at their defaults, i.e. the paper's.
     "paper": ScalePreset(
@@ -159,5 +177,6 @@ def with_backbone(preset: ScalePreset, backbone: str) -> ScalePreset:
     resolve_preset(backbone)  # a typo fails here, with the list of presets
     return preset.replace(
         backbones={"custom": backbone},
+        output_backbones={},
         description=f"{backbone_label(backbone)} in place of the preset's backbones; {preset.name}'s steps and tasks",
     )

@@ -10,9 +10,10 @@ import pytest
 
 from reproduce import runner
 from reproduce.__main__ import main
-from reproduce.grid import expand, unique_runs
-from reproduce.manifest import PRESET_ORDER
-from reproduce.presets import SCALE_PRESETS, get_preset
+from reproduce.compare import compare_spec
+from reproduce.grid import expand, manifest, unique_runs
+from reproduce.manifest import PRESET_ORDER, read_manifests, write_manifest
+from reproduce.presets import SCALE_PRESETS, get_preset, with_backbone
 from reproduce.registry import REGISTRY, expand_grid, get_spec
 from t2t.config import ConfigError
 from t2t.evaluation.tasks import TASK_SETS
@@ -43,7 +44,11 @@ def test_every_registry_id_has_a_nox_session():
 
 def test_runs_are_shared_between_tables_and_figures():
     def ids(spec_id, row):
-        return {item.run_id for item in expand(get_spec(spec_id), SMOL) if item.row == row}
+        return {
+            item.run_id
+            for item in expand(get_spec(spec_id), SMOL)
+            if item.row == row and item.role == "smollm2"
+        }
 
     assert ids("table3", "DD -> MD") == ids("targets", "Both (DD -> MD), last") == ids("main", "Text2Token")
     assert ids("table3", "DD -> MD") == ids("pooling-attention", "Text2Token, last + causal")
@@ -64,6 +69,31 @@ def test_run_ids_are_unchanged():
     assert {
         spec_id: [item.run_id for item in expand(spec, SMOL)] for spec_id, spec in REGISTRY.items()
     } == golden
+
+
+def test_smol_main_has_a_second_family_whose_cells_are_compares_runs(tmp_path):
+    """At smol, `main` alone gains a Gemma-3-270M column (`ScalePreset.output_backbones`); its cells
+    are the very runs `compare --backbone gemma3-270m` makes, so neither trains twice; the column
+    order survives the manifest's sorted-key JSON."""
+    main = expand(get_spec("main"), SMOL)
+    assert {item.role: item.backbone for item in main} == {"smollm2": "smollm2-135m", "gemma": "gemma3-270m"}
+    assert [item.role for item in main[:2]] == ["smollm2", "gemma"]
+    for spec_id in ("table3", "pooling-attention", "targets"):
+        assert {item.backbone for item in expand(get_spec(spec_id), SMOL)} == {"smollm2-135m"}
+    alone = with_backbone(SMOL, "gemma3-270m")
+    assert alone.backbones_for("main") == {"custom": "gemma3-270m"}  # --backbone replaces every column
+    compare = {item.row: item.run_id for item in expand(compare_spec("gemma3-270m"), alone)}
+    gemma = {item.row: item.run_id for item in main if item.role == "gemma"}
+    assert gemma == {row: compare[row] for row in gemma}
+    assert (
+        "second family" in SMOL.description_for("main") and SMOL.description_for("table3") == SMOL.description
+    )
+
+    planned = manifest(get_spec("main"), SMOL, main)
+    write_manifest(planned, tmp_path)
+    (back,) = read_manifests("main", tmp_path)
+    assert list(back.backbones) == list(back.labels) == ["smollm2", "gemma"]
+    assert back == planned
 
 
 def test_every_scale_preset_has_a_place_in_the_preset_order():

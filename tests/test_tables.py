@@ -152,6 +152,7 @@ def test_claims_hold_fail_inconclusive_and_not_measured(tmp_path):
         x for x in claims_markdown(_planned_all(worse)).splitlines() if x.startswith("| Data-driven then")
     )
     assert "| fails |" in line and "✗ [llama] DD -> MD > MD -> DD" in line
+    assert "| llama: fails, mistral: holds |" in line  # one family's failure is not hidden or spread
 
     close = tmp_path / "close"
     _fixture_results(close, items=True)

@@ -36,7 +36,7 @@ from t2t.paths import cache_root, data_root
 from t2t.provenance import provenance
 from t2t.results import RunStore, read_score
 from t2t.runtime import Runtime
-from t2t.training.pipeline import build_model
+from t2t.training.pipeline import build_model, trained_with
 from t2t.training.spec import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -154,6 +154,7 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
         error=None,
         fingerprints=fingerprints,
         backbone_shape=backbone_shape(model),
+        stages_trained_with=trained_with(spec.model),
     )
     if logs:
         store.save_train_log(logs)

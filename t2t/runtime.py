@@ -6,7 +6,7 @@ None of these fields enter a run's identity (its config hash): they change speed
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 
@@ -119,6 +119,23 @@ class Runtime:
         if self.train_attention != "auto":
             return self.train_attention
         return "sdpa" if self.device.startswith("cuda") else "eager"
+
+    def training_path(self) -> dict[str, Any]:
+        """How this runtime trains a stage, as recorded in the stage's `stage.json` (`trained_with`).
+
+        A stage's cache key covers what is trained (objective, data, steps, seed), not how: the same
+        stage trained on another path (fp32 weights under autocast vs bf16 weights, sdpa vs eager,
+        dense vs sparse dropout) gives other numbers, sometimes far apart (at smol, last pooling over
+        bidirectional attention moved 4-18 STS points). So the path is kept with the stage and
+        with every run built from it, and reusing a stage trained another way is logged.
+        """
+        return {
+            "device": self.device.split(":")[0],
+            "weights": str(self.weight_dtype()).removeprefix("torch."),
+            "autocast": str(self.autocast_dtype()).removeprefix("torch."),
+            "attention": self.training_attention(),
+            "sparse_dropout": self.use_sparse_dropout(),
+        }
 
     def use_sparse_dropout(self) -> bool:
         if self.sparse_dropout != "auto":

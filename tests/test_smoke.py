@@ -62,6 +62,8 @@ def test_every_run_records_provenance_and_scores(tiny_results):
         if info["config"]["model"]["stages"]:
             log = json.loads((folder / "train_log.json").read_text())
             assert all(all(map(lambda s: s["loss"] == s["loss"], stage)) for stage in log)  # finite
+            paths = info["stages_trained_with"]  # how each stage was trained, stage by stage
+            assert len(paths) == len(log) and all(p["device"] == "cpu" and "autocast" in p for p in paths)
 
 
 def test_claims_give_every_claim_a_verdict(tiny_results):

@@ -17,7 +17,7 @@ from t2t.targets.model_derived import common_distribution, filter_ratio, model_d
 from t2t.targets.sparse import SparseTargets
 from t2t.training.loop import NonFiniteLoss
 from t2t.training.objective import StageContext
-from t2t.training.pipeline import build_model, stage_dir
+from t2t.training.pipeline import build_model, stage_dir, trained_with
 from t2t.training.spec import ModelSpec
 
 FIXED_BATCH = [
@@ -150,6 +150,31 @@ def test_two_stage_run_merges_freezes_head_and_changes_embeddings(cache):
     reloaded, _, _ = build_model(spec, RUNTIME)  # from the stored adapters, no training
     torch.testing.assert_close(torch.from_numpy(embed(reloaded)), torch.from_numpy(trained))
     assert (stage_dir(spec.stage_key(1)) / "adapter" / "adapter_config.json").is_file()
+
+
+@pytest.mark.needs_data
+def test_a_stage_records_how_it_was_trained_and_reuse_on_another_path_says_so(cache, caplog):
+    """The stage key covers what is trained, not how; `stage.json` keeps the path (weights dtype,
+    autocast, attention kernel, dropout kind, checkpointing), a run reads it back, and reusing the
+    stage from a runtime that would train it otherwise logs both paths and how to retrain."""
+    spec = _spec([{**DD, "steps": 2}])
+    build_model(spec, RUNTIME)
+    (recorded,) = trained_with(spec)
+    assert recorded == {
+        **RUNTIME.training_path(),
+        "gradient_checkpointing": False,
+        "torch": torch.__version__,
+    }
+    assert recorded["weights"] == "float32" and recorded["attention"] == "eager"
+    with caplog.at_level("WARNING"):
+        build_model(spec, RUNTIME)
+    assert "trained with" not in caplog.text  # the same path: reused quietly
+    other = Runtime(device="cpu", precision="mixed", train_attention="sdpa", progress=False)
+    with caplog.at_level("WARNING"):
+        build_model(spec, other)
+    assert "weights float32 (now float32)" not in caplog.text
+    assert "autocast float32 (now bfloat16)" in caplog.text and "attention eager (now sdpa)" in caplog.text
+    assert str(stage_dir(spec.stage_key(0))) in caplog.text
 
 
 @pytest.mark.needs_data

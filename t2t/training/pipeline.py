@@ -66,11 +66,45 @@ def build_model(spec: ModelSpec, runtime: Runtime, accelerator=None):
             if _stage_done(folder) and not _fresh_stage(folder, fingerprint, runtime.on_stale):
                 move_aside(folder, folder.parent.parent / "stale-models")
             if _stage_done(folder):
+                _log_other_path(folder, key, runtime)
                 model = _load_merged(model, folder / "adapter")
             else:
                 model = train_stage(model, tokenizer, spec, index, runtime, accelerator, folder, fingerprint)
         logs.append(read_json(folder / "train_log.json", "its loss log is left out of run.json.") or [])
     return model.eval(), tokenizer, logs
+
+
+def trained_with(spec: ModelSpec) -> list[dict[str, Any] | None]:
+    """How each cached stage of `spec` was trained (`Runtime.training_path`, plus checkpointing and
+    torch's version), from its `stage.json`; None for a stage cached before this was recorded."""
+    return [
+        (read_json(stage_dir(spec.stage_key(i)) / "stage.json", "how it was trained is unknown.") or {}).get(
+            "trained_with"
+        )
+        for i in range(len(spec.stages))
+    ]
+
+
+def _log_other_path(folder: Path, key: str, runtime: Runtime) -> None:
+    """Say when a reused stage was trained on another path than this runtime's: it is still reused
+    (the key covers what is trained), but its numbers may differ from a stage trained now."""
+    recorded = (read_json(folder / "stage.json", "how it was trained is unknown.") or {}).get("trained_with")
+    now = runtime.training_path()
+    if recorded is None:
+        logger.info(
+            "stage %s is reused; how it was trained was not recorded (cached before trained_with)", key
+        )
+        return
+    differences = {k: (recorded.get(k), v) for k, v in now.items() if recorded.get(k) != v}
+    if differences:
+        shown = ", ".join(f"{k} {was} (now {want})" for k, (was, want) in differences.items())
+        logger.warning(
+            "stage %s is reused although it was trained with %s; the stage key covers what is trained, "
+            "not how. To train it as this runtime would, remove %s",
+            key,
+            shown,
+            folder,
+        )
 
 
 def _stage_done(folder: Path) -> bool:
@@ -184,7 +218,16 @@ def train_stage(
         atomic_write_json(folder / "train_log.json", log)
         atomic_write_json(
             folder / "stage.json",
-            {"model": spec.to_dict(), "stage_index": index, "fingerprints": fingerprint},
+            {
+                "model": spec.to_dict(),
+                "stage_index": index,
+                "fingerprints": fingerprint,
+                "trained_with": {
+                    **runtime.training_path(),
+                    "gradient_checkpointing": checkpointing,
+                    "torch": torch.__version__,
+                },
+            },
         )
         with atomic_directory(folder / "adapter") as tmp:
             peft_model.save_pretrained(tmp)

@@ -183,8 +183,16 @@ def measured_costs(root: Path | None = None) -> MeasuredCosts:
 
 
 def status_of(
-    run: RunSpec, cells: list[PlannedRun], preset: ScalePreset, costs: MeasuredCosts, root=None
+    run: RunSpec,
+    cells: list[PlannedRun],
+    preset: ScalePreset,
+    costs: MeasuredCosts,
+    root=None,
+    add_items: bool = False,
 ) -> RunStatus:
+    """Where `run` stands and what finishing it costs here; with `add_items`, a stored run without
+    item outputs is priced as what `--add-items` does to it: its uncached stages retrained and the
+    tasks lacking items re-evaluated."""
     store = RunStore(run.run_id, root)
     tasks = TASK_SETS[run.evaluation.task_set].tasks
     done = len(tasks) - len(store.missing_tasks(list(tasks)))
@@ -199,15 +207,16 @@ def status_of(
     stages_done = sum(
         (stage_dir(run.model.stage_key(i)) / "adapter").is_dir() for i in range(len(run.model.stages))
     )
+    without_items = complete and _lacks_items(run, root)
+    redo = [t for t in store.task_names() if lacks_items(store, t)] if add_items and without_items else []
     estimate = 0.0
-    if not complete:
+    if not complete or redo:
         for stage in run.model.stages[stages_done:]:
             estimate += stage.steps * costs.step(run.model.backbone, stage, preset.name)
             estimate += costs.setup(run.model.backbone, stage)
         per_eval = costs.evaluation(run.model.backbone, run.evaluation.task_set, run.model.pooling.mode)
-        estimate += per_eval * (len(tasks) - done) / len(tasks)
+        estimate += per_eval * (len(tasks) - done + len(redo)) / len(tasks)
     error = info.get("error") if info.get("status") == "failed" else None
-    without_items = complete and _lacks_items(run, root)
     return RunStatus(
         run, cells, done, len(tasks), stages_done, complete, estimate, stored, stale, error, without_items
     )
@@ -234,13 +243,16 @@ def describe(
     its estimated GPU-hours, training + evaluation, and the header their total for the whole plan.
     """
     todo = [s for s in statuses if not s.complete]
-    hours = sum(s.estimate_s for s in todo) / 3600
+    hours = sum(s.estimate_s for s in statuses) / 3600  # complete runs cost 0 unless --add-items redoes them
+    redo = [s for s in statuses if s.complete and s.estimate_s > 0]
     stored = [s for s in statuses if s.complete]
     gpu = cost_model_for(preset.name, gpu)
     gpu_hours = {s.run.run_id: run_gpu_hours(s.run, gpu) for s in statuses} if gpu else {}
     lines = [
         f"{spec.id} @ {preset.name}: {len(statuses)} distinct runs, "
-        f"{len(stored)} complete, {len(todo)} to run; estimated {hours:.2f} h on this machine",
+        f"{len(stored)} complete, {len(todo)} to run"
+        + (f", {len(redo)} to re-evaluate (--add-items)" if redo else "")
+        + f"; estimated {hours:.2f} h on this machine",
     ]
     if gpu:
         lines.append(f"GPU estimate for all {len(statuses)} runs: {summary(gpu_hours.values(), gpu)}")
@@ -318,19 +330,19 @@ def run_table_plan(
     (`reproduce.manifest`): that is what the tables will show, whatever defaults change later.
     """
     costs = measured_costs(root)
+    runtime = runtime or Runtime()
     cells_of: dict[str, list[PlannedRun]] = {}
     for item in planned:
         cells_of.setdefault(item.run_id, []).append(item)
     runs = unique_runs(planned)
-    statuses = [status_of(run, cells_of[run.run_id], scale, costs, root) for run in runs]
+    statuses = [status_of(run, cells_of[run.run_id], scale, costs, root, runtime.add_items) for run in runs]
     report = describe(spec, scale, statuses, root, gpu)
     if dry_run:
         return report
     write_manifest(manifest(spec, scale, planned), root)
     print(report, flush=True)
-    runtime = runtime or Runtime()
     todo = [  # a stale run is refused or redone; --add-items re-evaluates runs stored without items
-        s for s in statuses if not s.complete or s.stale or (runtime.add_items and _lacks_items(s.run, root))
+        s for s in statuses if not s.complete or s.stale or (runtime.add_items and s.without_items)
     ]
     todo = todo[: limit if limit is not None else None]
     failures = []

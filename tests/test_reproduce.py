@@ -17,6 +17,7 @@ from reproduce.presets import SCALE_PRESETS, get_preset, with_backbone
 from reproduce.registry import REGISTRY, expand_grid, get_spec
 from t2t.config import ConfigError
 from t2t.evaluation.tasks import TASK_SETS
+from t2t.runtime import Runtime
 from tests.fakes import store_run
 
 SMOL, TINY = SCALE_PRESETS["smol"], SCALE_PRESETS["tiny"]
@@ -128,6 +129,28 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys, monkeypatch,
     assert "table3 @ smol: 4 distinct runs, 0 complete, 4 to run; estimated" in out
     assert "DD -> MD [smollm2]" in out and "stages 0/2, tasks 0/9" in out
     assert not (tmp_path / "runs").exists()
+
+
+def test_dry_run_with_add_items_prices_the_reevaluations(tmp_path, cache):
+    """A stored run without item outputs costs nothing to plan, but `--add-items` redoes it: the
+    dry run then counts it, prices its uncached stages and all its tasks, and leaves others at 0."""
+    tasks = TASK_SETS[TINY.task_set].tasks
+    everything = expand(get_spec("table3"), TINY)
+    items = {item.row: item for item in everything if item.role == "llama"}
+    for item in everything:  # evaluations measured at 60 s: what an estimate is made of
+        store = store_run(tmp_path, item.run, {task: 0.5 for task in tasks}, items=item != items["DD only"])
+        store.update(timing={"evaluate_s": 60.0})
+    plain = runner.reproduce("table3", "tiny", root=tmp_path, dry_run=True)
+    assert "8 complete, 0 to run; estimated 0.00 h" in plain and "to re-evaluate" not in plain
+    report = runner.reproduce("table3", "tiny", root=tmp_path, dry_run=True, runtime=Runtime(add_items=True))
+    assert "8 complete, 0 to run, 1 to re-evaluate (--add-items)" in report
+    minutes = {
+        line.split()[0]: line
+        for line in report.splitlines()
+        if line[:12] in {i.run_id for i in items.values()}
+    }
+    assert float(minutes[items["DD only"].run_id].split("no items")[1].split("m")[0]) > 0
+    assert all(" 0.0m " in minutes[item.run_id] for row, item in items.items() if row != "DD only")
 
 
 def test_complete_runs_are_never_recomputed(tmp_path, monkeypatch):

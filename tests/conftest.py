@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -95,12 +96,9 @@ def train_twice(tmp_path, make_cache):
             env = {**os.environ, "T2T_CACHE_DIR": str(make_cache(name)), "OMP_NUM_THREADS": "1"}
             out = subprocess.run(prefix + command, env=env, capture_output=True, text=True, timeout=300)
             assert out.returncode == 0, out.stderr[-3000:]
-            if name == "ddp":
-                digests = {
-                    json.loads(line)["rank"]: json.loads(line)["weights_sha256"]
-                    for line in out.stdout.splitlines()
-                    if line.startswith('{"rank"')
-                }
+            if name == "ddp":  # both ranks print to one pipe: their lines can run together ("}{")
+                reports = [json.loads(found) for found in re.findall(r'\{"rank": \d+, [^{}]*\}', out.stdout)]
+                digests = {report["rank"]: report["weights_sha256"] for report in reports}
             folder = tmp_path / name / "models" / spec.stage_key(len(spec.stages) - 1) / "adapter"
             adapters.append(load_file(folder / "adapter_model.safetensors"))
         return adapters[0], adapters[1], digests

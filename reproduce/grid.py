@@ -113,6 +113,7 @@ def manifest(
     is_analysis = isinstance(spec, AnalysisSpec)
     rows = [spec.base] if isinstance(spec, FigureSpec) else list(spec.rows)
     values = preset.analysis.to_dict(shallow=True)
+    backbones = preset.backbones_for(spec.id)
     return Manifest(
         output=spec.id,
         kind=spec.kind,
@@ -125,8 +126,8 @@ def manifest(
         task_set=preset.task_set,
         tasks=tuple(tasks),
         categories={task: task_category(task) for task in tasks},
-        backbones=preset.backbones_for(spec.id),
-        labels={role: backbone_label(backbone) for role, backbone in preset.backbones_for(spec.id).items()},
+        backbones=backbones,
+        labels={role: backbone_label(backbone) for role, backbone in backbones.items()},
         cells=tuple(
             ManifestCell(
                 row=item.row,

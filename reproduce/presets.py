@@ -45,9 +45,10 @@ class ScalePreset(Config):
     """Everything that differs between scales. `backbones` maps a column role to a backbone.
 
     `output_backbones`: outputs whose columns differ from `backbones` (output id -> role ->
-    backbone); `backbones_for` resolves them. `text2token` and `llm2vec` are the methods' own settings classes, whose defaults are the paper's
-    (`t2t.recipes.Text2TokenSettings`, `baselines.recipes.LLM2VecSettings`): `paper` keeps them, the
-    smaller presets override only what they shrink. `seeds`: training seeds 0..seeds-1 per cell
+    backbone); `backbones_for` resolves them. `text2token` and `llm2vec` are the methods' own
+    settings classes, whose defaults are the paper's (`t2t.recipes.Text2TokenSettings`,
+    `baselines.recipes.LLM2VecSettings`): `paper` keeps them, the smaller presets override only what
+    they shrink. `seeds`: training seeds 0..seeds-1 per cell
     (`--seeds` overrides; seed 0 is the run made without seeds).
     """
 

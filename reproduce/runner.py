@@ -61,6 +61,7 @@ class RunStatus:
     stale: list[str] = dataclasses.field(default_factory=list)
     error: str | None = None
     without_items: bool = False  # stored before per-item outputs: prints without ±, `--add-items` redoes it
+    reevaluate: bool = False  # `--add-items` given and the run is `without_items`: it is redone
 
     @property
     def state(self) -> str:
@@ -207,8 +208,8 @@ def status_of(
     stages_done = sum(
         (stage_dir(run.model.stage_key(i)) / "adapter").is_dir() for i in range(len(run.model.stages))
     )
-    without_items = complete and _lacks_items(run, root)
-    redo = [t for t in store.task_names() if lacks_items(store, t)] if add_items and without_items else []
+    lacking = [t for t in store.task_names() if lacks_items(store, t)] if complete else []
+    redo = lacking if add_items else []
     estimate = 0.0
     if not complete or redo:
         for stage in run.model.stages[stages_done:]:
@@ -218,7 +219,18 @@ def status_of(
         estimate += per_eval * (len(tasks) - done + len(redo)) / len(tasks)
     error = info.get("error") if info.get("status") == "failed" else None
     return RunStatus(
-        run, cells, done, len(tasks), stages_done, complete, estimate, stored, stale, error, without_items
+        run,
+        cells,
+        done,
+        len(tasks),
+        stages_done,
+        complete,
+        estimate,
+        stored,
+        stale,
+        error,
+        without_items=bool(lacking),
+        reevaluate=bool(redo),
     )
 
 
@@ -244,7 +256,7 @@ def describe(
     """
     todo = [s for s in statuses if not s.complete]
     hours = sum(s.estimate_s for s in statuses) / 3600  # complete runs cost 0 unless --add-items redoes them
-    redo = [s for s in statuses if s.complete and s.estimate_s > 0]
+    redo = [s for s in statuses if s.reevaluate]
     stored = [s for s in statuses if s.complete]
     gpu = cost_model_for(preset.name, gpu)
     gpu_hours = {s.run.run_id: run_gpu_hours(s.run, gpu) for s in statuses} if gpu else {}
@@ -342,7 +354,7 @@ def run_table_plan(
     write_manifest(manifest(spec, scale, planned), root)
     print(report, flush=True)
     todo = [  # a stale run is refused or redone; --add-items re-evaluates runs stored without items
-        s for s in statuses if not s.complete or s.stale or (runtime.add_items and s.without_items)
+        s for s in statuses if not s.complete or s.stale or s.reevaluate
     ]
     todo = todo[: limit if limit is not None else None]
     failures = []
@@ -383,12 +395,6 @@ def grid_runs(spec_ids, preset: str | None, backbone: str | None = None, seeds: 
         if not isinstance(spec, AnalysisSpec):
             runs.update((run.run_id, run) for run in unique_runs(planned))
     return list(runs.values())
-
-
-def _lacks_items(run: RunSpec, root: Path | None) -> bool:
-    """Whether a stored run has a task without per-item outputs (`t2t.run.lacks_items`)."""
-    store = RunStore(run.run_id, root)
-    return any(lacks_items(store, task) for task in store.task_names())
 
 
 class RunsFailed(UserError, RuntimeError):

@@ -77,18 +77,18 @@ def build_model(spec: ModelSpec, runtime: Runtime, accelerator=None):
 def trained_with(spec: ModelSpec) -> list[dict[str, Any] | None]:
     """How each cached stage of `spec` was trained (`Runtime.training_path`, plus checkpointing and
     torch's version), from its `stage.json`; None for a stage cached before this was recorded."""
-    return [
-        (read_json(stage_dir(spec.stage_key(i)) / "stage.json", "how it was trained is unknown.") or {}).get(
-            "trained_with"
-        )
-        for i in range(len(spec.stages))
-    ]
+    return [_recorded_path(stage_dir(spec.stage_key(i))) for i in range(len(spec.stages))]
+
+
+def _recorded_path(folder: Path) -> dict[str, Any] | None:
+    """A cached stage's `trained_with`, or None when its `stage.json` has none (or is unreadable)."""
+    return (read_json(folder / "stage.json", "how it was trained is unknown.") or {}).get("trained_with")
 
 
 def _log_other_path(folder: Path, key: str, runtime: Runtime) -> None:
     """Say when a reused stage was trained on another path than this runtime's: it is still reused
     (the key covers what is trained), but its numbers may differ from a stage trained now."""
-    recorded = (read_json(folder / "stage.json", "how it was trained is unknown.") or {}).get("trained_with")
+    recorded = _recorded_path(folder)
     now = runtime.training_path()
     if recorded is None:
         logger.info(

@@ -214,9 +214,8 @@ def score_table(
     mark_best(table, not_worse)
     table.footnotes = _footnotes(table, len(tasks))
     if intervals:
-        seeds = sorted({getattr(interval, "seeds", 1) for interval in intervals.values()})
         table.footnotes.append(
-            NOT_WORSE_NOTE + f" Cells with ± are means over {'/'.join(map(str, seeds))} training seed(s); "
+            NOT_WORSE_NOTE + f" Cells with ± are means over {_seed_counts(intervals, roles)}; "
             "cells without ± have no stored item outputs (one seed, point estimate)."
         )
     shown = {
@@ -228,6 +227,22 @@ def score_table(
             + "; ".join(f"{row} [{role}] {why}" for (row, role), why in sorted(shown.items()))
         )
     return table
+
+
+def _seed_counts(intervals: dict[tuple[str, str, str], object], roles: dict[str, str]) -> str:
+    """How many training seeds the ± cells rest on, per column group where the groups differ
+    (e.g. "3 training seeds (SmolLM2-135M), 1 (Gemma-3-270M)")."""
+    per_role: dict[str, set[int]] = {}
+    for (_, role, _), interval in intervals.items():
+        per_role.setdefault(role, set()).add(getattr(interval, "seeds", 1))
+
+    def counts(role: str) -> str:
+        return "/".join(map(str, sorted(per_role[role])))
+
+    shown = [role for role in roles if role in per_role]
+    if len({counts(role) for role in shown}) <= 1:
+        return f"{counts(shown[0])} training seed(s)" if shown else "training seeds"
+    return "training seeds: " + ", ".join(f"{counts(role)} ({roles[role]})" for role in shown)
 
 
 def _reference_cells(ours: Cell, reference: ReferenceCell | None) -> list[Cell]:

@@ -101,6 +101,35 @@ def test_reported_and_delta_columns():
     assert row_b[4].render() == "no reference" and row_b[5].render() == "--"
 
 
+def test_footnote_names_the_seed_count_of_each_column_group_when_they_differ():
+    """A two-family table whose second column has fewer seeds says so per column, not "3/1 seeds"."""
+    from t2t.stats import Interval
+
+    frame = _frame({("A", "x"): FULL, ("A", "y"): FULL})
+
+    def with_seeds(x: int, y: int) -> str:
+        intervals = {
+            ("A", role, "Avg"): Interval(55.0, 54.0, 56.0, resamples=100, seeds=seeds)
+            for role, seeds in (("x", x), ("y", y))
+        }
+        table = score_table(
+            table_id="demo",
+            title="Demo",
+            caption="A demo table.",
+            scores=frame,
+            row_labels=["A"],
+            roles={"x": "Model X", "y": "Model Y"},
+            tasks=DEMO_TASKS,
+            category_of=CATEGORY,
+            by_category=False,
+            intervals=intervals,
+        )
+        return table.footnotes[-1]
+
+    assert "means over training seeds: 3 (Model X), 1 (Model Y);" in with_seeds(3, 1)
+    assert "means over 3 training seed(s);" in with_seeds(3, 3)
+
+
 def _fixture_results(root: Path, drop: set[str] = frozenset(), items: bool = False) -> None:
     """Table 3 at the tiny preset: DD->MD best on both backbones; rows in `drop` not stored;
     `items`: with per-item outputs (2,000 items a task), so cells and claims get intervals."""

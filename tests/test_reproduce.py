@@ -73,13 +73,18 @@ def test_run_ids_are_unchanged():
 
 
 def test_smol_main_has_a_second_family_whose_cells_are_compares_runs(tmp_path):
-    """At smol, `main` alone gains a Gemma-3-270M column (`ScalePreset.output_backbones`); its cells
-    are the very runs `compare --backbone gemma3-270m` makes, so neither trains twice; the column
-    order survives the manifest's sorted-key JSON."""
+    """At smol, `main` and `table3` gain a Gemma-3-270M column (`ScalePreset.output_backbones`);
+    main's cells are the very runs `compare --backbone gemma3-270m` makes, and table3's DD -> MD is
+    main's Text2Token, so nothing trains twice; the column order survives the manifest's sorted-key
+    JSON."""
     main = expand(get_spec("main"), SMOL)
     assert {item.role: item.backbone for item in main} == {"smollm2": "smollm2-135m", "gemma": "gemma3-270m"}
     assert [item.role for item in main[:2]] == ["smollm2", "gemma"]
-    for spec_id in ("table3", "pooling-attention", "targets"):
+    table3 = expand(get_spec("table3"), SMOL)
+    assert {item.backbone for item in table3} == {"smollm2-135m", "gemma3-270m"}
+    gemma_t2t = [item.run_id for item in main if item.role == "gemma" and item.row == "Text2Token"]
+    assert gemma_t2t == [item.run_id for item in table3 if item.role == "gemma" and item.row == "DD -> MD"]
+    for spec_id in ("pooling-attention", "targets"):
         assert {item.backbone for item in expand(get_spec(spec_id), SMOL)} == {"smollm2-135m"}
     alone = with_backbone(SMOL, "gemma3-270m")
     assert alone.backbones_for("main") == {"custom": "gemma3-270m"}  # --backbone replaces every column
@@ -87,7 +92,8 @@ def test_smol_main_has_a_second_family_whose_cells_are_compares_runs(tmp_path):
     gemma = {item.row: item.run_id for item in main if item.role == "gemma"}
     assert gemma == {row: compare[row] for row in gemma}
     assert (
-        "second family" in SMOL.description_for("main") and SMOL.description_for("table3") == SMOL.description
+        "second family" in SMOL.description_for("table3")
+        and SMOL.description_for("pooling-attention") == SMOL.description
     )
 
     planned = manifest(get_spec("main"), SMOL, main)
@@ -126,8 +132,8 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys, monkeypatch,
     monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("dry run executed a run"))
     assert main(["table3", "--preset", "smol", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "table3 @ smol: 4 distinct runs, 0 complete, 4 to run; estimated" in out
-    assert "DD -> MD [smollm2]" in out and "stages 0/2, tasks 0/9" in out
+    assert "table3 @ smol: 8 distinct runs, 0 complete, 8 to run; estimated" in out
+    assert "DD -> MD [smollm2]" in out and "DD -> MD [gemma]" in out and "stages 0/2, tasks 0/9" in out
     assert not (tmp_path / "runs").exists()
 
 
@@ -187,8 +193,8 @@ def test_seeds_add_runs_and_keep_seed_zero():
     one = expand(get_spec("table3"), SMOL)
     three = expand(get_spec("table3"), SMOL, seeds=3)
     assert [p.run_id for p in three if p.seed == 0] == [p.run_id for p in one]
-    for row in {p.row for p in three}:
-        runs = [p.run for p in three if p.row == row]
+    for cell in {(p.row, p.role) for p in three}:
+        runs = [p.run for p in three if (p.row, p.role) == cell]
         assert [r.model.seed for r in runs] == [0, 1, 2] and len({r.run_id for r in runs}) == 3
         assert all(r.model.replace(seed=0) == runs[0].model for r in runs)
 

@@ -143,8 +143,9 @@ SCALE_PRESETS: dict[str, ScalePreset] = {
         ),
         # A second real family where the smol claims are made: `main` (its Gemma cells are
         # `compare --backbone gemma3-270m`'s runs) and `table3` (its DD -> MD is main's Text2Token).
-        # pooling-attention, targets, figure 5 and the analyses stay SmolLM2-only at smol: each
-        # Gemma-3 run costs ~2x a SmolLM2 one here (a 262K-token vocabulary, 18 layers).
+        # pooling-attention, targets, figure 5 and the analyses stay SmolLM2-only at smol: a Gemma
+        # column there would be ~20 more runs (8, 6 and 7 per output, some shared) at 16-27 min each
+        # on 1 thread (table3's Gemma runs took 975-1,610 s, about a SmolLM2 run's cost).
         output_backbones={
             output: {"smollm2": "smollm2-135m", "gemma": "gemma3-270m"} for output in ("main", "table3")
         },

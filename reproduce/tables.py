@@ -231,7 +231,7 @@ def score_table(
 
 def _seed_counts(intervals: dict[tuple[str, str, str], object], roles: dict[str, str]) -> str:
     """How many training seeds the ± cells rest on, per column group where the groups differ
-    (e.g. "3 training seeds (SmolLM2-135M), 1 (Gemma-3-270M)")."""
+    (e.g. "training seeds: 3 (SmolLM2-135M), 1/2 (Gemma-3-270M)"; else "3 training seed(s)")."""
     per_role: dict[str, set[int]] = {}
     for (_, role, _), interval in intervals.items():
         per_role.setdefault(role, set()).add(getattr(interval, "seeds", 1))

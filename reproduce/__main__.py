@@ -25,6 +25,7 @@ from reproduce.registry import REGISTRY
 from t2t.cli import add_training_arguments, integer, number, training_runtime_fields
 from t2t.config import ConfigError
 from t2t.errors import report_user_errors
+from t2t.plugins import load_plugins
 from t2t.results import problems_seen
 
 
@@ -114,6 +115,13 @@ def build_parser() -> argparse.ArgumentParser:
         "get intervals; rebuilds models from cached stages (retrains where the cache is gone)",
     )
     parser.add_argument(
+        "--drop-unplanned",
+        action="store_true",
+        help="re-plan the output from today's code: cells of its committed manifest that the code no longer "
+        "plans are DROPPED from the manifest and cells the code fills with other runs follow the code (without "
+        "it, a re-run only adds to the manifest and refuses to re-point committed cells)",
+    )
+    parser.add_argument(
         "--verify",
         action="store_true",
         help="recompute the stored runs of this output into a scratch store and compare the scores",
@@ -132,6 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    load_plugins()  # every process knows every method (t2t.plugins)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "datasets", "mteb", "transformers", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -182,7 +191,16 @@ def _run(args: argparse.Namespace) -> int:
     if args.target == "compare":
         if not args.backbone:
             raise ConfigError("compare needs --backbone <preset, HF id or local folder>")
-        print(compare(args.backbone, args.preset, dry_run=args.dry_run, limit=args.limit, runtime=runtime))
+        print(
+            compare(
+                args.backbone,
+                args.preset,
+                dry_run=args.dry_run,
+                limit=args.limit,
+                runtime=runtime,
+                drop=args.drop_unplanned,
+            )
+        )
         return 0
     targets = list(REGISTRY) if args.target == "all" else [args.target]
     if args.verify:
@@ -223,6 +241,7 @@ def _run(args: argparse.Namespace) -> int:
                 seeds=args.seeds,
                 gpu=gpu,
                 executor=executor,
+                drop=args.drop_unplanned,
             )
         )
     grid_model = cost_model_for(get_preset(args.preset).name, gpu)

@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from reproduce.collect import cell_averages, failed_runs, load_analysis, scores_frame
+from reproduce.collect import cell_averages, failed_runs, load_analysis, scores_frame, unverified
 from reproduce.manifest import Manifest, analysis_path, items_path, read_manifests
 from reproduce.reference import reported_cell
 from reproduce.tables import (
@@ -109,7 +109,19 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
     )
     if manifest.budget:
         add_budget(table, manifest, root)
+    if accepted := unverified(cells, root):
+        table.footnotes.append(
+            UNVERIFIED_NOTE
+            + "; ".join(f"{row} [{role}] {run}" for (row, role), run in sorted(accepted.items()))
+        )
     return table, None
+
+
+UNVERIFIED_NOTE = (
+    "Unverified: these cells come from stored runs whose recorded inputs (data files, weights) differ "
+    "from this machine's and were kept with --on-stale accept (e.g. computed from the offline data "
+    "mirror, read here from the Hub): "
+)
 
 
 BUDGET_COLUMNS = ["steps", "train tokens", "train FLOPs", "train time"]

@@ -71,3 +71,14 @@ def run_dates(cells: Sequence[ManifestCell], root: Path | None = None) -> list[s
         if written:
             dates.append(written)
     return dates
+
+
+def unverified(cells: Sequence[ManifestCell], root: Path | None = None) -> dict[tuple[str, str], str]:
+    """`{(row, role): run id}` for cells whose run was kept with `--on-stale accept`: its recorded
+    inputs differ from those of the machine that accepted it (e.g. the offline mirror vs the Hub), so
+    a table built from it must say so (`run.json` `stale_accepted`)."""
+    return {
+        (cell.row, cell.role): cell.run_id
+        for cell in cells
+        if RunStore(cell.run_id, root).read().get("stale_accepted")
+    }

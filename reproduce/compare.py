@@ -17,10 +17,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from reproduce.grid import expand
 from reproduce.presets import get_preset, with_backbone
 from reproduce.registry import T2T_BEST, Row, TableSpec
-from reproduce.runner import run_table_plan
+from reproduce.runner import plan_spec, run_table_plan
 from t2t.backbones import resolve_preset
 from t2t.runtime import Runtime
 
@@ -54,16 +53,11 @@ def compare(
     limit: int | None = None,
     runtime: Runtime | None = None,
     root: Path | None = None,
+    drop: bool = False,
 ) -> str:
     resolve_preset(backbone)  # fail early with the list of presets on a typo
-    scale = with_backbone(get_preset(preset), backbone)
     spec = compare_spec(backbone)
+    scale, planned = plan_spec(spec, with_backbone(get_preset(preset), backbone), None, root, drop=drop)
     return run_table_plan(
-        spec,
-        scale,
-        expand(spec, scale),
-        dry_run=dry_run,
-        limit=limit,
-        runtime=runtime,
-        root=root,
+        spec, scale, planned, dry_run=dry_run, limit=limit, runtime=runtime, root=root, drop=drop
     )

@@ -66,8 +66,10 @@ def run_job(run: RunSpec, runtime: Runtime, root: str | None, threads: int | Non
 
     import torch
 
+    from t2t.plugins import load_plugins
     from t2t.run import execute
 
+    load_plugins()  # a fresh worker knows every method's objectives (a Slurm job imports only this)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")  # the job's log
     if threads:
         torch.set_num_threads(threads)

@@ -22,6 +22,7 @@ Example (a cell of table3 at smol):
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,11 @@ class Manifest:
         """The output's display name: its paper number, else its id."""
         return self.paper_number or self.output
 
+    @property
+    def seeds(self) -> int:
+        """How many training seeds the manifest names (seeds 0..seeds-1; 0 without cells)."""
+        return max((cell.seed for cell in self.cells), default=-1) + 1
+
     def seed_cells(self, seed: int = 0) -> list[ManifestCell]:
         """The cells of one training seed (tables show seed 0 until intervals over seeds exist)."""
         return [cell for cell in self.cells if cell.seed == seed]
@@ -121,6 +127,76 @@ def write_manifest(manifest: Manifest, root: Path | None = None) -> Path:
     path = manifest_path(manifest.output, manifest.preset, root)
     atomic_write_json(path, manifest.to_dict())
     return path
+
+
+def cell_key(cell: ManifestCell) -> tuple:
+    """What a cell stands for, whichever run fills it: row, backbone column, sweep point, seed."""
+    return (cell.row, cell.role, cell.sweep, json.dumps(cell.value), cell.seed)
+
+
+@dataclasses.dataclass(frozen=True)
+class Merged:
+    """A plan's manifest merged into the committed one (`merge`).
+
+    `manifest` is what to write; `kept` are committed cells the plan does not name (kept unless
+    dropped on purpose); `repointed` are `(cell key, committed run id, planned run id)` for cells the
+    plan fills with another run than the committed manifest (a default changed in code).
+    """
+
+    manifest: Manifest
+    kept: tuple[ManifestCell, ...] = ()
+    repointed: tuple[tuple[tuple, str, str], ...] = ()
+
+
+def merge(committed: Manifest | None, planned: Manifest, *, drop: bool = False) -> Merged:
+    """The manifest a run of an output writes: the committed one plus what the plan adds.
+
+    A re-run never shrinks a record: cells of the committed manifest that the plan does not name
+    (other seeds, backbone columns, rows or sweep points) are kept, in their order, and the plan's
+    new cells follow. Output-level fields (caption, task set, labels) are the plan's; rows, columns
+    and sweep values are the union, committed ones first. A cell the plan fills with another run
+    than the committed one keeps the committed run and is reported in `repointed`: the caller
+    refuses to go on without an explicit choice. With `drop`, the plan replaces the manifest
+    whole (cells it does not name are dropped; re-pointed cells follow the code).
+
+    With nothing to add, the result equals `committed`, so writing it changes no byte.
+    """
+    if committed is None or drop:
+        return Merged(planned)
+    planned_runs = {cell_key(cell): cell for cell in planned.cells}
+    committed_keys = {cell_key(cell) for cell in committed.cells}
+    repointed = tuple(
+        (cell_key(cell), cell.run_id, planned_runs[cell_key(cell)].run_id)
+        for cell in committed.cells
+        if cell_key(cell) in planned_runs and planned_runs[cell_key(cell)].run_id != cell.run_id
+    )
+    kept = tuple(cell for cell in committed.cells if cell_key(cell) not in planned_runs)
+    cells = (*committed.cells, *(cell for cell in planned.cells if cell_key(cell) not in committed_keys))
+    rows = (*committed.rows, *(row for row in planned.rows if row not in committed.rows))
+    backbones = {**committed.backbones, **planned.backbones}
+    labels = {**committed.labels, **planned.labels}
+    sweeps = _merged_sweeps(committed.sweeps, planned.sweeps)
+    manifest = dataclasses.replace(
+        planned, rows=rows, backbones=backbones, labels=labels, cells=cells, sweeps=sweeps
+    )
+    return Merged(manifest, kept, repointed)
+
+
+def _merged_sweeps(committed: tuple[SweepInfo, ...], planned: tuple[SweepInfo, ...]) -> tuple[SweepInfo, ...]:
+    """Sweeps of both, each with the union of its values (committed ones first)."""
+    by_parameter = {sweep.parameter: sweep for sweep in committed}
+    for sweep in planned:
+        old = by_parameter.get(sweep.parameter)
+        values = (
+            sweep.values if old is None else (*old.values, *(v for v in sweep.values if v not in old.values))
+        )
+        by_parameter[sweep.parameter] = dataclasses.replace(sweep, values=values)
+    return tuple(by_parameter.values())
+
+
+def committed_manifest(output: str, preset: str, root: Path | None = None) -> Manifest | None:
+    """The stored manifest of one output at one preset, or None (never planned, or unreadable)."""
+    return next((m for m in read_manifests(output, root) if m.preset == preset), None)
 
 
 def read_manifests(output: str, root: Path | None = None) -> list[Manifest]:

@@ -6,9 +6,9 @@ Each constructor takes the scale preset, the backbone, and the row's parameters 
 attention, stage order, τ, N, ...), and returns a `ModelSpec`. `run_spec` wraps it with the
 preset's evaluation into the `RunSpec` whose hash names the run folder.
 
-This is the layer that composes the methods, so it imports every module that registers an
-objective (`t2t.training.objective`): Text2Token's (`t2t.objectives`) and the baselines'
-(`baselines.mntp`, `baselines.simcse`). Any spec a method builds can then be validated and trained.
+The objectives these specs name are declared by the recipes' option classes and implemented in
+modules that `t2t.plugins.load_plugins()` imports (Text2Token's own and the `t2t.plugins` entry
+points), so any spec a method builds can be validated and trained in any process.
 """
 
 from __future__ import annotations
@@ -16,9 +16,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import baselines.mntp
-import baselines.simcse
-import t2t.objectives
 from baselines.recipes import llm2vec_model, simcse_model, zero_shot_model
 from reproduce.presets import ScalePreset
 from t2t.config import choose
@@ -26,9 +23,6 @@ from t2t.pooling import PoolingSpec
 from t2t.recipes import text2token_model
 from t2t.run import EvalSpec, RunSpec
 from t2t.training.spec import ModelSpec
-
-OBJECTIVE_MODULES = (t2t.objectives, baselines.mntp, baselines.simcse)
-"""The modules whose import registers the objectives the methods train."""
 
 
 def _pooling(mode: str, skip_bos: bool = False) -> PoolingSpec:

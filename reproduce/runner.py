@@ -11,34 +11,30 @@ long grid can be advanced across sessions.
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
-import statistics
 import time
 from pathlib import Path
 
 from reproduce.analysis import analyse
 from reproduce.collect import load_analysis
+from reproduce.costs import MeasuredCosts, measured_costs
 from reproduce.executors import ExecutorSpec, dispatch
 from reproduce.gpu_hours import CostModel, cost_model_for, run_gpu_hours, summary
 from reproduce.grid import PlannedRun, analysis_run, expand, manifest, unique_runs
-from reproduce.manifest import write_manifest
+from reproduce.manifest import committed_manifest, merge, write_manifest
 from reproduce.presets import ScalePreset, get_preset, with_backbone
 from reproduce.rebuild import rebuild
 from reproduce.registry import AnalysisSpec, get_spec
-from t2t.errors import UserError
+from t2t.errors import UserError, debug_requested
 from t2t.evaluation.tasks import TASK_SETS
+from t2t.fingerprint import is_mirror_vs_hub
 from t2t.paths import results_root
-from t2t.results import RunStore, iter_runs, read_json
+from t2t.results import RunStore
 from t2t.run import RunSpec, execute, lacks_items, run_fingerprint, staleness
 from t2t.runtime import Runtime
 from t2t.training.pipeline import stage_dir
 
 logger = logging.getLogger(__name__)
-
-# Fallback costs (seconds) when this machine has no measurement yet; replaced by measured medians.
-DEFAULT_EVAL_SECONDS = {"offline-lite": 10.0, "offline": 900.0, "mteb-eng-v2": 4 * 3600.0}
-DEFAULT_STEP_SECONDS = {"tiny": 0.2, "smol": 4.0, "paper": 1.5}
 
 
 @dataclasses.dataclass
@@ -56,17 +52,20 @@ class RunStatus:
     tasks_total: int
     stages_done: int
     complete: bool
-    estimate_s: float
+    estimate_s: float | None  # None: some of its remaining work has no measured cost on this machine
     stored: dict | None = None
     stale: list[str] = dataclasses.field(default_factory=list)
     error: str | None = None
+    mirror_vs_hub: bool = (
+        False  # `stale` only because the run used the offline mirror and we load from the Hub
+    )
     without_items: bool = False  # stored before per-item outputs: prints without ±, `--add-items` redoes it
     reevaluate: bool = False  # `--add-items` given and the run is `without_items`: it is redone
 
     @property
     def state(self) -> str:
         if self.stale:
-            return "STALE: inputs changed"
+            return f"UNVERIFIED: {len(self.stale)} input(s) differ"
         if self.complete and self.stored:
             sha = (self.stored.get("sha") or "no sha")[:7]
             bare = ", no items" if self.without_items else ""
@@ -88,101 +87,6 @@ class RunStatus:
         return "; ".join(rows)
 
 
-@dataclasses.dataclass
-class MeasuredCosts:
-    """Medians from the runs stored on this machine, for `--dry-run`'s estimates.
-
-    Seconds per training step are kept per (backbone, objective, batch size, max length) and
-    evaluation seconds per (backbone, task set, pooling): a Gemma stage is not priced at SmolLM2's
-    rate, nor an MNTP step of 16 × 128 tokens at one of 32 × 512. A lookup falls back to coarser
-    keys (the same objective on any shape of this backbone, then on any backbone), then to the
-    preset's default (`DEFAULT_STEP_SECONDS`, `DEFAULT_EVAL_SECONDS`). A stage also costs its setup
-    (per backbone, objective and options; 0 until a one-stage run has measured it).
-    """
-
-    steps: dict[tuple, list[float]] = dataclasses.field(default_factory=dict)
-    evals: dict[tuple, list[float]] = dataclasses.field(default_factory=dict)
-    setups: dict[tuple, list[float]] = dataclasses.field(default_factory=dict)
-
-    def add_setup(self, backbone: str, objective: str, options: dict, seconds: float) -> None:
-        """A stage's seconds besides its steps (loading, targets: model-derived's common
-        distribution is N forward passes), measured on runs of one stage."""
-        for key in ((backbone, objective, _options_key(options)), (backbone, objective), (objective,)):
-            self.setups.setdefault(key, []).append(seconds)
-
-    def setup(self, backbone: str, stage) -> float:
-        keys = (
-            (backbone, stage.objective, _options_key(stage.options)),
-            (backbone, stage.objective),
-            (stage.objective,),
-        )
-        return self._median(self.setups, keys, 0.0)
-
-    def add_step(self, backbone: str, objective: str, batch: int, length: int, seconds: float) -> None:
-        for key in ((backbone, objective, batch, length), (backbone, objective), (objective,)):
-            self.steps.setdefault(key, []).append(seconds)
-
-    def add_eval(self, backbone: str, task_set: str, pooling: str, seconds: float) -> None:
-        for key in ((backbone, task_set, pooling), (backbone, task_set), (task_set,)):
-            self.evals.setdefault(key, []).append(seconds)
-
-    @staticmethod
-    def _median(table: dict[tuple, list[float]], keys, default: float) -> float:
-        return next((statistics.median(table[k]) for k in keys if table.get(k)), default)
-
-    def step(self, backbone: str, stage, preset: str) -> float:
-        keys = (
-            (backbone, stage.objective, stage.batch_size, stage.max_length),
-            (backbone, stage.objective),
-            (stage.objective,),
-        )
-        return self._median(self.steps, keys, DEFAULT_STEP_SECONDS.get(preset, 2.0))
-
-    def evaluation(self, backbone: str, task_set: str, pooling: str) -> float:
-        keys = ((backbone, task_set, pooling), (backbone, task_set), (task_set,))
-        return self._median(self.evals, keys, DEFAULT_EVAL_SECONDS.get(task_set, 900.0))
-
-
-def _options_key(options: dict) -> str:
-    return json.dumps(options, sort_keys=True, default=str)
-
-
-def measured_costs(root: Path | None = None) -> MeasuredCosts:
-    """`MeasuredCosts` from the complete runs stored under `root`: each run's evaluation seconds,
-    and the median step seconds of each stage it trained (from its `train_log.json`)."""
-    costs = MeasuredCosts()
-    for store in iter_runs(root):
-        info = store.read()
-        if info.get("status") != "complete" or "config" not in info:
-            continue
-        config = info["config"]
-        model = config["model"]
-        costs.add_eval(
-            model["backbone"],
-            config["evaluation"]["task_set"],
-            model["pooling"]["mode"],
-            info.get("timing", {}).get("evaluate_s", 0.0),
-        )
-        logs = read_json(store.dir / "train_log.json", "left out of the cost estimate.")
-        timing = info.get("timing", {})
-        if len(model["stages"]) == 1 and isinstance(logs, list) and "build_model_s" in timing:
-            stage = model["stages"][0]
-            setup = timing["build_model_s"] - timing.get("train_steps_s", 0.0)
-            costs.add_setup(model["backbone"], stage["objective"], stage.get("options", {}), max(setup, 0.0))
-        if isinstance(logs, list):
-            for stage, log in zip(model["stages"], logs):
-                if log:
-                    seconds = statistics.median(step["seconds"] for step in log)
-                    costs.add_step(
-                        model["backbone"],
-                        stage["objective"],
-                        stage["batch_size"],
-                        stage["max_length"],
-                        seconds,
-                    )
-    return costs
-
-
 def status_of(
     run: RunSpec,
     cells: list[PlannedRun],
@@ -201,8 +105,11 @@ def status_of(
     complete = done == len(tasks) and info.get("status") == "complete"
     origin = info.get("provenance", {})
     stored = {"date": origin.get("written_at"), "sha": origin.get("git", {}).get("sha")} if complete else None
+    mirror_vs_hub = False
     try:
-        stale = staleness(store, run_fingerprint(run)) if store.task_names() else []
+        current = run_fingerprint(run) if store.task_names() else None
+        stale = staleness(store, current) if current else []
+        mirror_vs_hub = bool(stale) and is_mirror_vs_hub(info.get("fingerprints"), current)
     except UserError as error:  # inputs not available here (no data root, no weights): cannot check
         stale = [f"cannot check: {error}"]
     stages_done = sum(
@@ -212,11 +119,8 @@ def status_of(
     redo = lacking if add_items else []
     estimate = 0.0
     if not complete or redo:
-        for stage in run.model.stages[stages_done:]:
-            estimate += stage.steps * costs.step(run.model.backbone, stage, preset.name)
-            estimate += costs.setup(run.model.backbone, stage)
-        per_eval = costs.evaluation(run.model.backbone, run.evaluation.task_set, run.model.pooling.mode)
-        estimate += per_eval * (len(tasks) - done + len(redo)) / len(tasks)
+        todo_tasks = [*store.missing_tasks(list(tasks)), *redo]
+        estimate = remaining_cost(run, run.model.stages[stages_done:], todo_tasks, costs)
     error = info.get("error") if info.get("status") == "failed" else None
     return RunStatus(
         run,
@@ -229,17 +133,70 @@ def status_of(
         stored,
         stale,
         error,
+        mirror_vs_hub=mirror_vs_hub,
         without_items=bool(lacking),
         reevaluate=bool(redo),
     )
 
 
-def plan(spec_id: str, preset: str | None = None, backbone: str | None = None, seeds: int | None = None):
+def remaining_cost(run: RunSpec, stages, tasks: list[str], costs: MeasuredCosts) -> float | None:
+    """Seconds to train `stages` and evaluate `tasks` of `run` here, or None when any part has no
+    measurement on this kind of machine (`reproduce.costs`)."""
+    backbone = run.model.backbone
+    parts = [
+        None if costs.step(backbone, stage) is None else stage.steps * costs.step(backbone, stage)
+        for stage in stages
+    ]
+    parts += [costs.setup(backbone, stage) for stage in stages]
+    parts += [costs.evaluation(backbone, task, run.model.pooling.mode) for task in tasks]
+    return None if any(part is None for part in parts) else float(sum(parts))
+
+
+def plan(
+    spec_id: str,
+    preset: str | None = None,
+    backbone: str | None = None,
+    seeds: int | None = None,
+    root: Path | None = None,
+    *,
+    drop: bool = False,
+):
+    """`(spec, scale, planned runs)` of an output at a preset.
+
+    The plan covers at least what the output's committed manifest names: its backbone columns and
+    its seeds (`seeds` None = the larger of the preset's and the manifest's), so re-running an output
+    adds what is missing and never plans less than what is recorded. `drop` plans from the code
+    alone (the manifest's extra cells are then dropped by `run_table_plan`).
+    """
     spec = get_spec(spec_id)
     scale = get_preset(preset)
     if backbone:
         scale = with_backbone(scale, backbone)
-    return spec, scale, expand(spec, scale, seeds or scale.seeds)
+    return spec, *plan_spec(spec, scale, seeds, root, drop=drop)
+
+
+def plan_spec(spec, scale: ScalePreset, seeds: int | None, root: Path | None, *, drop: bool = False):
+    """`(scale, planned runs)` of `spec`, widened to its committed manifest (see `plan`)."""
+    committed = None if drop else committed_manifest(spec.id, scale.name, root)
+    if committed is not None:
+        columns = {**committed.backbones, **scale.backbones_for(spec.id)}
+        scale = scale.replace(output_backbones={**scale.output_backbones, spec.id: columns})
+        seeds = seeds or max(scale.seeds, committed.seeds)
+    return scale, expand(spec, scale, seeds or scale.seeds)
+
+
+def estimate_text(statuses: list[RunStatus]) -> str:
+    """The plan's cost on this machine: measured-based hours, or which runs have no estimate."""
+    unknown = [s for s in statuses if s.estimate_s is None]
+    hours = sum(s.estimate_s or 0.0 for s in statuses) / 3600  # complete runs cost 0 unless redone
+    if not unknown:
+        return f"estimated {hours:.2f} h on this machine (from runs measured on this kind of machine)"
+    backbones = sorted({s.run.model.backbone for s in unknown})
+    known = f"estimated {hours:.2f} h for the others; " if len(unknown) < len(statuses) else ""
+    return (
+        f"{known}no estimate for {len(unknown)} run(s): nothing measured for {', '.join(backbones)} and "
+        "these tasks/stages on this kind of machine (reproduce/costs.py)"
+    )
 
 
 def describe(
@@ -255,7 +212,6 @@ def describe(
     its estimated GPU-hours, training + evaluation, and the header their total for the whole plan.
     """
     todo = [s for s in statuses if not s.complete]
-    hours = sum(s.estimate_s for s in statuses) / 3600  # complete runs cost 0 unless --add-items redoes them
     redo = [s for s in statuses if s.reevaluate]
     stored = [s for s in statuses if s.complete]
     gpu = cost_model_for(preset.name, gpu)
@@ -264,7 +220,7 @@ def describe(
         f"{spec.id} @ {preset.name}: {len(statuses)} distinct runs, "
         f"{len(stored)} complete, {len(todo)} to run"
         + (f", {len(redo)} to re-evaluate (--add-items)" if redo else "")
-        + f"; estimated {hours:.2f} h on this machine",
+        + f"; {estimate_text(statuses)}",
     ]
     if gpu:
         lines.append(f"GPU estimate for all {len(statuses)} runs: {summary(gpu_hours.values(), gpu)}")
@@ -282,10 +238,8 @@ def describe(
     lines.append(f"{'run id':<14}{'method':<12}{'status':<40}{'est.':>8}{'  GPU-h' if gpu else ''}  cells")
     for s in statuses:
         column = f"{gpu_hours[s.run.run_id].total:>7.2f}" if gpu else ""
-        lines.append(
-            f"{s.run.run_id:<14}{s.run.method:<12}{s.state:<40}{s.estimate_s / 60:>7.1f}m{column}  {s.label}"
-        )
-        lines += [f"{'':<14}  ! {difference}" for difference in s.stale[:5]]
+        estimate = "      --" if s.estimate_s is None else f"{s.estimate_s / 60:>7.1f}m"
+        lines.append(f"{s.run.run_id:<14}{s.run.method:<12}{s.state:<40}{estimate}{column}  {s.label}")
         if s.error and not s.complete:
             lines.append(f"{'':<14}  ! last attempt failed: {s.error[:200]}")
     return "\n".join(lines)
@@ -303,12 +257,17 @@ def reproduce(
     seeds: int | None = None,
     gpu: CostModel | None = None,
     executor: ExecutorSpec | None = None,
+    drop: bool = False,
 ) -> str:
     """Run what `spec_id` needs at `preset` with training seeds 0..seeds-1 (or print the plan,
-    with GPU-hours from `gpu` or, at `paper` scale, the default cost model), then rebuild its outputs."""
-    spec, scale, planned = plan(spec_id, preset, backbone, seeds)
+    with GPU-hours from `gpu` or, at `paper` scale, the default cost model), then rebuild its outputs.
+
+    The plan covers everything the output's committed manifest names (`plan`); `drop` re-plans the
+    output from the code alone, dropping cells the code no longer plans.
+    """
+    spec, scale, planned = plan(spec_id, preset, backbone, seeds, root, drop=drop)
     if isinstance(spec, AnalysisSpec):
-        return _analyse(spec, scale, planned, dry_run, limit, runtime, root)
+        return _analyse(spec, scale, planned, dry_run, limit, runtime, root, drop)
     return run_table_plan(
         spec,
         scale,
@@ -319,7 +278,36 @@ def reproduce(
         root=root,
         gpu=gpu,
         executor=executor,
+        drop=drop,
     )
+
+
+def record_plan(spec, scale: ScalePreset, planned: list[PlannedRun], root: Path | None, drop: bool):
+    """The manifest this plan writes (`reproduce.manifest.merge`) and a note on what it keeps.
+
+    Refuses (a `UserError`) when the code now fills committed cells with other runs than the
+    manifest names: a changed default must not re-point a committed table silently.
+    """
+    committed = None if drop else committed_manifest(spec.id, scale.name, root)
+    merged = merge(committed, manifest(spec, scale, planned), drop=drop)
+    if merged.repointed:
+        shown = "; ".join(
+            f"{row} [{role}]{f' seed {seed}' if seed else ''}: manifest {old}, code {new}"
+            for (row, role, _, _, seed), old, new in merged.repointed[:5]
+        )
+        raise UserError(
+            f"{spec.id} @ {scale.name}: the code now plans other runs for {len(merged.repointed)} cell(s) "
+            f"of the committed manifest ({shown}): a default changed. The committed table keeps its runs "
+            "unless you re-plan the output on purpose with --drop-unplanned (cells follow the code; cells "
+            "it no longer plans are dropped from the manifest; run folders are kept)."
+        )
+    note = (
+        f"{len(merged.kept)} cell(s) of the committed manifest are not in today's plan and are kept "
+        "(--drop-unplanned drops them)"
+        if merged.kept
+        else ""
+    )
+    return merged.manifest, note
 
 
 def run_table_plan(
@@ -333,13 +321,17 @@ def run_table_plan(
     root: Path | None = None,
     gpu: CostModel | None = None,
     executor: ExecutorSpec | None = None,
+    drop: bool = False,
 ) -> str:
     """Execute the missing runs of a table/figure plan, then rebuild its outputs.
 
     `executor` (`reproduce.executors`) runs them in worker processes or on Slurm instead of here.
 
-    Unless it is a dry run, the plan is first recorded as the output's manifest for this preset
-    (`reproduce.manifest`): that is what the tables will show, whatever defaults change later.
+    Unless it is a dry run, the plan is first recorded in the output's manifest for this preset
+    (`reproduce.manifest`): that is what the tables will show, whatever defaults change later. The
+    manifest only grows (`record_plan`). Stored runs whose inputs cannot be checked against this
+    machine's (`unverified_runs`) stop the command before anything is written, unless
+    `--on-stale accept|recompute` says what to do with them.
     """
     costs = measured_costs(root)
     runtime = runtime or Runtime()
@@ -349,10 +341,18 @@ def run_table_plan(
     runs = unique_runs(planned)
     statuses = [status_of(run, cells_of[run.run_id], scale, costs, root, runtime.add_items) for run in runs]
     report = describe(spec, scale, statuses, root, gpu)
+    stale = unverified_runs(spec.id, scale.name, statuses)
     if dry_run:
-        return report
-    write_manifest(manifest(spec, scale, planned), root)
-    print(report, flush=True)
+        try:
+            note = record_plan(spec, scale, planned, root, drop)[1]
+        except UserError as error:
+            note = f"! {error}"
+        return "\n".join(filter(None, [report, note, stale]))
+    if stale and runtime.on_stale == "error":
+        raise StaleRuns(stale)
+    recorded, note = record_plan(spec, scale, planned, root, drop)
+    write_manifest(recorded, root)
+    print("\n".join(filter(None, [report, note])), flush=True)
     todo = [  # a stale run is refused or redone; --add-items re-evaluates runs stored without items
         s for s in statuses if not s.complete or s.stale or s.reevaluate
     ]
@@ -408,7 +408,41 @@ class RunsFailed(UserError, RuntimeError):
         )
 
 
-def _analyse(spec: AnalysisSpec, preset, planned, dry_run, limit, runtime, root) -> str:
+class StaleRuns(UserError, RuntimeError):
+    """Stored runs of a plan were computed from inputs this machine cannot match; nothing was written."""
+
+
+def unverified_runs(output: str, preset: str, statuses: list[RunStatus]) -> str:
+    """One line on the stored runs of a plan whose recorded inputs differ from this machine's, with
+    the two ways forward; "" when there are none. `--debug` (`T2T_DEBUG=1`) adds every difference.
+
+    The usual case is a user without the offline data mirror: our runs were computed from the
+    mirror's files, the user's tasks load from the Hugging Face Hub, and neither side can check the
+    other, so the runs are neither refused silently nor mixed silently into tables.
+    """
+    stale = [s for s in statuses if s.stale]
+    if not stale:
+        return ""
+    mirror = sum(s.mirror_vs_hub for s in stale)
+    why = (
+        f"{mirror} of them were computed from the offline data mirror, and this machine loads those "
+        "inputs from the Hugging Face Hub (no data root), so they cannot be checked against yours"
+        if mirror
+        else "their recorded data files or weights differ from this machine's"
+    )
+    line = (
+        f"{output} @ {preset}: {len(stale)} stored run(s) are unverified: {why}. Use them as they are "
+        "with --on-stale accept (recorded in each run.json; the tables' footnotes name them), or "
+        "recompute them with --on-stale recompute."
+    )
+    if debug_requested():
+        line += "".join(f"\n  {s.run.run_id}: " + "; ".join(s.stale) for s in stale)
+    else:
+        line += " (--debug lists the differences)"
+    return line
+
+
+def _analyse(spec: AnalysisSpec, preset, planned, dry_run, limit, runtime, root, drop=False) -> str:
     seen: dict[str, object] = {}
     for item in planned:
         run = analysis_run(spec, item, preset)
@@ -425,7 +459,10 @@ def _analyse(spec: AnalysisSpec, preset, planned, dry_run, limit, runtime, root)
     ]
     if dry_run:
         return "\n".join(lines)
-    write_manifest(manifest(spec, preset, planned), root)
+    recorded, note = record_plan(spec, preset, planned, root, drop)
+    write_manifest(recorded, root)
+    if note:
+        logger.info(note)
     for run, item in pending[: limit if limit is not None else None]:
         logger.info("analysis %s for %s [%s]", run.analysis, item.row, item.role)
         analyse(run, runtime or Runtime(), root=root)

@@ -26,6 +26,7 @@ import torch
 import reproduce.methods  # noqa: F401  (registers every objective a spec may name)
 from t2t.cli import add_training_arguments, integer, training_runtime_fields
 from t2t.errors import report_user_errors
+from t2t.plugins import load_plugins
 from t2t.runtime import Runtime
 from t2t.training.pipeline import build_model, make_accelerator, stage_dir
 from t2t.training.spec import ModelSpec
@@ -50,6 +51,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument("--debug", action="store_true", help="tracebacks for user errors too")
     args = parser.parse_args(argv)
+    load_plugins()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
 
     payload = json.loads(args.spec.read_text())

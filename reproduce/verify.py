@@ -5,7 +5,8 @@ checks that those numbers are what today's code and machine produce:
 
     python -m reproduce table3 --preset smol --verify        # nox -s table3 -- --verify
 
-Every *complete* run of the plan is executed again into a scratch results store, with a scratch
+Every *complete* run the output's manifest names (all seeds and columns, `reproduce.runner.plan`)
+is executed again into a scratch results store, with a scratch
 cache for trained stages (so stages are retrained, not reloaded; converted backbone weights and
 tokenizers are shared, as they are derived from the package files the run's fingerprint names).
 Then each task's main score is compared with the stored one and every pair is printed.
@@ -27,12 +28,13 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from reproduce.grid import unique_runs
+from reproduce.manifest import committed_manifest
 from reproduce.registry import AnalysisSpec
 from reproduce.runner import plan
 from t2t.config import ConfigError
 from t2t.paths import cache_root
 from t2t.results import RunStore
-from t2t.run import execute
+from t2t.run import RunSpec, execute
 from t2t.runtime import Runtime
 
 logger = logging.getLogger(__name__)
@@ -86,14 +88,22 @@ def verify(
     tolerance: float | None = None,
 ) -> tuple[str, bool]:
     """Recompute the complete stored runs of `spec_id` and compare; returns `(report, all_equal)`."""
-    spec, scale, planned = plan(spec_id, preset, backbone)
+    spec, scale, planned = plan(spec_id, preset, backbone, root=root)
     if isinstance(spec, AnalysisSpec):
         raise ConfigError(f"--verify compares task scores; {spec_id} is an analysis (no task scores)")
-    runs = [
-        run for run in unique_runs(planned) if RunStore(run.run_id, root).read().get("status") == "complete"
-    ]
+    label = {
+        item.run_id: f"{item.row} [{item.role}]" + (f" seed {item.seed}" if item.seed else "")
+        for item in planned
+    }
+    named = {run.run_id: run for run in unique_runs(planned)}
+    committed = committed_manifest(spec.id, scale.name, root)
+    for cell in committed.cells if committed else ():  # cells the code no longer plans: as stored
+        config = RunStore(cell.run_id, root).read().get("config")
+        if cell.run_id not in named and config:
+            named[cell.run_id] = RunSpec.from_dict(config)
+            label[cell.run_id] = f"{cell.row} [{cell.role}]" + (f" seed {cell.seed}" if cell.seed else "")
+    runs = [run for run in named.values() if RunStore(run.run_id, root).read().get("status") == "complete"]
     scratch = Path(scratch or tempfile.mkdtemp(prefix="t2t-verify-"))
-    label = {item.run_id: f"{item.row} [{item.role}]" for item in planned}
     lines = [f"verify {spec.id} @ {scale.name}: recomputing {len(runs)} stored runs into {scratch}"]
     if not runs:
         lines.append("nothing stored to verify")

@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 from t2t.errors import report_user_errors
+from t2t.plugins import load_plugins
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> int:
     export.add_argument("run", help="a run id (under T2T_RESULTS_DIR/runs) or a run folder")
     export.add_argument("out", type=Path, help="a new folder")
     args = parser.parse_args(argv)
+    load_plugins()  # every method's objectives, whatever run is exported
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.command == "export":
         from t2t.export import export_run

@@ -3,6 +3,8 @@
 A results file, a target cache or a checkpoint is either complete or absent: we write to a
 temporary name in the same folder, flush and fsync, then `os.replace` it into place (atomic on
 POSIX). A kill at any moment leaves at most a stray `*.tmp-*` file, never a half-written result.
+Files and folders end up with the mode the umask gives a plain write (0644 / 0755 usually), not the
+private 0600 / 0700 of `tempfile`.
 """
 
 from __future__ import annotations
@@ -17,11 +19,25 @@ from pathlib import Path
 from typing import Any
 
 
+def _umask() -> int:
+    """The process umask (read by setting and restoring it; there is no getter)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _normal_mode(path: str | Path, directory: bool = False) -> None:
+    """Give a temporary file (0600 from `mkstemp`) or folder (0700) the mode a plain `open` or
+    `mkdir` would have under the umask (0644 / 0755 usually), before it replaces the real one."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~_umask())
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
     try:
+        _normal_mode(tmp)
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -50,6 +66,7 @@ def atomic_directory(path: Path) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.tmp-"))
     try:
+        _normal_mode(tmp, directory=True)
         yield tmp
         if path.exists():
             old = path.with_name(f".{path.name}.old-{os.getpid()}")
@@ -74,6 +91,7 @@ def atomic_path(path: Path) -> Iterator[Path]:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.tmp-")
     os.close(fd)
     try:
+        _normal_mode(tmp)
         yield Path(tmp)
         with open(tmp, "rb") as handle:
             os.fsync(handle.fileno())

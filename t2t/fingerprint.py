@@ -235,6 +235,26 @@ def compare(stored: dict[str, Any] | None, current: dict[str, Any] | None, where
     return [f"{where}: recorded {_short(stored)}, now {_short(current)}"]
 
 
+def is_mirror_vs_hub(stored: dict[str, Any] | None, current: dict[str, Any] | None) -> bool:
+    """Whether two run fingerprints differ only in where their data came from: every task or corpus
+    entry that differs was read from the offline mirror's files on one side and from the Hub on the
+    other (`{"hub": ...}`). Such a run cannot be checked either way, which is not the same as a
+    file that changed."""
+    if not stored or not current:
+        return False
+    differing = 0
+    for group in ("data", "corpora"):
+        old, new = stored.get(group) or {}, current.get(group) or {}
+        for name in set(old) | set(new):
+            if old.get(name) == new.get(name):
+                continue
+            differing += 1
+            sides = [old.get(name) or {}, new.get(name) or {}]
+            if sorted("hub" in side for side in sides) != [False, True]:
+                return False
+    return differing > 0 and compare(stored.get("weights"), current.get("weights")) == []
+
+
 def decide_stale(what: str, differences: list[str], policy: str) -> str | None:
     """What to do with a stored result (a run, a cached stage) whose recorded inputs differ from
     today's (`compare`): None when they do not; `"accept"` or `"recompute"` as `Runtime.on_stale`

@@ -4,7 +4,8 @@ Three roots, each overridable by an environment variable:
 
 - **data root** (`T2T_DATA_DIR`): offline copies of MTEB task data and unlabeled corpora. Defaults to
   `../shared/assets` next to the checkout when that folder exists (our machines), else `None`, in which
-  case tasks and corpora are loaded from the Hugging Face Hub exactly as mteb/datasets would.
+  case tasks and corpora are loaded from the Hugging Face Hub exactly as mteb/datasets would
+  (`T2T_DATA_DIR=none` asks for that explicitly).
 - **cache root** (`T2T_CACHE_DIR`, default `~/.cache/t2t`): converted weights, token-target caches,
   LoRA adapters and training checkpoints. Large, never committed.
 - **results root** (`T2T_RESULTS_DIR`, default `<repo>/results`): run folders (TaskResult JSON +
@@ -20,8 +21,11 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def data_root() -> Path | None:
-    """The offline data root, or None when tasks should come from the Hub."""
+    """The offline data root, or None when tasks should come from the Hub (also when
+    `T2T_DATA_DIR=none`: load from the Hub although a mirror is next to the checkout)."""
     explicit = os.environ.get("T2T_DATA_DIR")
+    if explicit and explicit.lower() == "none":
+        return None
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_dir():

@@ -12,6 +12,7 @@ provenance (git sha and dirty flag, versions, hardware), wall times and encoding
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import logging
 import math
 import tempfile
@@ -22,6 +23,7 @@ from typing import Any
 
 import mteb
 
+from t2t.atomic import atomic_write_text
 from t2t.config import Config
 from t2t.corpus import corpus_fingerprint
 from t2t.embedding_cache import EmbeddingCache, model_fingerprint
@@ -33,7 +35,7 @@ from t2t.evaluation.tasks import TASK_SETS, get_tasks
 from t2t.fingerprint import accepted, compare, decide_stale, move_aside, weights_fingerprint
 from t2t.locks import exclusive
 from t2t.paths import cache_root, data_root
-from t2t.provenance import provenance
+from t2t.provenance import code_diff, provenance
 from t2t.results import RunStore, read_score
 from t2t.runtime import Runtime
 from t2t.training.pipeline import build_model, trained_with
@@ -91,20 +93,39 @@ def run_fingerprint(spec: RunSpec) -> dict[str, Any]:
 
 
 def staleness(store: RunStore, current: dict[str, Any]) -> list[str]:
-    """Differences between the inputs a stored run recorded and `current` (empty: fresh, or a run
-    stored before fingerprints were recorded, which cannot be checked)."""
+    """Differences between the inputs a stored run recorded and `current`, for what the run has
+    stored: its weights, corpora and the data of its stored tasks (tasks of a larger task set that it
+    has not evaluated yet are not a difference). Empty when they agree, when an earlier
+    `--on-stale accept` accepted exactly these inputs, or for a run stored before fingerprints."""
     info = store.read()
     if not info or not store.task_names():
         return []
-    return compare(info.get("fingerprints"), current)
+    stored_tasks = set(store.task_names())
+
+    def view(fingerprint: dict[str, Any] | None) -> dict[str, Any] | None:
+        if not fingerprint:
+            return fingerprint
+        data = {
+            task: files for task, files in (fingerprint.get("data") or {}).items() if task in stored_tasks
+        }
+        return {**fingerprint, "data": data}
+
+    now = view(current)
+    if any(view(entry.get("fingerprints")) == now for entry in info.get("stale_accepted", [])):
+        return []
+    return compare(view(info.get("fingerprints")), now)
 
 
 def resolve_stale(store: RunStore, current: dict[str, Any], policy: str) -> None:
-    """Apply `Runtime.on_stale` to a stored run whose inputs changed (no-op when they did not)."""
+    """Apply `Runtime.on_stale` to a stored run whose inputs changed (no-op when they did not).
+    `accept` keeps the recorded fingerprints and appends the accepted inputs to `stale_accepted`
+    (which tables name in their footnotes); `recompute` moves the run aside."""
     differences = staleness(store, current)
     decision = decide_stale(f"run {store.run_id} in {store.dir}", differences, policy)
     if decision == "accept":
-        store.update(fingerprints=current, stale_accepted=accepted(store.read(), differences))
+        entries = accepted(store.read(), differences)
+        entries[-1]["fingerprints"] = current
+        store.update(stale_accepted=entries)
     elif decision == "recompute":
         move_aside(store.dir, cache_root() / "stale-results")
 
@@ -125,40 +146,108 @@ def execute(spec: RunSpec, runtime: Runtime | None = None, *, root=None, acceler
 
 
 def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> RunStore:
+    """Check the stored run, build the model, evaluate each missing task, record: the whole run,
+    top-down (each step below is one short function)."""
     fingerprints = run_fingerprint(spec)
     resolve_stale(store, fingerprints, runtime.on_stale)
-    tasks = get_tasks(spec.evaluation.task_set)
+    if not work_left(store, TASK_SETS[spec.evaluation.task_set].tasks, runtime):
+        logger.info("run %s (%s) is complete; nothing to do", spec.run_id, spec.method)
+        return store
+    tasks = get_tasks(spec.evaluation.task_set)  # loads task data only when there is work
     backfill_items(store, tasks)
-    missing = [
+    missing = tasks_to_evaluate(store, tasks, runtime)
+    if not missing and store.read().get("status") == "complete":
+        return store
+    session = prepare(spec, runtime, store, fingerprints, accelerator)
+    if session is None:  # a distributed worker other than the main process: it only trained
+        return store
+    for task in missing:
+        evaluate_task(session, task)
+    record(session)
+    return store
+
+
+def work_left(store: RunStore, names, runtime: Runtime) -> bool:
+    """Whether a run has anything to do for these tasks: one not stored, not complete, or stored
+    without item outputs (derivable from its predictions, or re-evaluated with `--add-items`)."""
+    if store.read().get("status") != "complete":
+        return True
+    return any(
+        not store.has_task(name)
+        or (lacks_items(store, name) and (runtime.add_items or store.predictions_path(name).is_file()))
+        for name in names
+    )
+
+
+def tasks_to_evaluate(store: RunStore, tasks, runtime: Runtime) -> list:
+    """The tasks of the set with no stored result (or, with `--add-items`, none of its item outputs)."""
+    return [
         task
         for task in tasks
         if not store.has_task(task.metadata.name)
         or (runtime.add_items and lacks_items(store, task.metadata.name))
     ]
-    if not missing and store.read().get("status") == "complete":
-        logger.info("run %s (%s) is complete; nothing to do", spec.run_id, spec.method)
-        return store
 
+
+@dataclasses.dataclass
+class Session:
+    """One process's work on a run: the model it built, what it evaluated, its clock and code.
+
+    `later` is True when the run was complete before (new tasks of a larger task set, or
+    `--add-items`): the run's original record (provenance, timings, training log) then stays as it
+    is and this session is appended to `run.json`'s `reevaluations` instead (`record`).
+    """
+
+    spec: RunSpec
+    store: RunStore
+    embedder: Embedder
+    encoder: Any
+    logs: list
+    origin: dict[str, Any]
+    previous: dict[str, Any]
+    fingerprints: dict[str, Any]
+    started: float
+    built: float
+    later: bool
+    evaluated: list[str] = dataclasses.field(default_factory=list)
+
+
+def prepare(spec: RunSpec, runtime: Runtime, store: RunStore, fingerprints, accelerator) -> Session | None:
+    """Build the run's model (training what is not cached), record what it is, wrap it for mteb."""
     started = time.perf_counter()
-    origin = provenance()  # the code and machine this run starts with
+    origin = provenance_with_diff(store)  # the code and machine this session runs with
     model, tokenizer, logs = build_model(spec.model, runtime, accelerator)
     if accelerator is not None and not accelerator.is_main_process:
-        return store
+        return None
     built = time.perf_counter()
     previous = store.read()
-    store.update(
-        run_id=spec.run_id,
-        method=spec.method,
-        config=spec.to_dict(),
-        status="running",
-        error=None,
-        fingerprints=fingerprints,
-        backbone_shape=backbone_shape(model),
-        stages_trained_with=trained_with(spec.model),
+    later = previous.get("status") == "complete" or "provenance" in previous
+    if later:  # keep the original record; only the inputs of the new tasks are added
+        recorded = previous.get("fingerprints") or {}
+        merged = {**recorded, "data": {**(recorded.get("data") or {}), **fingerprints["data"]}}
+        store.update(fingerprints=merged if recorded else fingerprints, error=None)
+    else:
+        store.update(
+            run_id=spec.run_id,
+            method=spec.method,
+            config=spec.to_dict(),
+            status="running",
+            error=None,
+            fingerprints=fingerprints,
+            backbone_shape=backbone_shape(model),
+            stages_trained_with=trained_with(spec.model),
+        )
+        if logs:
+            store.save_train_log(logs)
+    embedder = make_embedder(spec, runtime, model, tokenizer)
+    encoder = text_encoder(f"t2t-repro/{spec.method}-{spec.run_id}", embedder, revision=spec.run_id)
+    return Session(
+        spec, store, embedder, encoder, logs, origin, previous, fingerprints, started, built, later
     )
-    if logs:
-        store.save_train_log(logs)
 
+
+def make_embedder(spec: RunSpec, runtime: Runtime, model, tokenizer) -> Embedder:
+    """The run's encoder: its pooling and evaluation settings, with the embedding cache."""
     embedder = Embedder(
         model,
         tokenizer,
@@ -182,70 +271,109 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
                 "normalize": spec.evaluation.normalize,
             },
         )
-    encoder = text_encoder(f"t2t-repro/{spec.method}-{spec.run_id}", embedder, revision=spec.run_id)
+    return embedder
 
-    def bookkeeping(now: float) -> dict[str, Any]:
-        """Wall times and throughput of every process that worked on this run, this one included
-        (a killed process's figures were saved after each of its finished tasks)."""
-        timing, throughput = previous.get("timing", {}), previous.get("throughput", {})
-        texts = throughput.get("encode_texts", 0) + embedder.throughput.texts
-        tokens = throughput.get("encode_tokens", 0) + embedder.throughput.tokens
-        seconds = throughput.get("encode_seconds", 0.0) + embedder.throughput.seconds
-        cached = throughput.get("encode_cached_texts", 0) + embedder.throughput.cached
-        return {
-            "timing": {
-                "build_model_s": round(built - started + timing.get("build_model_s", 0.0), 2),
-                "evaluate_s": round(now - built + timing.get("evaluate_s", 0.0), 2),
-                "train_steps_s": round(sum(step["seconds"] for log in logs for step in log), 2),
-            },
-            "throughput": {
-                "encode_texts": texts,
-                "encode_tokens": tokens,
-                "encode_seconds": round(seconds, 3),
-                "encode_cached_texts": cached,
-                "encode_tokens_per_s": round(tokens / seconds, 1) if seconds else 0.0,
-                "train_tokens_per_s": _train_tokens_per_second(logs),
-            },
+
+def evaluate_task(session: Session, task) -> None:
+    """Score one task with mteb, keep its item outputs, store it; a non-finite score stores nothing
+    and marks the run failed (never complete)."""
+    spec, store, name = session.spec, session.store, task.metadata.name
+    try:
+        with tempfile.TemporaryDirectory(prefix=".predictions-", dir=store.dir) as folder:
+            result = mteb.evaluate(
+                session.encoder, [task], cache=None, show_progress_bar=False, prediction_folder=folder
+            ).task_results[0]
+            score = result.get_score()
+            if math.isfinite(score):  # item outputs first: a stored task always has them
+                save_item_outputs(store, task, Path(folder))
+        if not math.isfinite(score):
+            raise RunFailed(
+                f"run {spec.run_id} ({spec.method}): {name} scored {score}, not a number; nothing was "
+                "stored for it. The embeddings or the evaluation broke (a diverged model, a failed "
+                "encode); see the log above."
+            )
+    except Exception as error:  # recorded, so the run never reads as "running" or "complete"
+        store.update(
+            status="failed", error=f"{name}: {error}", **({} if session.later else _timings(session))
+        )
+        if isinstance(error, UserError) and not isinstance(error, RunFailed):
+            raise RunFailed(f"run {spec.run_id} ({spec.method}), {name}: {error}") from error
+        raise
+    before = read_score(store.task_path(name))
+    store.save_task(result)
+    session.evaluated.append(name)
+    if not session.later:
+        store.update(**_timings(session))
+    if before is not None:  # re-evaluated for its item outputs: keep both numbers on record
+        again = store.read().get("reevaluated", {})
+        now = read_score(store.task_path(name))  # as stored: mteb rounds scores on disk
+        store.update(reevaluated={**again, name: {"stored": before, "now": now}})
+    logger.info("%s %s: %.4f", spec.run_id, name, score)
+
+
+def record(session: Session) -> None:
+    """Mark the run complete. A first evaluation records its provenance, training summary and
+    timings; a later one (new tasks, `--add-items`) appends them to `reevaluations` instead, so the
+    run's original sha, date and timings stay."""
+    store = session.store
+    if session.later:
+        entry = {
+            "provenance": session.origin,
+            "tasks": list(session.evaluated),
+            "replaced": [t for t in session.evaluated if t in store.read().get("reevaluated", {})],
+            "stages_trained_with": trained_with(session.spec.model),
+            **_timings(session, cumulative=False),
         }
-
-    for task in missing:
-        name = task.metadata.name
-        try:
-            with tempfile.TemporaryDirectory(prefix=".predictions-", dir=store.dir) as folder:
-                result = mteb.evaluate(
-                    encoder, [task], cache=None, show_progress_bar=False, prediction_folder=folder
-                ).task_results[0]
-                score = result.get_score()
-                if math.isfinite(score):  # item outputs first: a stored task always has them
-                    save_item_outputs(store, task, Path(folder))
-            if not math.isfinite(score):
-                raise RunFailed(
-                    f"run {spec.run_id} ({spec.method}): {name} scored {score}, not a number; nothing was "
-                    "stored for it. The embeddings or the evaluation broke (a diverged model, a failed "
-                    "encode); see the log above."
-                )
-        except Exception as error:  # recorded, so the run never reads as "running" or "complete"
-            store.update(status="failed", error=f"{name}: {error}", **bookkeeping(time.perf_counter()))
-            if isinstance(error, UserError) and not isinstance(error, RunFailed):
-                raise RunFailed(f"run {spec.run_id} ({spec.method}), {name}: {error}") from error
-            raise
-        before = read_score(store.task_path(name))
-        store.save_task(result)
-        store.update(**bookkeeping(time.perf_counter()))
-        if before is not None:  # re-evaluated for its item outputs: keep both numbers on record
-            again = store.read().get("reevaluated", {})
-            now = read_score(store.task_path(name))  # as stored: mteb rounds scores on disk
-            store.update(reevaluated={**again, name: {"stored": before, "now": now}})
-        logger.info("%s %s: %.4f", spec.run_id, name, score)
-
-    store.update(
-        status="complete",
-        provenance=origin,
-        train_summary=[_summarise(log) for log in logs],
-        **bookkeeping(time.perf_counter()),
-    )
+        store.update(status="complete", reevaluations=[*store.read().get("reevaluations", []), entry])
+    else:
+        store.update(
+            status="complete",
+            provenance=session.origin,
+            train_summary=[_summarise(log) for log in session.logs],
+            **_timings(session),
+        )
     warn_if_reevaluation_moved(store)
-    return store
+
+
+def _timings(session: Session, cumulative: bool = True) -> dict[str, Any]:
+    """Wall times and throughput of this session; `cumulative` adds those of every earlier process
+    that worked on the same (first) evaluation, whose figures were saved after each finished task."""
+    previous = session.previous if cumulative and not session.later else {}
+    timing, throughput = previous.get("timing", {}), previous.get("throughput", {})
+    done = session.embedder.throughput
+    texts = throughput.get("encode_texts", 0) + done.texts
+    tokens = throughput.get("encode_tokens", 0) + done.tokens
+    seconds = throughput.get("encode_seconds", 0.0) + done.seconds
+    cached = throughput.get("encode_cached_texts", 0) + done.cached
+    logs = session.logs
+    return {
+        "timing": {
+            "build_model_s": round(session.built - session.started + timing.get("build_model_s", 0.0), 2),
+            "evaluate_s": round(time.perf_counter() - session.built + timing.get("evaluate_s", 0.0), 2),
+            "train_steps_s": round(sum(step["seconds"] for log in logs for step in log), 2),
+        },
+        "throughput": {
+            "encode_texts": texts,
+            "encode_tokens": tokens,
+            "encode_seconds": round(seconds, 3),
+            "encode_cached_texts": cached,
+            "encode_tokens_per_s": round(tokens / seconds, 1) if seconds else 0.0,
+            "train_tokens_per_s": _train_tokens_per_second(logs),
+        },
+    }
+
+
+def provenance_with_diff(store: RunStore) -> dict[str, Any]:
+    """`t2t.provenance.provenance()`, and for a checkout with uncommitted code the patch against its
+    sha, written into the run folder (`diffs/<digest>.diff`) and named in `git.diff`."""
+    origin = provenance()
+    patch = code_diff() if origin["git"].get("dirty") else ""
+    if patch:
+        name = f"diffs/{hashlib.sha256(patch.encode()).hexdigest()[:12]}.diff"
+        if not (store.dir / name).is_file():
+            atomic_write_text(store.dir / name, patch)
+        origin["git"] = {**origin["git"], "diff": name}
+    return origin
 
 
 REEVALUATION_TOLERANCE = 0.002  # as `--verify`: equal on the same hardware and versions, else within this

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from mteb.results import TaskResult
 
+from t2t.hardware import describe_hardware
 from t2t.results import RunStore
 
 
@@ -57,7 +58,7 @@ def store_run(
         method=run.method,
         config=run.to_dict(),
         status="complete" if complete else "running",
-        provenance={"written_at": "2026-11-28T00:00:00+00:00"},
+        provenance={"written_at": "2026-11-28T00:00:00+00:00", "hardware": describe_hardware()},
     )
     return store
 

@@ -121,3 +121,32 @@ def test_executor_spec_rejects_bad_values():
         ExecutorSpec("local", jobs=0)
     with pytest.raises(ValueError, match="key=value"):
         ExecutorSpec("slurm", slurm_args=("account",))
+
+
+@pytest.mark.needs_data
+@pytest.mark.slow
+def test_local_executor_runs_every_method_and_scores_as_inline(tmp_path, make_cache, monkeypatch):
+    """`main` at tiny (zero-shot, LLM2Vec and Text2Token rows) through two local worker processes:
+    each worker is a fresh interpreter that imports only `reproduce.executors`, so the LLM2Vec
+    run's objectives must come from the `t2t.plugins` bootstrap. Every score equals the inline
+    executor's (separate results and cache roots)."""
+    make_cache("local-cache")
+    monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path / "local"))
+    command = [sys.executable, "-m", "reproduce", "main", "--preset", "tiny", "--backbone", "tiny-llama"]
+    command += ["--precision", "fp32", "--executor", "local", "--jobs", "2"]
+    command += ["--submitit-folder", str(tmp_path / "submitit")]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
+    _, _, planned = plan("main", "tiny", "tiny-llama")
+    assert "llm2vec" in {item.run.method for item in planned}
+    assert {p.name for p in (tmp_path / "local" / "runs").iterdir()} == {item.run_id for item in planned}
+
+    make_cache("inline-cache")
+    monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path / "inline"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))  # what each of the two workers had
+    try:
+        reproduce("main", "tiny", "tiny-llama", runtime=RUNTIME)
+    finally:
+        torch.set_num_threads(threads)
+    assert scores(tmp_path / "local") == scores(tmp_path / "inline")

@@ -141,3 +141,44 @@ def test_a_tokenizer_that_adds_bos_keeps_one_bos_in_the_exported_prompt(tmp_path
     ids = encoder.preprocess(["Two dogs run."])["input_ids"][0].tolist()
     assert ids == tokenizer(spec.template.format(text="Two dogs run.")).input_ids
     assert cosines(ours(model, tokenizer, spec), theirs(out)).min() >= 0.9999
+
+
+@pytest.mark.needs_data
+@pytest.mark.slow
+@pytest.mark.parametrize("method", ["llm2vec", "simcse"])
+def test_python_m_t2t_export_knows_the_baselines(tmp_path, cache, method):
+    """`python -m t2t export` in a fresh process (which imports only `t2t`) exports an LLM2Vec and a
+    SimCSE run: the baselines' objectives come in through the `t2t.plugins` bootstrap. The folder
+    loads in sentence-transformers and embeds as our encoder does."""
+    import os
+    import subprocess
+    import sys
+
+    from reproduce.methods import run_spec
+    from reproduce.presets import get_preset
+    from t2t.run import execute
+    from t2t.runtime import Runtime
+    from t2t.training.pipeline import build_model
+
+    env = {**os.environ, "T2T_RESULTS_DIR": str(tmp_path / "results"), "T2T_CACHE_DIR": str(cache)}
+    os.environ["T2T_RESULTS_DIR"] = env["T2T_RESULTS_DIR"]
+    try:
+        spec = run_spec(method, get_preset("tiny"), "tiny-llama")
+        runtime = Runtime(device="cpu", precision="fp32", progress=False)
+        execute(spec, runtime)
+    finally:
+        del os.environ["T2T_RESULTS_DIR"]
+    out = tmp_path / "export"
+    done = subprocess.run(
+        [sys.executable, "-m", "t2t", "export", spec.run_id, str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "unknown objective" not in done.stderr
+    model, tokenizer, _ = build_model(spec.model, runtime)
+    assert [stage.objective for stage in spec.model.stages] == (
+        ["mntp", "simcse"] if method == "llm2vec" else ["simcse"]
+    )
+    assert cosines(ours(model, tokenizer, spec.model.pooling), theirs(out)).min() >= 0.9999

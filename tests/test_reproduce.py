@@ -132,7 +132,8 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys, monkeypatch,
     monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("dry run executed a run"))
     assert main(["table3", "--preset", "smol", "--dry-run"]) == 0
     out = capsys.readouterr().out
-    assert "table3 @ smol: 8 distinct runs, 0 complete, 8 to run; estimated" in out
+    # nothing measured here (an empty results store): no estimate rather than an invented one
+    assert "table3 @ smol: 8 distinct runs, 0 complete, 8 to run; no estimate for 8 run(s)" in out
     assert "DD -> MD [smollm2]" in out and "DD -> MD [gemma]" in out and "stages 0/2, tasks 0/9" in out
     assert not (tmp_path / "runs").exists()
 
@@ -143,9 +144,12 @@ def test_dry_run_with_add_items_prices_the_reevaluations(tmp_path, cache):
     tasks = TASK_SETS[TINY.task_set].tasks
     everything = expand(get_spec("table3"), TINY)
     items = {item.row: item for item in everything if item.role == "llama"}
-    for item in everything:  # evaluations measured at 60 s: what an estimate is made of
+    for item in everything:  # each task's evaluation measured (1 s): what an estimate is made of
         store = store_run(tmp_path, item.run, {task: 0.5 for task in tasks}, items=item != items["DD only"])
-        store.update(timing={"evaluate_s": 60.0})
+        steps = [
+            [{"seconds": 0.5, "tokens": 64, "loss": 1.0}] * stage.steps for stage in item.run.model.stages
+        ]
+        store.save_train_log(steps)  # each stage's step time measured too
     plain = runner.reproduce("table3", "tiny", root=tmp_path, dry_run=True)
     assert "8 complete, 0 to run; estimated 0.00 h" in plain and "to re-evaluate" not in plain
     report = runner.reproduce("table3", "tiny", root=tmp_path, dry_run=True, runtime=Runtime(add_items=True))
@@ -200,29 +204,47 @@ def test_seeds_add_runs_and_keep_seed_zero():
 
 
 def test_measured_costs_price_each_backbone_and_shape_by_its_own_runs():
+    """Estimates come from measurements of the same backbone (and objective, task, pooling); a
+    stage of another shape is scaled by tokens; anything never measured has no estimate (None)."""
     from types import SimpleNamespace
 
-    from reproduce.runner import DEFAULT_EVAL_SECONDS, DEFAULT_STEP_SECONDS, MeasuredCosts
+    from reproduce.costs import MeasuredCosts
 
     costs = MeasuredCosts()
-    costs.add_step("smollm2-135m", "mntp", 16, 128, 2.0)
-    costs.add_step("smollm2-135m", "mntp", 32, 512, 9.0)
-    costs.add_eval("smollm2-135m", "offline", "last", 1000.0)
+    costs.add_step("smollm2-135m", "mntp", 16, 128, 2.0, tokens=16 * 128)
+    costs.add_step("smollm2-135m", "mntp", 32, 512, 9.0, tokens=32 * 512)
+    costs.add_eval("smollm2-135m", "STS12", "last", 100.0)
     stage = SimpleNamespace(objective="mntp", batch_size=32, max_length=512)
-    assert costs.step("smollm2-135m", stage, "smol") == 9.0  # its own shape, not the median of both
+    assert costs.step("smollm2-135m", stage) == 9.0  # its own shape, not the median of both
     other_shape = SimpleNamespace(objective="mntp", batch_size=8, max_length=64)
-    assert costs.step("smollm2-135m", other_shape, "smol") == 5.5  # this backbone's median
-    assert costs.step("gemma3-270m", stage, "smol") == 5.5  # no run of it yet: any backbone's
-    simcse = SimpleNamespace(objective="simcse", batch_size=32, max_length=64)
-    assert costs.step("smollm2-135m", simcse, "smol") == DEFAULT_STEP_SECONDS["smol"]
-    assert costs.evaluation("smollm2-135m", "offline", "mean") == 1000.0
-    assert costs.evaluation("smollm2-135m", "offline-lite", "last") == DEFAULT_EVAL_SECONDS["offline-lite"]
+    per_token = (2.0 / (16 * 128) + 9.0 / (32 * 512)) / 2
+    assert costs.step("smollm2-135m", other_shape) == pytest.approx(per_token * 8 * 64)  # scaled by tokens
+    assert costs.step("gemma3-270m", stage) is None  # never run here: no estimate, not another's
+    assert (
+        costs.step("smollm2-135m", SimpleNamespace(objective="simcse", batch_size=32, max_length=64)) is None
+    )
+    assert costs.evaluation("smollm2-135m", "STS12", "mean") == 100.0  # same task, other pooling
+    assert costs.evaluation("smollm2-135m", "SciFact", "last") is None
+
+
+def test_only_runs_of_this_kind_of_machine_price_a_plan(tmp_path):
+    """A run measured on another processor (or with GPUs) says nothing about this machine."""
+    from reproduce.costs import measured_costs
+
+    tasks = TASK_SETS[TINY.task_set].tasks
+    item = expand(get_spec("table3"), TINY)[0]
+    here = {"processor": "CPU A", "cpu_count": 2, "cuda": False}
+    store = store_run(tmp_path, item.run, {task: 0.5 for task in tasks})
+    store.update(provenance={"written_at": "2026-11-28", "hardware": {**here, "processor": "CPU B"}})
+    assert measured_costs(tmp_path, here).evaluation("tiny-llama", tasks[0], "last") is None
+    store.update(provenance={"written_at": "2026-11-28", "hardware": here})
+    assert measured_costs(tmp_path, here).evaluation("tiny-llama", tasks[0], "last") == 1.0
 
 
 def test_measured_setup_is_priced_per_objective_and_options():
     from types import SimpleNamespace
 
-    from reproduce.runner import MeasuredCosts
+    from reproduce.costs import MeasuredCosts
 
     costs = MeasuredCosts()
     costs.add_setup("smollm2-135m", "model-derived", {"common_samples": 5000}, 280.0)

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 
 from t2t.config import Config, ConfigError
+from t2t.plugins import load_plugins, plugins_hint
 from t2t.pooling import PoolingSpec
 from t2t.targets.options import DataDrivenTargetConfig, ModelDerivedConfig
 
@@ -101,12 +102,16 @@ def register_objective(name: str) -> Callable[[type[ObjectiveT]], type[Objective
 
 
 def objective_info(name: str) -> ObjectiveInfo:
-    """The declaration of `name`; a `ConfigError` listing the declared names if there is none."""
+    """The declaration of `name`; a `ConfigError` listing the declared names if there is none.
+
+    A name not declared yet loads the plugins (`t2t.plugins`: the modules upper layers register)
+    before giving up, so `mntp` and `simcse` are known in any process of the suite.
+    """
+    if name not in OBJECTIVES:
+        load_plugins()
     if name not in OBJECTIVES:
         raise ConfigError(
-            f"unknown objective {name!r}; choose one of: {', '.join(sorted(OBJECTIVES))}. Objectives "
-            "register when their module is imported: import baselines.recipes (reproduce does) for "
-            "mntp and simcse"
+            f"unknown objective {name!r}; choose one of: {', '.join(sorted(OBJECTIVES))} ({plugins_hint()})"
         )
     return OBJECTIVES[name]
 

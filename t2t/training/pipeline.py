@@ -74,10 +74,15 @@ def build_model(spec: ModelSpec, runtime: Runtime, accelerator=None):
     return model.eval(), tokenizer, logs
 
 
-def trained_with(spec: ModelSpec) -> list[dict[str, Any] | None]:
+UNRECORDED = {"unknown": "the stage was cached before how a stage was trained was recorded (stage.json)"}
+"""What `trained_with` says of a stage whose `stage.json` does not record its training path."""
+
+
+def trained_with(spec: ModelSpec) -> list[dict[str, Any]]:
     """How each cached stage of `spec` was trained (`Runtime.training_path`, plus checkpointing and
-    torch's version), from its `stage.json`; None for a stage cached before this was recorded."""
-    return [_recorded_path(stage_dir(spec.stage_key(i))) for i in range(len(spec.stages))]
+    torch's version), from its `stage.json`; `UNRECORDED` (never null) for a stage cached before
+    this was recorded."""
+    return [_recorded_path(stage_dir(spec.stage_key(i))) or dict(UNRECORDED) for i in range(len(spec.stages))]
 
 
 def _recorded_path(folder: Path) -> dict[str, Any] | None:

@@ -1,0 +1,123 @@
+"""What a plan costs on this machine, from what runs stored here measured: estimates or nothing.
+
+`--dry-run` prices each run that still has work to do. The price is built only from measurements:
+
+- **training**: seconds per optimiser step of the same backbone and objective, taken from the
+  training logs (`train_log.json`) of stored runs; a stage of another batch shape is priced by the
+  measured seconds per training token times its tokens per step. A stage also costs its setup (a
+  model-derived stage's common distribution is N forward passes), measured on one-stage runs.
+- **evaluation**: seconds per task for the same backbone, task and pooling, from the task files'
+  `evaluation_time` (mteb's own timer), so a new task set is priced task by task.
+
+Only runs made on **this kind of machine** count: the same processor model, core count and GPUs
+(`run.json` `provenance.hardware`). Runs on this machine's class at another thread count (our smol
+runs used 1 thread each, two at a time) are taken as they are. Where a part of a run has no
+measurement (a backbone never run here, a task never evaluated with it), the run has **no
+estimate**, and the plan says so instead of inventing one: at `paper` scale on a CPU nothing is
+measured, and the GPU-hour model (`reproduce.gpu_hours`) is the estimate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from t2t.hardware import describe_hardware
+from t2t.results import iter_runs, read_json
+
+MACHINE_KEYS = ("processor", "cpu_count", "cuda", "gpus")
+
+
+def machine_kind(hardware: dict[str, Any]) -> tuple:
+    """What makes two machines the same kind for timing: processor model, cores, GPUs."""
+    return tuple(json.dumps(hardware.get(key), sort_keys=True) for key in MACHINE_KEYS)
+
+
+def _options_key(options: dict) -> str:
+    return json.dumps(options, sort_keys=True, default=str)
+
+
+def _median(values: list[float] | None) -> float | None:
+    return statistics.median(values) if values else None
+
+
+@dataclasses.dataclass
+class MeasuredCosts:
+    """Medians of what stored runs measured on this kind of machine (see the module docstring)."""
+
+    steps: dict[tuple, list[float]] = dataclasses.field(default_factory=dict)
+    token_seconds: dict[tuple, list[float]] = dataclasses.field(default_factory=dict)
+    setups: dict[tuple, list[float]] = dataclasses.field(default_factory=dict)
+    evals: dict[tuple, list[float]] = dataclasses.field(default_factory=dict)
+
+    def add_step(self, backbone: str, objective: str, batch: int, length: int, seconds: float, tokens: float):
+        """One stage's median step time, and its seconds per (padded) training token."""
+        self.steps.setdefault((backbone, objective, batch, length), []).append(seconds)
+        self.token_seconds.setdefault((backbone, objective), []).append(seconds / max(tokens, 1.0))
+
+    def add_setup(self, backbone: str, objective: str, options: dict, seconds: float) -> None:
+        for key in ((backbone, objective, _options_key(options)), (backbone, objective)):
+            self.setups.setdefault(key, []).append(seconds)
+
+    def add_eval(self, backbone: str, task: str, pooling: str, seconds: float) -> None:
+        for key in ((backbone, task, pooling), (backbone, task)):
+            self.evals.setdefault(key, []).append(seconds)
+
+    def step(self, backbone: str, stage) -> float | None:
+        """Seconds per step of `stage` on `backbone`: measured at its shape, else scaled from this
+        backbone's measured seconds per token of the same objective, else None."""
+        exact = _median(self.steps.get((backbone, stage.objective, stage.batch_size, stage.max_length)))
+        if exact is not None:
+            return exact
+        per_token = _median(self.token_seconds.get((backbone, stage.objective)))
+        return None if per_token is None else per_token * stage.batch_size * stage.max_length
+
+    def setup(self, backbone: str, stage) -> float:
+        """A stage's seconds besides its steps (0 when no one-stage run measured it: most stages
+        have no setup beyond loading)."""
+        keys = ((backbone, stage.objective, _options_key(stage.options)), (backbone, stage.objective))
+        return next((_median(self.setups[k]) for k in keys if self.setups.get(k)), 0.0)
+
+    def evaluation(self, backbone: str, task: str, pooling: str) -> float | None:
+        """Seconds to evaluate `task` with this backbone (same pooling if measured), else None."""
+        keys = ((backbone, task, pooling), (backbone, task))
+        return next((_median(self.evals[k]) for k in keys if self.evals.get(k)), None)
+
+
+def measured_costs(root: Path | None = None, hardware: dict[str, Any] | None = None) -> MeasuredCosts:
+    """`MeasuredCosts` from the complete runs stored under `root` that ran on this kind of machine
+    (`hardware`, default this one's): each task's evaluation seconds, each stage's median step."""
+    here = machine_kind(hardware or describe_hardware())
+    costs = MeasuredCosts()
+    for store in iter_runs(root):
+        info = store.read()
+        origin = info.get("provenance", {}).get("hardware", {})
+        if info.get("status") != "complete" or "config" not in info or machine_kind(origin) != here:
+            continue
+        model = info["config"]["model"]
+        for task in store.task_names():
+            seconds = (read_json(store.task_path(task), "left out of the cost estimate.") or {}).get(
+                "evaluation_time"
+            )
+            if isinstance(seconds, (int, float)) and seconds > 0:
+                costs.add_eval(model["backbone"], task, model["pooling"]["mode"], float(seconds))
+        logs = read_json(store.dir / "train_log.json", "left out of the cost estimate.")
+        timing = info.get("timing", {})
+        if len(model["stages"]) == 1 and isinstance(logs, list) and "build_model_s" in timing:
+            stage = model["stages"][0]
+            setup = timing["build_model_s"] - timing.get("train_steps_s", 0.0)
+            costs.add_setup(model["backbone"], stage["objective"], stage.get("options", {}), max(setup, 0.0))
+        for stage, log in zip(model["stages"], logs if isinstance(logs, list) else []):
+            if log:
+                costs.add_step(
+                    model["backbone"],
+                    stage["objective"],
+                    stage["batch_size"],
+                    stage["max_length"],
+                    statistics.median(step["seconds"] for step in log),
+                    stage["batch_size"] * stage["max_length"],
+                )
+    return costs

@@ -64,12 +64,17 @@ def load_analysis(analysis: str, analysis_id: str, root: Path | None = None) -> 
 
 
 def run_dates(cells: Sequence[ManifestCell], root: Path | None = None) -> list[str]:
-    """`written_at` of every stored run named by `cells` (for the results index)."""
+    """When every stored run named by `cells` last computed a score: its `written_at` and those of its
+    later evaluations (`reevaluations`), for the results index."""
     dates = []
     for run_id in {cell.run_id for cell in cells}:
-        written = RunStore(run_id, root).read().get("provenance", {}).get("written_at")
-        if written:
-            dates.append(written)
+        info = RunStore(run_id, root).read()
+        for origin in [
+            info.get("provenance", {}),
+            *(e.get("provenance", {}) for e in info.get("reevaluations", [])),
+        ]:
+            if origin.get("written_at"):
+                dates.append(origin["written_at"])
     return dates
 
 

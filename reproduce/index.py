@@ -28,9 +28,18 @@ def _presets_with_results(output: str, root: Path | None) -> list[tuple[str, str
     return found
 
 
+def _plans_only(output: str, root: Path | None, with_results: list[tuple[str, str]]) -> list[str]:
+    """Presets whose manifest of `output` names cells but no stored result: a plan, not a result."""
+    done = {name for name, _ in with_results}
+    return [m.preset for m in read_manifests(output, root) if m.preset not in done]
+
+
 def _row(output: str, caption: str, paper_number: str | None, root: Path | None) -> str:
     presets = _presets_with_results(output, root)
+    plans = _plans_only(output, root, presets)
     shown = ", ".join(f"{name} ({date})" for name, date in presets) or "none yet"
+    if plans:
+        shown += f"; planned, nothing run: {', '.join(plans)}"
     files = [f"[md](tables/{output}.md)", f"[tex](tables/{output}.tex)"]
     if any(draws_figure(m) for m in read_manifests(output, root)):
         files.append(f"[png](figures/{output}.png)")
@@ -49,6 +58,9 @@ def index_markdown(root: Path | None = None) -> str:
         "Generated from the run folders under `runs/` (one per config hash: `run.json` with config, git sha,",
         "versions, hardware and timings, plus one mteb TaskResult JSON per task) and `analyses/`.",
         "Rebuild every file here without loading a model: `nox -s tables`.",
+        "",
+        "A preset listed as *planned, nothing run* has a manifest (the cells its output would show, with",
+        "their run ids) but no stored result: a plan, e.g. the `paper` preset, which needs GPUs.",
         "",
         "| output | paper | presets with results (latest run) | files | regenerate |",
         "|---|---|---|---|---|",

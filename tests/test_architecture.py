@@ -149,3 +149,44 @@ def test_reproduce_modules_import_each_other_without_cycles():
     for name in building:
         imported = {m.split(".")[1] for m in graph[f"reproduce.{name}"]}
         assert not imported & {"grid", "runner", "methods", "presets", "compare", "verify"}, name
+
+
+def _requirement_names(requirements: list[str]) -> set[str]:
+    return {
+        re.split(r"[<>=!~\[; ]", req, maxsplit=1)[0].strip().lower().replace("_", "-") for req in requirements
+    }
+
+
+def test_every_directly_imported_package_is_declared():
+    """A third-party package the suite imports itself (not only through another package) is a
+    declared dependency in `pyproject.toml` (or a declared extra), so a fresh install never
+    depends on what some other package happens to pull in."""
+    import importlib.metadata
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = _requirement_names(project["dependencies"])
+    for extra in project.get("optional-dependencies", {}).values():
+        declared |= _requirement_names(extra)
+    distributions = importlib.metadata.packages_distributions()
+    own = {"t2t", "baselines", "reproduce"}
+    missing = set()
+    for package in sorted(own):
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if ".".join(path.relative_to(ROOT).with_suffix("").parts) in OTHER_ENVIRONMENT:
+                continue
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                    names = [node.module]
+                else:
+                    continue
+                for name in names:
+                    top = name.split(".")[0]
+                    if top in sys.stdlib_module_names or top in own or top == "__future__":
+                        continue
+                    dists = {d.lower().replace("_", "-") for d in distributions.get(top, [top])}
+                    if not dists & declared:
+                        missing.add(f"{top} ({path.relative_to(ROOT)})")
+    assert not missing, f"imported but not declared in pyproject.toml: {sorted(missing)}"

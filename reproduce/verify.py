@@ -32,6 +32,7 @@ from reproduce.manifest import committed_manifest
 from reproduce.registry import AnalysisSpec
 from reproduce.runner import plan
 from t2t.config import ConfigError
+from t2t.evaluation.tasks import TASK_SETS
 from t2t.paths import cache_root
 from t2t.results import RunStore
 from t2t.run import RunSpec, execute
@@ -118,7 +119,9 @@ def verify(
                 else default_tolerance(stored.read(), fresh.read())
             )
             lines.append(f"run {run.run_id} {label[run.run_id]} (tolerance {limit:g}: {reason})")
-            before, after = stored.task_scores(), fresh.task_scores()
+            tasks = TASK_SETS[run.evaluation.task_set].tasks  # a stored run may hold other sets' tasks too
+            before = {t: v for t, v in stored.task_scores().items() if t in tasks}
+            after = {t: v for t, v in fresh.task_scores().items() if t in tasks}
             for task in sorted(set(before) | set(after)):
                 old, new = before.get(task), after.get(task)
                 if old is None or new is None:

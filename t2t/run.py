@@ -73,7 +73,12 @@ class RunSpec(Config):
 
     @property
     def run_id(self) -> str:
-        return self.config_hash()
+        """The hash of the config, with the task set's pool in place of its name
+        (`t2t.evaluation.tasks.TaskSet.pool`): sets that score tasks alike share runs."""
+        task_set = TASK_SETS.get(self.evaluation.task_set)
+        if task_set is None or task_set.pool_name == self.evaluation.task_set:
+            return self.config_hash()
+        return self.replace(evaluation=self.evaluation.replace(task_set=task_set.pool_name)).config_hash()
 
 
 class RunFailed(UserError, RuntimeError):
@@ -93,14 +98,15 @@ def run_fingerprint(spec: RunSpec) -> dict[str, Any]:
 
 
 def staleness(store: RunStore, current: dict[str, Any]) -> list[str]:
-    """Differences between the inputs a stored run recorded and `current`, for what the run has
-    stored: its weights, corpora and the data of its stored tasks (tasks of a larger task set that it
-    has not evaluated yet are not a difference). Empty when they agree, when an earlier
+    """Differences between the inputs a stored run recorded and `current`, for what both cover: its
+    weights, corpora and the data of the tasks it has stored that `current`'s task set has (a task
+    not evaluated yet, or stored for another set of the pool, is not a difference). Empty when they
+    agree, when an earlier
     `--on-stale accept` accepted exactly these inputs, or for a run stored before fingerprints."""
     info = store.read()
     if not info or not store.task_names():
         return []
-    stored_tasks = set(store.task_names())
+    stored_tasks = set(store.task_names()) & set((current or {}).get("data") or {})
 
     def view(fingerprint: dict[str, Any] | None) -> dict[str, Any] | None:
         if not fingerprint:

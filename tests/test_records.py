@@ -153,3 +153,43 @@ def test_written_files_get_the_umasks_mode(tmp_path):
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "a.md").stat().st_mode) == 0o644
     assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == 0o755
+
+
+@pytest.mark.needs_data
+def test_task_sets_of_one_pool_share_runs_and_only_missing_tasks_are_evaluated(tmp_path, monkeypatch, cache):
+    """A second task set in `offline-lite`'s pool (same capped tasks plus one): the same run id, the
+    same run folder; evaluating the stored run on it encodes only the task it lacks, keeps the
+    original record and appends the evaluation."""
+    import dataclasses
+
+    import t2t.run as run_module
+    from reproduce.methods import run_spec
+    from t2t.evaluation.tasks import TaskSet
+
+    monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
+    lite = TASK_SETS["offline-lite"]
+    wider = TaskSet(
+        "lite-wider", "test", (*lite.tasks[:2], "STS12"), mirrored=True, limit=lite.limit, pool=lite.name
+    )
+    monkeypatch.setitem(TASK_SETS, wider.name, wider)
+    spec = run_spec("zero-shot", TINY, "tiny-llama", {"pooling": "last"})
+    other = spec.replace(evaluation=spec.evaluation.replace(task_set=wider.name))
+    assert other.run_id == spec.run_id and other.config_hash() != spec.config_hash()
+    runtime = Runtime(device="cpu", precision="fp32", progress=False)
+    store = run_module.execute(spec, runtime)
+    first = store.read()
+
+    evaluated = []
+    real = run_module.mteb.evaluate
+    monkeypatch.setattr(
+        run_module.mteb,
+        "evaluate",
+        lambda m, tasks, **k: evaluated.append(tasks[0].metadata.name) or real(m, tasks, **k),
+    )
+    run_module.execute(other, runtime)
+    assert evaluated == ["STS12"]
+    after = store.read()
+    assert after["config"] == first["config"] and after["provenance"] == first["provenance"]
+    assert after["reevaluations"][0]["tasks"] == ["STS12"] and "STS12" in after["fingerprints"]["data"]
+    assert set(store.task_names()) == {*lite.tasks, "STS12"}
+    assert dataclasses.replace(wider, pool=None).pool_name == "lite-wider"

@@ -103,6 +103,11 @@ class TaskSet:
         tasks: MTEB task names, in evaluation order.
         mirrored: every task is mirrored: read from the data root when there is one, else from the Hub.
         limit: cap on the rows of each split (see `offline.cap_rows`); None = full size.
+        pool: the set whose runs this one shares (default: itself). A task scores the same in every
+            set that takes it at full size from the same source, so sets of one pool share run
+            folders: a run id is computed with the pool in place of the set's name
+            (`t2t.run.RunSpec.run_id`), and evaluating a stored run on another set of its pool only
+            adds the tasks it lacks. `offline-lite` caps rows (other scores): a pool of its own.
     """
 
     name: str
@@ -110,6 +115,11 @@ class TaskSet:
     tasks: tuple[str, ...]
     mirrored: bool
     limit: int | None = None
+    pool: str | None = None
+
+    @property
+    def pool_name(self) -> str:
+        return self.pool or self.name
 
 
 TASK_SETS: dict[str, TaskSet] = {

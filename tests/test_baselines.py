@@ -20,6 +20,7 @@ from baselines.recipes import (
 )
 from baselines.simcse import SimCSEConfig, SimCSEObjective, info_nce
 from t2t.backbones import LoraSpec, attach_lora, load_backbone, load_tokenizer
+from t2t.config import ConfigError
 from t2t.corpus import load_corpus
 from t2t.encoder import Embedder, text_encoder
 from t2t.pooling import PoolingSpec, embed_batch, tokenize
@@ -83,7 +84,10 @@ def _random_blocks(tokenizer, shape=(64, 512), seed=0) -> tuple[torch.Tensor, to
 def test_mntp_defaults_follow_llm2vec_per_backbone():
     assert mntp_defaults("mistral") == MNTPConfig(mask_ratio=0.8, masking="all-mask")
     assert mntp_defaults("llama") == MNTPConfig(mask_ratio=0.2, masking="bert")
-    assert mntp_defaults("something-new") == mntp_defaults("llama")
+    with pytest.raises(
+        ConfigError, match="no MNTP masking known for architecture 'something-new'.*backbone_catalog"
+    ):
+        mntp_defaults("something-new")  # an error that names the fix, never Llama's setting silently
     assert mntp_stage("tiny-mistral").options["masking"] == "all-mask"
     assert mntp_stage("tiny-llama").options == MNTPConfig().to_dict()
 

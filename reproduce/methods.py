@@ -8,7 +8,13 @@ preset's evaluation into the `RunSpec` whose hash names the run folder.
 
 This is the layer that composes the methods, so it imports every module that registers an
 objective (`t2t.training.objective`): Text2Token's (`t2t.objectives`) and the baselines'
-(`baselines.mntp`, `baselines.simcse`). Any spec a method builds can then be validated and trained.
+(`baselines.mntp`, `baselines.simcse`), and the package that registers the training-free methods'
+pooling modes (`t2t.pooling_modes`): `baselines.training_free` (echo embeddings, Token
+Prepending). Any spec a method builds can then be validated, trained and evaluated.
+
+Training-free methods have no stages, so their runs cost no training (a budget of 0 in `compare`):
+PromptEOL is `zero-shot` with last pooling; `echo` and `token-prepending` take their settings
+(`EchoOptions`, `TokenPrependingOptions`, the papers' defaults) as row parameters.
 """
 
 from __future__ import annotations
@@ -18,8 +24,10 @@ from typing import Any
 
 import baselines.mntp
 import baselines.simcse
+import baselines.training_free
 import t2t.objectives
 from baselines.recipes import llm2vec_model, simcse_model, zero_shot_model
+from baselines.training_free import EchoOptions, TokenPrependingOptions, echo_model, token_prepending_model
 from reproduce.presets import ScalePreset
 from t2t.config import choose
 from t2t.pooling import PoolingSpec
@@ -29,6 +37,9 @@ from t2t.training.spec import ModelSpec
 
 OBJECTIVE_MODULES = (t2t.objectives, baselines.mntp, baselines.simcse)
 """The modules whose import registers the objectives the methods train."""
+
+POOLING_MODE_MODULES = (baselines.training_free,)
+"""The modules whose import registers the pooling modes of the training-free methods."""
 
 
 def _pooling(mode: str, skip_bos: bool = False) -> PoolingSpec:
@@ -84,8 +95,22 @@ def simcse(
     )
 
 
+def echo(preset: ScalePreset, backbone: str, **options: Any) -> ModelSpec:
+    """Echo embeddings (Springer et al. 2024): the text twice, the second copy mean-pooled; causal,
+    untrained. `options` override `EchoOptions` (the paper's prompt and pooling)."""
+    return echo_model(backbone, options=EchoOptions.from_dict(options))
+
+
+def token_prepending(preset: ScalePreset, backbone: str, **options: Any) -> ModelSpec:
+    """PromptEOL with Token Prepending (Fu et al. 2024); causal, untrained. `options` override
+    `TokenPrependingOptions` (layer range, exit layer, placeholder)."""
+    return token_prepending_model(backbone, options=TokenPrependingOptions.from_dict(options))
+
+
 METHODS: dict[str, Callable[..., ModelSpec]] = {
     "zero-shot": zero_shot,
+    "echo": echo,
+    "token-prepending": token_prepending,
     "text2token": text2token,
     "llm2vec": llm2vec,
     "simcse": simcse,

@@ -9,6 +9,10 @@ state; both give a text the same embedding whatever its batch.
 from __future__ import annotations
 
 import copy
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,3 +203,37 @@ def test_export_refuses_training_free_modes(tmp_path, tiny, mode, reason):
     with pytest.raises(NotExportable, match=reason):
         export_encoder(model, tokenizer, PoolingSpec(mode=mode), tmp_path / "out")
     assert not any(tmp_path.iterdir())
+
+
+REGISTRATION = """
+import json
+from t2t.config import ConfigError
+from t2t.pooling import PoolingSpec
+from t2t.pooling_modes import POOLING_MODES
+try:
+    PoolingSpec(mode="echo")
+    error = ""
+except ConfigError as caught:
+    error = str(caught)
+before = sorted(POOLING_MODES)
+import {module}
+print(json.dumps({{"before": before, "after": sorted(POOLING_MODES), "error": error}}))
+"""
+
+
+@pytest.mark.parametrize("module", ["baselines.training_free", "reproduce.methods"])
+def test_one_import_registers_every_training_free_mode(module):
+    """In a fresh process `t2t` knows last and mean only (and says how to get the others); importing
+    `baselines.training_free`, or `reproduce.methods` which imports it, registers both modes."""
+    out = subprocess.run(
+        [sys.executable, "-c", REGISTRATION.format(module=module)],
+        cwd=Path(__file__).parents[1],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["before"] == ["last", "mean"]
+    assert result["after"] == ["echo", "last", "mean", "token-prepending"]
+    assert "unknown pooling mode 'echo'" in result["error"] and "imported" in result["error"]

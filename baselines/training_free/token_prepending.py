@@ -27,8 +27,8 @@ output. Causal attention; no training.
 
 Settings (`TokenPrependingOptions`) and their sources (the authors' `fuyuchenIfyw/token_prepending`,
 `evaluate.py` and `config.yaml`; the paper's text was not readable here, only its abstract and
-summaries, which say the operation is kept to the early layers, stopping around the 7th or 8th,
-and that an intermediate layer's output is the embedding):
+third-party summaries, which say the operation is kept to the early layers, stopping around the
+7th or 8th, and that an intermediate layer's output is the embedding):
 
 - `template`: their PromptEOL prompt with the placeholder, `'This sentence : <PST> "*sent 0*" means
   in one word:"'` (`evaluate.py`, `prompt_method == "prompteol"`), with `{placeholder}` for `<PST>`:
@@ -37,7 +37,8 @@ and that an intermediate layer's output is the embedding):
 - `start_layer`, `stop_layer`: the decoder layers (0-based) whose input is rewritten,
   `range(start_layer, stop_layer)`, cut at the model's depth. Default [1, 7): `config.yaml`'s
   PromptEOL entry (`llama-2-7b-tp`: `tp_starting_index: 1`, `tp_exiting_index: 7`), the paper's
-  "early layers". Their other entries: Llama-3-8B [1, 3), Qwen2-7B and Gemma-2-9B [1, 6).
+  "early layers". Their other entries (with their CoT prompt): Llama-3-8B [1, 3), Qwen2-7B and
+  Gemma-2-9B [1, 6).
 - `output_layer`: the `hidden_states` index of the embedding. Default -2, the output of the
   penultimate layer: `config.yaml`'s early exit for Llama-3-8B, Qwen2-7B and Gemma-2-9B. Their
   Llama-2-7B PromptEOL entry exits at 27 of 32 layers (-6); -2 is the one setting that exists at

@@ -116,7 +116,7 @@ def llm2vec_parity(session: nox.Session) -> None:
 
 # One session per registry id (reproduce/registry.py; a test keeps the two lists equal).
 REPRODUCE_SESSIONS = {
-    "main": "Main results: zero-shot, LLM2Vec, Text2Token per MTEB category (-- --preset/--backbone/--dry-run/--limit).",
+    "main": "Main results: zero-shot, training-free, LLM2Vec, Text2Token per MTEB category (-- --preset/--backbone/--dry-run/--limit).",
     "pooling-attention": "Pooling (last/mean) x attention (causal/bidirectional) for Text2Token and LLM2Vec.",
     "targets": "Target type (data-driven / model-derived / both) x pooling.",
     "table3": "Paper Table 3: stage order DD only, MD only, DD->MD, MD->DD (the quickstart's main job).",

@@ -1,11 +1,12 @@
 """Everything `baselines` adds to t2t's registries, in one import.
 
 Loaded by `t2t.plugins.load_plugins()` through the `t2t.plugins` entry point (`pyproject.toml`), so
-every process of the suite knows the baselines' objectives (`mntp`, `simcse`) whatever it imported
-first.
+every process of the suite knows the baselines' objectives (`mntp`, `simcse`) and the training-free
+methods' pooling modes (`echo`, `token-prepending`), whatever it imported first.
 """
 
 from __future__ import annotations
 
 import baselines.mntp  # noqa: F401  (registers the mntp objective; declared in baselines.masking)
 import baselines.simcse  # noqa: F401  (declares and registers simcse)
+import baselines.training_free  # noqa: F401  (registers the echo and token-prepending pooling modes)

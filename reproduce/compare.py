@@ -5,11 +5,13 @@
 The preset sets the steps, corpora and tasks (default: paper on a GPU, else smol); the backbone
 replaces the preset's. Writes `results/tables/compare-<backbone>.{md,tex}`.
 
-Rows: zero-shot (last and mean pooling), SimCSE, LLM2Vec and Text2Token as each paper configures
-them, plus SimCSE and LLM2Vec with last-token pooling and causal attention (LLM2Vec's best cell at
-smol; SimCSE there says how much of it SimCSE alone gives). The table is budget-aware: each row
-states its training steps, training tokens, estimated training FLOPs and the time its steps took
-(`reproduce.builders.budget_cells`), so a reader sees when one method simply trained more.
+Rows: the zero-shot backbone (PromptEOL, i.e. last pooling, and mean pooling), the training-free
+methods (echo embeddings, Token Prepending), SimCSE, LLM2Vec and Text2Token as each paper
+configures them, plus SimCSE and LLM2Vec with last-token pooling and causal attention (LLM2Vec's
+best cell at smol; SimCSE there says how much of it SimCSE alone gives). The table is budget-aware:
+each row states its training steps, training tokens, estimated training FLOPs and the time its
+steps took (`reproduce.builders.budget_cells`), so a reader sees when one method simply trained
+more; the untrained rows state 0.
 """
 
 from __future__ import annotations
@@ -18,14 +20,15 @@ import re
 from pathlib import Path
 
 from reproduce.presets import get_preset, with_backbone
-from reproduce.registry import T2T_BEST, Row, TableSpec
+from reproduce.registry import PROMPTEOL, T2T_BEST, TRAINING_FREE, Row, TableSpec
 from reproduce.runner import plan_spec, run_table_plan
 from t2t.backbones import resolve_preset
 from t2t.runtime import Runtime
 
 COMPARE_ROWS = (
-    Row("Zero-shot, last", "zero-shot", {"pooling": "last", "attention": "causal"}),
+    PROMPTEOL,
     Row("Zero-shot, mean", "zero-shot", {"pooling": "mean", "attention": "causal"}),
+    *TRAINING_FREE,
     Row("SimCSE", "simcse"),
     # SimCSE alone in LLM2Vec's best smol cell's setting: separates SimCSE's share of that cell
     Row("SimCSE, last + causal", "simcse", {"pooling": "last", "attention": "causal"}),

@@ -139,7 +139,7 @@ class CostModel:
     mfu: float | None = None  # None: the GPU kind's assumed utilisation
     chars_per_token: float = 4.0
     fill: float = 1.0
-    prompt_tokens: int = 12  # PromptEOL's template around each text (last-token pooling)
+    prompt_tokens: int = 12  # a prompt template around each text (PromptEOL's; echo's is about as long)
 
     def __post_init__(self) -> None:
         if self.gpu not in GPU_KINDS:
@@ -233,11 +233,15 @@ def task_set_texts(task_set: str) -> tuple[tuple[float, float], ...]:
 
 
 def evaluation_tokens(evaluation: EvalSpec, pooling: PoolingSpec, model: CostModel) -> float:
-    """Tokens one evaluation encodes: each text's characters / chars_per_token, cut at the
-    evaluation's max_length, plus the prompt for last-token pooling."""
-    prompt = model.prompt_tokens if pooling.mode == "last" else 0
+    """Tokens one evaluation encodes: each text's characters / chars_per_token, as many times as the
+    pooling mode writes it (twice in an echo prompt), plus a prompt for every mode but mean pooling,
+    cut at the evaluation's max_length."""
+    from t2t.pooling_modes import pooling_mode
+
+    copies = pooling_mode(pooling.mode).text_copies
+    prompt = 0 if pooling.mode == "mean" else model.prompt_tokens
     return sum(
-        texts * min(mean / model.chars_per_token + prompt, evaluation.max_length)
+        texts * min(copies * mean / model.chars_per_token + prompt, evaluation.max_length)
         for texts, mean in task_set_texts(evaluation.task_set)
     )
 

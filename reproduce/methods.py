@@ -6,9 +6,15 @@ Each constructor takes the scale preset, the backbone, and the row's parameters 
 attention, stage order, τ, N, ...), and returns a `ModelSpec`. `run_spec` wraps it with the
 preset's evaluation into the `RunSpec` whose hash names the run folder.
 
-The objectives these specs name are declared by the recipes' option classes and implemented in
-modules that `t2t.plugins.load_plugins()` imports (Text2Token's own and the `t2t.plugins` entry
-points), so any spec a method builds can be validated and trained in any process.
+The objectives and pooling modes these specs name are registered by the modules that
+`t2t.plugins.load_plugins()` imports (Text2Token's own objectives and the `t2t.plugins` entry
+points: `baselines.registration`, which brings the baselines' objectives and the training-free
+methods' pooling modes), so any spec a method builds can be validated, trained and evaluated in
+any process.
+
+Training-free methods have no stages, so their runs cost no training (a budget of 0 in `compare`):
+PromptEOL is `zero-shot` with last pooling; `echo` and `token-prepending` take their settings
+(`EchoOptions`, `TokenPrependingOptions`, the papers' defaults) as row parameters.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 from baselines.recipes import llm2vec_model, simcse_model, zero_shot_model
+from baselines.training_free import EchoOptions, TokenPrependingOptions, echo_model, token_prepending_model
 from reproduce.presets import ScalePreset
 from t2t.config import choose
 from t2t.pooling import PoolingSpec
@@ -78,8 +85,22 @@ def simcse(
     )
 
 
+def echo(preset: ScalePreset, backbone: str, **options: Any) -> ModelSpec:
+    """Echo embeddings (Springer et al. 2024): the text twice, the second copy mean-pooled; causal,
+    untrained. `options` override `EchoOptions` (the paper's prompt and pooling)."""
+    return echo_model(backbone, options=EchoOptions.from_dict(options))
+
+
+def token_prepending(preset: ScalePreset, backbone: str, **options: Any) -> ModelSpec:
+    """PromptEOL with Token Prepending (Fu et al. 2024); causal, untrained. `options` override
+    `TokenPrependingOptions` (layer range, exit layer, placeholder)."""
+    return token_prepending_model(backbone, options=TokenPrependingOptions.from_dict(options))
+
+
 METHODS: dict[str, Callable[..., ModelSpec]] = {
     "zero-shot": zero_shot,
+    "echo": echo,
+    "token-prepending": token_prepending,
     "text2token": text2token,
     "llm2vec": llm2vec,
     "simcse": simcse,

@@ -87,6 +87,14 @@ def expand_grid(axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
 T2T = "text2token"
 T2T_BEST = {"pooling": "last", "attention": "causal"}  # paper: last pooling + causal is best for Llama-3
 
+PROMPTEOL = Row("PromptEOL (zero-shot, last)", "zero-shot", {"pooling": "last", "attention": "causal"})
+TRAINING_FREE = (
+    Row("Echo (zero-shot, mean)", "echo"),
+    Row("Token Prepending (zero-shot, last)", "token-prepending"),
+)
+"""Methods that read the frozen backbone differently and train nothing (`baselines.training_free`),
+next to PromptEOL (the zero-shot backbone with last pooling): what training must beat for free."""
+
 POOLING_ATTENTION = tuple(
     Row(
         f"{'Text2Token' if cell['method'] == T2T else 'LLM2Vec'}, {cell['pooling']} + {cell['attention']}",
@@ -103,11 +111,13 @@ REGISTRY: dict[str, TableSpec | FigureSpec | AnalysisSpec] = {
     for spec in [
         TableSpec(
             id="main",
-            caption="Main results: zero-shot backbone, LLM2Vec and Text2Token, per MTEB category and "
-            "averaged over tasks (main score x100).",
+            caption="Main results: zero-shot backbone (PromptEOL, mean), training-free methods (echo "
+            "embeddings, Token Prepending), LLM2Vec and Text2Token, per MTEB category and averaged over "
+            "tasks (main score x100).",
             rows=(
-                Row("Zero-shot, last", "zero-shot", {"pooling": "last", "attention": "causal"}),
+                PROMPTEOL,
                 Row("Zero-shot, mean", "zero-shot", {"pooling": "mean", "attention": "causal"}),
+                *TRAINING_FREE,
                 Row("LLM2Vec", "llm2vec"),
                 Row("Text2Token", T2T, dict(T2T_BEST)),
             ),

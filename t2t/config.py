@@ -8,6 +8,10 @@ Every run in the suite is described by frozen dataclasses built on `Config`. A c
 - is identified by `config_hash`, a short SHA-256 of its canonical JSON. Results and artifacts are
   stored under that hash, so the same config is never trained or evaluated twice.
 
+A field added to a config after runs were stored under its hashes is declared with
+`field_omitted_at_default`: left at its default it is not serialised, so every existing config
+keeps its canonical JSON and hash, and only a config that sets it differently gets a new one.
+
 Example:
     >>> @dataclasses.dataclass(frozen=True)
     ... class Opt(Config):
@@ -32,6 +36,9 @@ from typing import Any, Literal, TypeVar, get_args, get_origin
 from t2t.errors import UserError
 
 T = TypeVar("T", bound="Config")
+
+OMIT_AT_DEFAULT = "omit_at_default"
+"""Field metadata key: the field is left out of `to_dict` (so of the hash) while it equals its default."""
 
 
 class ConfigError(UserError, ValueError):
@@ -129,9 +136,39 @@ class Config:
         return hashlib.sha256(self.canonical_json().encode()).hexdigest()[:length]
 
 
+def field_omitted_at_default(
+    *, default: Any = dataclasses.MISSING, default_factory: Any = dataclasses.MISSING
+):
+    """A dataclass field that `to_dict`, `canonical_json` and `config_hash` leave out while it equals
+    its default: the way to add a setting to a config whose hashes name stored results.
+
+        >>> @dataclasses.dataclass(frozen=True)
+        ... class Opt(Config):
+        ...     lr: float = 5e-5
+        ...     warmup: int = field_omitted_at_default(default=0)
+        >>> Opt().to_dict(), Opt(warmup=10).to_dict()
+        ({'lr': 5e-05}, {'lr': 5e-05, 'warmup': 10})
+    """
+    return dataclasses.field(
+        default=default, default_factory=default_factory, metadata={OMIT_AT_DEFAULT: True}
+    )
+
+
+def _at_omitted_default(config: Config, field: dataclasses.Field) -> bool:
+    """Whether `field` of `config` is declared `field_omitted_at_default` and holds its default."""
+    if not field.metadata.get(OMIT_AT_DEFAULT):
+        return False
+    default = field.default_factory() if field.default_factory is not dataclasses.MISSING else field.default
+    return getattr(config, field.name) == default
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, Config):
-        return {f.name: _plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        return {
+            f.name: _plain(getattr(value, f.name))
+            for f in dataclasses.fields(value)
+            if not _at_omitted_default(value, f)
+        }
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     if isinstance(value, dict):

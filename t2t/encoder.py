@@ -33,6 +33,7 @@ from t2t.embedding_cache import EmbeddingCache
 from t2t.errors import UserError
 from t2t.hardware import fast_bf16
 from t2t.pooling import PoolingSpec, embed_batch, tokenize
+from t2t.pooling_modes import pooling_mode
 
 logger = logging.getLogger(__name__)
 
@@ -57,7 +58,7 @@ class Embedder:
     Args:
         model: a causal LM (optionally peft-wrapped) or any encoder returning `last_hidden_state`.
         tokenizer: its tokenizer (needs a pad token).
-        pooling: `PoolingSpec` (last + PromptEOL, or mean).
+        pooling: `PoolingSpec` (last + PromptEOL, mean, or a registered mode: `t2t.pooling_modes`).
         max_length: token budget per text, prompt included (paper eval: 512-1024; code default 1024).
         batch_size: texts per forward pass.
         dtype: compute dtype; None picks bf16 where the device is fast at it, else fp32. The model is
@@ -156,7 +157,8 @@ class Embedder:
             overhead = int(
                 tokenize([""], self.tokenizer, self.pooling, self.max_length)["attention_mask"].sum()
             )
-            rows = [min(lengths[i] + overhead, self.max_length) for i in order]
+            copies = pooling_mode(self.pooling.mode).text_copies  # an echo prompt holds each text twice
+            rows = [min(copies * lengths[i] + overhead, self.max_length) for i in order]
             batches = token_budget_batches(order, rows, self.batch_tokens, self.batch_size)
         start = time.perf_counter()
         tokens = 0

@@ -31,6 +31,10 @@ How each part of our encoder is carried, with no custom code in the folder (so n
   on load as it did when we switched it.
 - An empty text: we embed it as one special token; sentence-transformers' mean over no tokens is a
   zero vector (last-token pooling agrees).
+- Other pooling modes (`t2t.pooling_modes`) state whether they can be exported: a mode that pools
+  a part of the prompt only (echo embeddings) or edits hidden states between layers (token
+  prepending) needs code a plain folder does not run, so it is refused with the mode's reason
+  rather than exported as a different model.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ from pathlib import Path
 
 from t2t.errors import UserError
 from t2t.pooling import PoolingSpec
+from t2t.pooling_modes import pooling_mode
 
 logger = logging.getLogger(__name__)
 
@@ -75,6 +80,11 @@ def export_encoder(model, tokenizer, pooling: PoolingSpec, out: Path, *, max_len
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
 
+    reason = pooling_mode(pooling.mode).not_exportable
+    if reason is not None:
+        raise NotExportable(
+            f"{pooling.mode} pooling cannot be exported as a sentence-transformers folder: {reason}"
+        )
     tokenizer = copy.deepcopy(tokenizer)
     if pooling.mode == "mean" and pooling.mean_skip_bos:
         before, _ = _special_tokens_around(tokenizer)

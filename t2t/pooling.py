@@ -1,6 +1,7 @@
 """From texts to one vector per text: prompt formatting, tokenisation and pooling (PAPER.md §1).
 
-Two poolings:
+`tokenize` and `embed_batch` dispatch on `PoolingSpec.mode` through the registry of pooling modes
+(`t2t.pooling_modes`). This module registers Text2Token's two:
 
 - **last**: the text is wrapped in the PromptEOL template
   `This sentence : "[X]" means in one word:"` and the hidden state of the final real token is the
@@ -19,18 +20,21 @@ in a freshly initialised model, so "" would embed as zeros; then BOS, and the pa
 there is nothing else (`empty_text_token`). Under `last` pooling "" is never empty (the prompt
 surrounds it).
 
-The same functions serve training (with gradients) and evaluation (`t2t.encoder`).
+The same functions serve training (with gradients) and evaluation (`t2t.encoder`). Other modes
+(training-free methods such as echo embeddings) register from the layer that defines them and keep
+their settings in `PoolingSpec.options`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any
 
 import torch
 
-from t2t.config import Config
+from t2t.config import Config, ConfigError, field_omitted_at_default
+from t2t.pooling_modes import PoolingMode, pooling_mode, register_pooling_mode
 
 PROMPT_EOL = 'This sentence : "{text}" means in one word:"'
 
@@ -40,19 +44,32 @@ class PoolingSpec(Config):
     """How a text becomes one vector.
 
     Attributes:
-        mode: `last` (PromptEOL prompt, final token) or `mean` (no prompt, mean over tokens).
+        mode: a registered pooling mode (`t2t.pooling_modes`): `last` (PromptEOL prompt, final
+            token) or `mean` (no prompt, mean over tokens), or one registered by another layer.
         template: the prompt for `last` pooling; `{text}` marks the text. Paper: PromptEOL.
         mean_skip_bos: exclude BOS tokens from the mean. Text2Token's paper averages over all
             non-pad positions (default False); llm2vec 0.2.3's `LLM2Vec.encode` averages over the
             text tokens only (its embed mask leaves BOS out), so the LLM2Vec and SimCSE recipes set
             True. Tokenizers that add no BOS (SmolLM2) are unaffected.
+        options: the settings of a mode other than `last`/`mean`, completed with the defaults of the
+            mode's `options_class`. Empty for `last` and `mean`, and then left out of the canonical
+            JSON, so their run ids are those of the configs stored before the field existed.
     """
 
-    mode: Literal["last", "mean"] = "last"
+    mode: str = "last"
     template: str = PROMPT_EOL
     mean_skip_bos: bool = False
+    options: dict[str, Any] = field_omitted_at_default(default_factory=dict)
 
     def __post_init__(self) -> None:
+        mode = pooling_mode(self.mode)
+        completed = mode.options_class.from_dict(self.options, where=f"{self.mode} pooling options")
+        object.__setattr__(self, "options", completed.to_dict())
+        if not mode.builtin_settings and (self.template != PROMPT_EOL or self.mean_skip_bos):
+            raise ConfigError(
+                f"template and mean_skip_bos are settings of the last and mean poolings; {self.mode!r} "
+                f"takes its settings in options ({', '.join(sorted(completed.to_dict())) or 'none'})"
+            )
         if self.mode == "last" and self.template.count("{text}") != 1:
             raise ValueError("template must contain '{text}' exactly once")
 
@@ -64,22 +81,35 @@ def format_texts(texts: Sequence[str], tokenizer, spec: PoolingSpec, max_length:
     minus 2 tokens of slack for merges at the joins. Texts are cut on token boundaries and decoded
     back, so the whole prompt is tokenised jointly as the model would see it.
     """
+    if spec.mode not in ("last", "mean"):
+        raise ValueError(f"format_texts formats the last and mean poolings, not {spec.mode!r}")
     if spec.mode == "mean":
         return list(texts)
     prefix, suffix = spec.template.split("{text}")
     template_tokens = len(tokenizer(prefix + suffix).input_ids)
     budget = max(1, max_length - template_tokens - 2)
+    return [prefix + text + suffix for text in cut_to_tokens(texts, tokenizer, budget)]
+
+
+def cut_to_tokens(texts: Sequence[str], tokenizer, budget: int) -> list[str]:
+    """Each text cut to its first `budget` tokens (no special tokens), on token boundaries and decoded
+    back; texts within the budget are returned unchanged."""
     encoded = tokenizer(list(texts), add_special_tokens=False).input_ids
-    out = []
-    for text, ids in zip(texts, encoded):
-        if len(ids) > budget:
-            text = tokenizer.decode(ids[:budget])
-        out.append(prefix + text + suffix)
-    return out
+    return [
+        tokenizer.decode(ids[:budget]) if len(ids) > budget else text for text, ids in zip(texts, encoded)
+    ]
 
 
 def tokenize(texts: Sequence[str], tokenizer, spec: PoolingSpec, max_length: int) -> dict[str, torch.Tensor]:
-    """Format and tokenise a batch, padded: `input_ids`, `attention_mask` of shape (batch, seq).
+    """Tokenise a batch for `spec.mode`, padded: `input_ids`, `attention_mask` of shape (batch, seq),
+    and whatever else the mode's `embed` reads (`t2t.pooling_modes`)."""
+    return pooling_mode(spec.mode).tokenize(texts, tokenizer, spec, max_length)
+
+
+def tokenize_prompt_or_text(
+    texts: Sequence[str], tokenizer, spec: PoolingSpec, max_length: int
+) -> dict[str, torch.Tensor]:
+    """`last` and `mean`: format (`format_texts`) and tokenise a batch, padded.
 
     Rows left with no token (an empty text under `mean` pooling) get the EOS token alone; see
     `fill_empty_rows`. Every other row is exactly what the tokenizer returns.
@@ -157,6 +187,8 @@ def pool(
     if spec.mode == "last":
         index = last_token_index(attention_mask)
         return hidden[torch.arange(hidden.shape[0], device=hidden.device), index].float()
+    if spec.mode != "mean":
+        raise ValueError(f"pool computes the last and mean poolings, not {spec.mode!r}")
     mask = attention_mask.float()
     if spec.mean_skip_bos and bos_token_id is not None and input_ids is not None:
         text_only = mask * (input_ids != bos_token_id).float()
@@ -187,8 +219,19 @@ def lm_head(model: torch.nn.Module) -> torch.nn.Module:
 def embed_batch(
     model: torch.nn.Module, batch: dict[str, torch.Tensor], spec: PoolingSpec, bos_token_id: int | None = None
 ) -> torch.Tensor:
-    """Pooled embeddings (batch, dim) of a tokenised batch; differentiable."""
+    """Pooled embeddings (batch, dim) of a batch `tokenize` made, by `spec.mode`; differentiable."""
+    return pooling_mode(spec.mode).embed(model, batch, spec, bos_token_id)
+
+
+def embed_last_or_mean(
+    model: torch.nn.Module, batch: dict[str, torch.Tensor], spec: PoolingSpec, bos_token_id: int | None = None
+) -> torch.Tensor:
+    """`last` and `mean`: pool the last layer's hidden states (`pool`)."""
     hidden = hidden_states_module(model)(
         input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]
     ).last_hidden_state
     return pool(hidden, batch["attention_mask"], spec, bos_token_id, batch["input_ids"])
+
+
+register_pooling_mode(PoolingMode("last", tokenize_prompt_or_text, embed_last_or_mean, builtin_settings=True))
+register_pooling_mode(PoolingMode("mean", tokenize_prompt_or_text, embed_last_or_mean, builtin_settings=True))

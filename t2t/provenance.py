@@ -20,8 +20,9 @@ from t2t.paths import REPO_ROOT
 PACKAGES = ("torch", "transformers", "peft", "mteb", "accelerate", "datasets", "spacy", "numpy", "t2t-repro")
 
 
-CODE_PATHS = ("t2t", "baselines", "reproduce", "tests", "noxfile.py", "pyproject.toml")
-"""What "the code" is for provenance: a change under `results/` (a rebuilt table) is not one."""
+CODE_PATHS = (".", ":(exclude)results")
+"""What "the code" is for provenance (a git pathspec): the checkout except `results/`, so a rebuilt
+table is not a code change."""
 
 
 def _git(*args: str) -> str:

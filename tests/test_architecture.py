@@ -3,7 +3,8 @@
 `t2t` (the method library) never imports `baselines` or `reproduce`, and `baselines` never imports
 `reproduce`. A lower layer learns about an upper one only through a registry the upper one fills:
 the objectives declare and register themselves into `t2t.training.objective` from their own
-modules, and `reproduce.methods` imports them all.
+modules, the training-free methods register their pooling modes into `t2t.pooling_modes` from
+`baselines.training_free`, and `reproduce.methods` imports them all.
 
 Three checks, each in a fresh interpreter where it imports anything (so one test's imports cannot
 hide another's):

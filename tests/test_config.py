@@ -7,7 +7,7 @@ from typing import Literal
 
 import pytest
 
-from t2t.config import Config, ConfigError, choose, stable_hash
+from t2t.config import Config, ConfigError, choose, field_omitted_at_default, stable_hash
 from t2t.pooling import PoolingSpec
 from t2t.training.spec import ModelSpec, StageSpec
 
@@ -83,3 +83,42 @@ def test_stage_keys_share_prefixes():
     mean = ModelSpec.from_dict({"backbone": "tiny-llama", "pooling": {"mode": "mean"}, "stages": [dd]})
     assert mean.stage_key(0) != dd_only.stage_key(0)  # Text2Token stages depend on the pooling
     assert isinstance(dd_only.pooling, PoolingSpec)
+
+
+@dataclasses.dataclass(frozen=True)
+class Before(Config):
+    lr: float = 5e-5
+
+
+@dataclasses.dataclass(frozen=True)
+class After(Config):
+    """`Before` with two settings added later, declared so that stored hashes survive."""
+
+    lr: float = 5e-5
+    warmup: int = field_omitted_at_default(default=0)
+    extra: dict = field_omitted_at_default(default_factory=dict)
+
+
+def test_a_field_omitted_at_default_keeps_old_hashes_and_changes_them_when_set():
+    assert After().canonical_json() == Before().canonical_json() == '{"lr":5e-05}'
+    assert After().config_hash() == Before().config_hash()
+    assert stable_hash({"spec": After()}) == stable_hash({"spec": Before()})
+    changed = [After(warmup=10), After(extra={"a": 1}), After(warmup=10, extra={"a": 1})]
+    assert len({c.config_hash() for c in changed} | {Before().config_hash()}) == 4
+    assert After(warmup=10).to_dict() == {"lr": 5e-5, "warmup": 10}
+    for config in [After(), *changed]:  # what is left out reads back as the default
+        assert After.from_dict(config.to_dict()) == config
+    assert After(warmup=10).replace(warmup=0) == After()
+
+
+def test_pooling_specs_keep_their_canonical_json_and_validate_modes():
+    """`PoolingSpec.options` (added for registered modes) is not in the JSON of `last`/`mean` specs,
+    whose hashes name stored runs; an unknown mode names the registered ones."""
+    assert PoolingSpec().canonical_json() == (
+        '{"mean_skip_bos":false,"mode":"last","template":"This sentence : \\"{text}\\" means in one word:\\""}'
+    )
+    assert "options" not in PoolingSpec(mode="mean", mean_skip_bos=True).to_dict()
+    with pytest.raises(ConfigError, match=r"unknown pooling mode 'max'; choose one of: .*last, mean"):
+        PoolingSpec.from_dict({"mode": "max"})
+    with pytest.raises(ConfigError, match="last pooling options: unknown key 'layer'"):
+        PoolingSpec.from_dict({"mode": "last", "options": {"layer": 3}})

@@ -6,6 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
+import baselines.training_free  # noqa: F401  (registers the echo pooling mode)
 from reproduce import gpu_hours
 from reproduce.gpu_hours import (
     GPU_KINDS,
@@ -91,13 +92,15 @@ def test_gpu_hours_divide_flops_by_peak_times_utilisation(monkeypatch):
     assert default.train == pytest.approx(hours.train * 0.5 / GPU_KINDS["A100"].mfu)
 
 
-def test_evaluation_tokens_add_the_prompt_for_last_pooling_and_cut_at_max_length(monkeypatch):
+def test_evaluation_tokens_add_the_prompt_and_the_echo_copy_and_cut_at_max_length(monkeypatch):
     monkeypatch.setattr(gpu_hours, "task_set_texts", lambda task_set: ((10.0, 40.0), (2.0, 4000.0)))
     model = CostModel(chars_per_token=4.0, prompt_tokens=12)
     mean = evaluation_tokens(EvalSpec(max_length=512), PoolingSpec(mode="mean"), model)
     assert mean == 10 * 10 + 2 * 512  # 4000 characters = 1000 tokens, cut at 512
     last = evaluation_tokens(EvalSpec(max_length=512), PoolingSpec(mode="last"), model)
     assert last == 10 * (10 + 12) + 2 * 512
+    echo = evaluation_tokens(EvalSpec(max_length=512), PoolingSpec(mode="echo"), model)
+    assert echo == 10 * (2 * 10 + 12) + 2 * 512  # the text twice in its prompt
 
 
 def test_task_texts_reads_mteb_statistics_of_the_tasks_subsets_and_caps_classification_training():

@@ -357,7 +357,8 @@ def test_a_failed_sweep_point_says_failed_not_not_run(tmp_path):
 
 def test_compare_table_states_each_rows_training_budget(tmp_path):
     """`compare` rows carry steps, real training tokens, estimated FLOPs (from the backbone shape the
-    run recorded) and step time from each run's training log; untrained rows say 0, not `--`. It also
+    run recorded) and step time from each run's training log; untrained rows (PromptEOL and the
+    training-free methods) say 0, not `--`. It also
     has the two rows that split LLM2Vec's best smol cell: SimCSE and LLM2Vec with last + causal."""
     from reproduce.compare import compare_spec
     from reproduce.gpu_hours import Shape, token_flops
@@ -398,5 +399,10 @@ def test_compare_table_states_each_rows_training_budget(tmp_path):
     for row, budget in expected.items():
         line = next(line for line in text.splitlines() if line.startswith(f"| {row} |"))
         assert [cell.strip() for cell in line.strip("|").split("|")][-4:] == budget, row
-    assert expected["Zero-shot, last"] == ["0", "0", "0", "0.0 min"]
+    for untrained in (
+        "PromptEOL (zero-shot, last)",
+        "Echo (zero-shot, mean)",
+        "Token Prepending (zero-shot, last)",
+    ):
+        assert expected[untrained] == ["0", "0", "0", "0.0 min"], untrained
     assert "Budget · train FLOPs" in text and "real (non-pad) training tokens" in text

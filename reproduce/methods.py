@@ -51,9 +51,14 @@ def text2token(
     attention: str = "causal",
     tau: float | None = None,
     common_samples: int | None = None,
+    budget: float = 1.0,
 ) -> ModelSpec:
-    """Text2Token, stages in `order`; τ and N default to the preset's (`Text2TokenSettings`)."""
+    """Text2Token, stages in `order`; τ and N default to the preset's (`Text2TokenSettings`);
+    `budget` scales both stages' steps (`scaled_steps`)."""
     settings = preset.text2token
+    settings = settings.replace(
+        dd_steps=scaled_steps(settings.dd_steps, budget), md_steps=scaled_steps(settings.md_steps, budget)
+    )
     targets = settings.model_derived
     model_derived = targets.replace(
         tau=tau or targets.tau, common_samples=common_samples or targets.common_samples
@@ -67,21 +72,58 @@ def text2token(
     )
 
 
+def scaled_steps(steps: int, budget: float) -> int:
+    """A stage's steps at a training budget: `budget` times the preset's, rounded (at least 1).
+
+    Budget curves (`nox -s budget`) train each method at several budgets; every setting but the
+    number of optimiser steps stays the preset's (the learning rate is constant, with no warmup, in
+    all three methods' settings, so a longer run is the same run continued). `budget=1` is the
+    preset's run itself, with the same id.
+    """
+    if budget <= 0:
+        raise ValueError(f"a training budget is a positive factor of the preset's steps, got {budget}")
+    return max(1, round(steps * budget))
+
+
+def _llm2vec_settings(preset: ScalePreset, budget: float, mntp: bool = True):
+    settings = preset.llm2vec
+    return settings.replace(
+        mntp_steps=scaled_steps(settings.mntp_steps, budget) if mntp else settings.mntp_steps,
+        simcse_steps=scaled_steps(settings.simcse_steps, budget),
+    )
+
+
 def llm2vec(
-    preset: ScalePreset, backbone: str, pooling: str = "mean", attention: str = "bidirectional"
+    preset: ScalePreset,
+    backbone: str,
+    pooling: str = "mean",
+    attention: str = "bidirectional",
+    budget: float = 1.0,
 ) -> ModelSpec:
-    """LLM2Vec: (bidirectional) + MNTP + SimCSE; mean pooling over text tokens by default."""
+    """LLM2Vec: (bidirectional) + MNTP + SimCSE; mean pooling over text tokens by default; `budget`
+    scales both stages' steps."""
     return llm2vec_model(
-        backbone, pooling=_pooling(pooling, skip_bos=True), attention=attention, settings=preset.llm2vec
+        backbone,
+        pooling=_pooling(pooling, skip_bos=True),
+        attention=attention,
+        settings=_llm2vec_settings(preset, budget),
     )
 
 
 def simcse(
-    preset: ScalePreset, backbone: str, pooling: str = "mean", attention: str = "bidirectional"
+    preset: ScalePreset,
+    backbone: str,
+    pooling: str = "mean",
+    attention: str = "bidirectional",
+    budget: float = 1.0,
 ) -> ModelSpec:
-    """Unsupervised SimCSE on the raw backbone (LLM2Vec's SimCSE step without MNTP)."""
+    """Unsupervised SimCSE on the raw backbone (LLM2Vec's SimCSE step without MNTP); `budget`
+    scales its steps."""
     return simcse_model(
-        backbone, pooling=_pooling(pooling, skip_bos=True), attention=attention, settings=preset.llm2vec
+        backbone,
+        pooling=_pooling(pooling, skip_bos=True),
+        attention=attention,
+        settings=_llm2vec_settings(preset, budget, mntp=False),
     )
 
 

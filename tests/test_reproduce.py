@@ -13,6 +13,7 @@ from reproduce.__main__ import main
 from reproduce.compare import compare_spec
 from reproduce.grid import expand, manifest, unique_runs
 from reproduce.manifest import PRESET_ORDER, read_manifests, write_manifest
+from reproduce.methods import run_spec, scaled_steps
 from reproduce.presets import SCALE_PRESETS, get_preset, with_backbone
 from reproduce.registry import REGISTRY, expand_grid, get_spec
 from t2t.config import ConfigError
@@ -254,3 +255,17 @@ def test_measured_setup_is_priced_per_objective_and_options():
     assert costs.setup("smollm2-135m", n5000) == 280.0
     assert costs.setup("smollm2-135m", n50) == 155.0  # unmeasured N: this objective's median
     assert costs.setup("smollm2-135m", SimpleNamespace(objective="mntp", options={})) == 0.0
+
+
+def test_a_training_budget_scales_only_the_steps_and_budget_one_is_the_presets_run():
+    """`budget` (budget curves): every stage's steps times the factor, nothing else; 1 is today's run."""
+    for method, params in [("text2token", {"pooling": "last"}), ("simcse", {}), ("llm2vec", {})]:
+        base = run_spec(method, SMOL, "smollm2-135m", params)
+        assert run_spec(method, SMOL, "smollm2-135m", {**params, "budget": 1.0}).run_id == base.run_id
+        double = run_spec(method, SMOL, "smollm2-135m", {**params, "budget": 2.0})
+        assert [s.steps for s in double.model.stages] == [2 * s.steps for s in base.model.stages]
+        assert [s.replace(steps=0) for s in double.model.stages] == [
+            s.replace(steps=0) for s in base.model.stages
+        ]
+    with pytest.raises(ValueError, match="positive factor"):
+        scaled_steps(100, 0)

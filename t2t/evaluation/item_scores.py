@@ -67,6 +67,7 @@ class ItemScorer:
 
 
 def _chunks(draw: np.ndarray, cells_per_resample: int = 0) -> Iterator[np.ndarray]:
+    """Consecutive resamples (rows of `draw`) holding about `CHUNK_ELEMENTS` cells together."""
     rows = max(1, CHUNK_ELEMENTS // max(draw.shape[1], cells_per_resample, 1))
     for start in range(0, draw.shape[0], rows):
         yield draw[start : start + rows]
@@ -82,12 +83,11 @@ def item_counts(draw: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(flat, minlength=n * rows).reshape(n, rows).astype(np.float64)
 
 
-def membership(group: np.ndarray, groups: int, weight: np.ndarray | None = None) -> scipy.sparse.csr_matrix:
-    """`(groups, n)` sparse matrix putting item i into row `group[i]` (with `weight[i]`, default 1):
+def membership(group: np.ndarray, groups: int) -> scipy.sparse.csr_matrix:
+    """`(groups, n)` 0/1 sparse matrix putting item i into row `group[i]`:
     `membership(...) @ item_counts(...)` sums each resample's counts by group."""
     n = len(group)
-    values = np.ones(n) if weight is None else np.asarray(weight, dtype=np.float64)
-    return scipy.sparse.csr_matrix((values, (group, np.arange(n))), shape=(groups, n))
+    return scipy.sparse.csr_matrix((np.ones(n), (group, np.arange(n))), shape=(groups, n))
 
 
 def _per_chunk(

@@ -342,6 +342,7 @@ def check_rows(task: AbsTask, source: OfflineSource, root: Path) -> None:
     `DataIntegrityError` naming the task, split, counts and files.
     """
     stats = task.metadata.descriptive_stats or {}
+    reference = "MTEB's dataset has" if source.rows is None else "the assets README states"
     for subset, dataset in subset_datasets(task).items():
         for split, data in dataset.items():
             if source.rows is not None:
@@ -356,11 +357,12 @@ def check_rows(task: AbsTask, source: OfflineSource, root: Path) -> None:
                 (what, found[what], n) for what, n in expected.items() if n is not None and found[what] != n
             ]
             if wrong:
-                counts = ", ".join(f"{have} {what} (expected {want})" for what, have, want in wrong)
+                have = ", ".join(f"{count} {what}" for what, count, _ in wrong)
+                want = ", ".join(str(n) if what == "rows" else f"{n} {what}" for what, _, n in wrong)
                 raise DataIntegrityError(
-                    f"{task.metadata.name} ({split}) has {counts} from {root}: a data file is truncated "
-                    f"or changed ({', '.join(source.files)}). Restore the offline assets (see their "
-                    "README.md), or unset T2T_DATA_DIR to load from the Hub."
+                    f"{task.metadata.name} ({split}) has {have} from {root}, but {reference} {want}: a data "
+                    f"file is truncated or changed ({', '.join(source.files)}). Restore the offline assets "
+                    "(see their README.md), or unset T2T_DATA_DIR to load from the Hub."
                 )
 
 

@@ -441,7 +441,7 @@ def backbone_shape(model) -> dict[str, int]:
 
 
 def lacks_items(store: RunStore, task_name: str) -> bool:
-    """A task of `store` without per-item outputs, of a type that has them (STS, classification)."""
+    """A task of `store` without per-item outputs, of a type that has them (`t2t.evaluation.items`)."""
     return rescorable(task_name) and not store.items_path(task_name).is_file()
 
 

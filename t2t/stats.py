@@ -5,9 +5,9 @@ different number: other **test items** (the tasks are samples of their domains) 
 **training seed** (data order, LoRA init, dropout). This module puts both into intervals, from the
 per-item outputs stored with each task (`t2t.evaluation.items`), without re-encoding anything.
 
-- `rescore(items, indices)`: a task's main score on a resample of its items (STS: Spearman's rho of
-  gold scores and cosine similarities; classification: mean accuracy over mteb's experiments).
-  With all items it equals mteb's main score (a test checks it).
+- `rescore(items, indices)`: a task's main score on a resample of its items, per task type
+  (`t2t.evaluation.item_scores`: STS, classification, retrieval, pair classification, clustering,
+  summarization). With all items it equals mteb's main score (a test checks it).
 - `cell_interval(runs)`: 95% percentile bootstrap of a cell. Each resample draws the items of every
   task with replacement (the same draw for every run of the cell, as they share the test items)
   and recomputes the task-set average. With several seeds it is a two-level bootstrap: each
@@ -20,7 +20,7 @@ per-item outputs stored with each task (`t2t.evaluation.items`), without re-enco
   side: seed 1 of one method is not "paired" with seed 1 of another.
 
 Scores are x100 like the tables. Resamples (1,000 by default) and the seed of the resampling are
-arguments, so every interval is reproducible. Only numpy and scipy (no model stack).
+arguments, so every interval is reproducible. Only numpy, scipy and scikit-learn (no model stack).
 """
 
 from __future__ import annotations
@@ -31,7 +31,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from scipy.stats import rankdata, spearmanr
+
+from t2t.evaluation.item_scores import scorer
 
 RESAMPLES = 1000
 CONFIDENCE = 0.95
@@ -73,40 +74,15 @@ def n_items(items: TaskItems) -> list[int]:
 
 def rescore(items: TaskItems, indices: Sequence[np.ndarray] | None = None) -> float:
     """The task's main score (in [0, 1]) on the given item indices per record (all items if None)."""
-    scores = []
-    for number, record in enumerate(_records(items)):
-        gold, predicted = np.asarray(record["gold"]), np.asarray(record["predicted"])
-        index = slice(None) if indices is None else indices[number]
-        if items["type"] == "STS":
-            scores.append(float(spearmanr(gold[index], predicted[index])[0]))
-        else:
-            scores.append(float(np.mean([np.mean(p[index] == gold[index]) for p in predicted])))
-    return float(np.mean(scores))
+    score = scorer(items["type"]).score
+    records = _records(items)
+    return float(np.mean([score(r, None if indices is None else indices[i]) for i, r in enumerate(records)]))
 
 
 def _resampled_scores(items: TaskItems, draws: Sequence[np.ndarray]) -> np.ndarray:
     """Main scores of one task for every resample: `draws[r]` is `(resamples, n_r)` indices."""
-    per_record = []
-    for record, draw in zip(_records(items), draws):
-        gold, predicted = np.asarray(record["gold"], dtype=float), np.asarray(record["predicted"])
-        if items["type"] == "STS":
-            per_record.append(_spearman_rows(gold[draw], predicted.astype(float)[draw]))
-        else:
-            hits = predicted[:, draw] == gold[draw][None]  # (experiments, resamples, n)
-            per_record.append(hits.mean(axis=2).mean(axis=0))
-    return np.mean(per_record, axis=0)
-
-
-def _spearman_rows(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Spearman's rho of every row pair of `x` and `y` (ties get average ranks, as scipy's)."""
-    out = np.empty(x.shape[0])
-    for start in range(0, x.shape[0], 100):  # chunks keep the rank matrices small
-        rx = rankdata(x[start : start + 100], axis=1)
-        ry = rankdata(y[start : start + 100], axis=1)
-        rx -= rx.mean(axis=1, keepdims=True)
-        ry -= ry.mean(axis=1, keepdims=True)
-        out[start : start + 100] = (rx * ry).sum(1) / np.sqrt((rx * rx).sum(1) * (ry * ry).sum(1))
-    return out
+    resampled = scorer(items["type"]).resampled
+    return np.mean([resampled(record, draw) for record, draw in zip(_records(items), draws)], axis=0)
 
 
 def task_draws(task: str, sizes: Sequence[int], resamples: int, seed: int) -> list[np.ndarray]:

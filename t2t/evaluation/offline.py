@@ -15,6 +15,9 @@ Layouts:
   experiments from the *row order* of train, so train keeps the upstream file order.
 - Multilingual tasks wrap that in `{hf_subset: DatasetDict}` and the task is restricted to the subsets
   (and splits) that MTEB(eng, v2) uses: AmazonCounterfactual `en`, split `test`.
+- Retrieval, summarization, pair classification and clustering: `t2t.evaluation.offline_categories`
+  (SciFact, SummEvalSummarization.v2, and our variants with names of their own,
+  `t2t.evaluation.partial_tasks`, whose rows are checked against the assets README instead).
 
 The text is MTEB's text, not just the same sentences: STS12-STS15 on the Hub went through SentEval's
 Moses tokenisation and lowercasing (`senteval_tokenize`), and AmazonCounterfactual's TSVs use CSV
@@ -33,20 +36,23 @@ Example:
 from __future__ import annotations
 
 import csv
-import dataclasses
 import functools
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import mteb
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
-from mteb.abstasks import AbsTask, AbsTaskClassification
+from mteb.abstasks import AbsTask, AbsTaskClassification, AbsTaskRetrieval
 
 from t2t.config import choose
-from t2t.errors import UserError
-from t2t.fingerprint import DataIntegrityError, data_files_fingerprint, verify_data_file
+from t2t.evaluation.data_files import OfflineDataError, OfflineSource, require_file
+from t2t.evaluation.offline_categories import CATEGORY_SOURCES
+from t2t.evaluation.partial_tasks import task_metadata
+from t2t.fingerprint import DataIntegrityError, data_files_fingerprint
+
+__all__ = ["OfflineDataError", "OfflineSource", "require_file"]  # kept importable from here
 
 SEED = 42
 """Seed of the `limit` caps (shuffle for STS, stratified split for classification)."""
@@ -54,28 +60,6 @@ SEED = 42
 STS_FEATURES = Features(
     {"sentence1": Value("string"), "sentence2": Value("string"), "score": Value("float64")}
 )
-
-
-class OfflineDataError(UserError, FileNotFoundError):
-    """The offline data root, or a file in it, is missing. The message names the file and T2T_DATA_DIR."""
-
-
-def require_file(root: Path | None, relative: str) -> Path:
-    """`root / relative`, or an `OfflineDataError` that says which file and how to fix it."""
-    if root is None:
-        raise OfflineDataError(
-            f"no offline data root: cannot read '{relative}'. Set T2T_DATA_DIR to a copy of the offline "
-            "assets (shared/assets, see its README.md)."
-        )
-    path = Path(root) / relative
-    if not path.is_file():
-        raise OfflineDataError(
-            f"missing offline file {path} (data root {root}, from T2T_DATA_DIR or the default "
-            "../shared/assets). Point T2T_DATA_DIR at a complete copy of the offline assets, or unset "
-            "it to load the task from the Hugging Face Hub."
-        )
-    verify_data_file(Path(root), relative)  # against MANIFEST.json: a cut or edited file is an error
-    return path
 
 
 # ---------------------------------------------------------------- STS files
@@ -239,24 +223,6 @@ AMAZON_EN_SPLITS = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class OfflineSource:
-    """How one MTEB task is rebuilt from local files.
-
-    Attributes:
-        files: every file the loader reads, relative to the data root.
-        load: `root -> DatasetDict` in the layout of the task's Hub dataset (one subset).
-        hf_subset: for multilingual tasks, the one subset mirrored (the dataset is `{hf_subset: ...}`).
-        task_filters: `mteb.get_task` keyword arguments restricting the task to what is mirrored, the
-            same restriction MTEB(eng, v2) applies.
-    """
-
-    files: tuple[str, ...]
-    load: Callable[[Path], DatasetDict]
-    hf_subset: str | None = None
-    task_filters: dict[str, Any] = dataclasses.field(default_factory=dict)
-
-
 def _semeval_source(folder: str, parts: Sequence[str]) -> OfflineSource:
     return OfflineSource(semeval_files(folder, parts), lambda root: read_semeval(root, folder, parts))
 
@@ -278,8 +244,10 @@ OFFLINE_SOURCES: dict[str, OfflineSource] = {
         hf_subset="en",
         task_filters={"eval_splits": ["test"], "hf_subsets": ["en"]},
     ),
+    **CATEGORY_SOURCES,  # retrieval, summarization, pair classification, clustering
 }
 OFFLINE_TASK_NAMES: tuple[str, ...] = tuple(OFFLINE_SOURCES)
+"""Every task with an offline copy (MTEB's own and ours, `t2t.evaluation.partial_tasks`)."""
 
 
 def task_data_fingerprint(name: str, root: Path | None) -> dict[str, str]:
@@ -287,7 +255,7 @@ def task_data_fingerprint(name: str, root: Path | None) -> dict[str, str]:
     manifest), or `{"hub": "<dataset path>@<revision>"}` when the task loads from the Hub."""
     if offline_available(name, root):
         return data_files_fingerprint(Path(root), OFFLINE_SOURCES[name].files)
-    dataset = mteb.get_task(name).metadata.dataset
+    dataset = task_metadata(name).dataset
     return {"hub": f"{dataset.get('path')}@{dataset.get('revision')}"}
 
 
@@ -298,20 +266,33 @@ def offline_available(name: str, root: Path | None) -> bool:
 
 
 def subset_datasets(task: AbsTask) -> dict[str, DatasetDict]:
-    """`{hf_subset: DatasetDict}` of a loaded task; monolingual tasks appear as `{"default": ...}`."""
-    if task.metadata.is_multilingual:
+    """`{hf_subset: {split: data}}` of a loaded task; monolingual tasks appear as `{"default": ...}`.
+
+    Retrieval tasks keep their data by subset even when monolingual (mteb 2's layout), and a split's
+    data is a `RetrievalSplitData` dict (`corpus`, `queries`, `relevant_docs`, `top_ranked`).
+    """
+    if task.metadata.is_multilingual or isinstance(task, AbsTaskRetrieval):
         return dict(task.dataset)
     return {"default": task.dataset}
+
+
+def _set_subsets(task: AbsTask, subsets: dict[str, Any]) -> None:
+    """Put `{hf_subset: data}` where `task.dataset` keeps it (the inverse of `subset_datasets`)."""
+    keyed = task.metadata.is_multilingual or isinstance(task, AbsTaskRetrieval)
+    task.dataset = subsets if keyed else subsets["default"]
 
 
 def cap_rows(task: AbsTask, limit: int, seed: int = SEED) -> None:
     """Cap every split of a loaded task at `limit` rows, deterministically, in place.
 
-    STS splits keep the first `limit` pairs after a `seed` shuffle. Classification splits (train
-    included, so the undersampling and the encoding stay small) use mteb's own
-    `stratified_subsampling`: each label keeps its share of the rows, rounded up or down (it needs
-    `limit` >= the number of labels).
+    STS, pair-classification, clustering and summarization splits keep the first `limit` rows after
+    a `seed` shuffle. Classification splits (train included, so the undersampling and the encoding
+    stay small) use mteb's own `stratified_subsampling`: each label keeps its share of the rows,
+    rounded up or down (it needs `limit` >= the number of labels). Retrieval tasks cannot be capped
+    row by row (queries need their documents): use a smaller task such as SciFact-lite.
     """
+    if isinstance(task, AbsTaskRetrieval):
+        raise ValueError(f"{task.metadata.name}: a retrieval task cannot be capped at {limit} rows")
     capped = {}
     for subset, dataset in subset_datasets(task).items():
         if isinstance(task, AbsTaskClassification):
@@ -328,28 +309,60 @@ def cap_rows(task: AbsTask, limit: int, seed: int = SEED) -> None:
                 }
             )
         capped[subset] = dataset
-    task.dataset = capped if task.metadata.is_multilingual else capped["default"]
+    _set_subsets(task, capped)
+
+
+def split_counts(task: AbsTask, data: Any) -> dict[str, int]:
+    """What a split holds: `{"rows": n}`, or for retrieval `documents`, `queries`, `relevant_docs`."""
+    if isinstance(task, AbsTaskRetrieval):
+        qrels = sum(len(docs) for docs in data["relevant_docs"].values())
+        return {"documents": len(data["corpus"]), "queries": len(data["queries"]), "relevant_docs": qrels}
+    return {"rows": len(data)}
+
+
+def _mteb_counts(task: AbsTask, stats: dict[str, Any]) -> dict[str, int | None]:
+    """`split_counts`' measures from mteb's descriptive statistics of a split (None: not stated)."""
+    if isinstance(task, AbsTaskRetrieval):
+        qrels = (stats.get("relevant_docs_statistics") or {}).get("num_relevant_docs")
+        return {
+            "documents": stats.get("num_documents"),
+            "queries": stats.get("num_queries"),
+            "relevant_docs": qrels,
+        }
+    return {"rows": stats.get("num_samples")}
 
 
 def check_rows(task: AbsTask, source: OfflineSource, root: Path) -> None:
-    """Every split must have as many rows as mteb's `descriptive_stats` for the Hub dataset says.
+    """Every split must hold what MTEB's dataset holds (mteb's `descriptive_stats`: rows; for
+    retrieval documents, queries and qrels), or, for copies that are not MTEB's item list, what the
+    assets README states (`OfflineSource.rows`).
 
     The second guard against a truncated or edited file, after `MANIFEST.json`: derived files (e.g.
     `biosses.tsv`) are not in the manifest, and a copy of the data root may have none. Raises
     `DataIntegrityError` naming the task, split, counts and files.
     """
     stats = task.metadata.descriptive_stats or {}
+    reference = "MTEB's dataset has" if source.rows is None else "the assets README states"
     for subset, dataset in subset_datasets(task).items():
-        for split, rows in dataset.items():
-            expected = stats.get(split, {})
-            if subset != "default":
-                expected = expected.get("hf_subset_descriptive_stats", {}).get(subset, {})
-            wanted = expected.get("num_samples")
-            if wanted is not None and len(rows) != wanted:
+        for split, data in dataset.items():
+            if source.rows is not None:
+                expected: dict[str, int | None] = dict(source.rows[split])
+            else:
+                split_stats = stats.get(split, {})
+                if subset != "default":
+                    split_stats = split_stats.get("hf_subset_descriptive_stats", {}).get(subset, {})
+                expected = _mteb_counts(task, split_stats)
+            found = split_counts(task, data)
+            wrong = [
+                (what, found[what], n) for what, n in expected.items() if n is not None and found[what] != n
+            ]
+            if wrong:
+                have = ", ".join(f"{count} {what}" for what, count, _ in wrong)
+                want = ", ".join(str(n) if what == "rows" else f"{n} {what}" for what, _, n in wrong)
                 raise DataIntegrityError(
-                    f"{task.metadata.name} ({split}) has {len(rows)} rows from {root}, but MTEB's dataset has "
-                    f"{wanted}: a data file is truncated or changed ({', '.join(source.files)}). Restore "
-                    "the offline assets (see their README.md), or unset T2T_DATA_DIR to load from the Hub."
+                    f"{task.metadata.name} ({split}) has {have} from {root}, but {reference} {want}: a data "
+                    f"file is truncated or changed ({', '.join(source.files)}). Restore the offline assets "
+                    "(see their README.md), or unset T2T_DATA_DIR to load from the Hub."
                 )
 
 
@@ -364,9 +377,8 @@ def offline_task(name: str, root: Path, limit: int | None = None) -> AbsTask:
     source: OfflineSource = choose(OFFLINE_SOURCES, name, "offline task")
     if limit is not None and limit < 1:
         raise ValueError(f"limit must be a positive number of rows, got {limit}")
-    task = mteb.get_task(name, **source.task_filters)
-    dataset = source.load(Path(root))
-    task.dataset = {source.hf_subset: dataset} if task.metadata.is_multilingual else dataset
+    task = source.task() if source.task is not None else mteb.get_task(name, **source.task_filters)
+    _set_subsets(task, {source.hf_subset or "default": source.load(Path(root))})
     task.dataset_transform(num_proc=None)
     check_rows(task, source, Path(root))
     if limit is not None:

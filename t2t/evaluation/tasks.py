@@ -1,12 +1,15 @@
 """Named task sets: which MTEB tasks a run evaluates, and where their data comes from.
 
-Three sets (`TASK_SETS`):
+Four sets (`TASK_SETS`):
 
 - `mteb-eng-v2`: the 41 tasks of MTEB(eng, v2), the paper's benchmark, with the benchmark's own
   subset/split restrictions. Tasks mirrored under the data root (`t2t.evaluation.offline`) are fed
   from it; the rest keep mteb's lazy Hub loading (nothing is fetched until `mteb.evaluate` runs them).
-- `offline`: the 9 mirrored tasks at full size, from local files (from the Hub when there is no
-  data root). Scores equal MTEB's.
+  Our variants of its tasks (`t2t.evaluation.partial_tasks`) carry other names and never stand in.
+- `offline`: 7 STS and 2 classification tasks at full size, from local files (from the Hub when
+  there is no data root). Scores equal MTEB's.
+- `offline-balanced`: six task categories within `offline`'s token budget (`OFFLINE_BALANCED_TASKS`);
+  three of its eight tasks are our smaller or partial variants, so only runs of the suite compare.
 - `offline-lite`: 4 of the STS tasks capped at 128 pairs, for CI smoke tests on the CPU. Its scores
   are NOT comparable with MTEB's. (No classification task: mteb 2.26's classification evaluator
   spends ~5 s per task in sklearn metric checks iterating `datasets` columns row by row, which
@@ -33,7 +36,9 @@ from mteb.abstasks import AbsTask
 
 from t2t import paths
 from t2t.config import ConfigError, choose
-from t2t.evaluation.offline import OFFLINE_TASK_NAMES, cap_rows, offline_available, offline_task
+from t2t.evaluation.data_files import OfflineDataError
+from t2t.evaluation.offline import cap_rows, offline_available, offline_task
+from t2t.evaluation.partial_tasks import LOCAL_TASKS, task_metadata
 
 logger = logging.getLogger(__name__)
 
@@ -93,6 +98,60 @@ MTEB_ENG_V2_TASKS: tuple[str, ...] = (
 table builders; `get_tasks` itself reads the benchmark, and a test keeps the two equal."""
 
 
+STS_AND_CLASSIFICATION_TASKS: tuple[str, ...] = (
+    "STSBenchmark",
+    "SICK-R",
+    "STS12",
+    "STS13",
+    "STS14",
+    "STS15",
+    "BIOSSES",
+    "Banking77Classification",
+    "AmazonCounterfactualClassification",
+)
+"""The `offline` set: the 7 STS and 2 classification tasks of MTEB(eng, v2) mirrored first."""
+
+OFFLINE_BALANCED_TASKS: tuple[str, ...] = (
+    # STS (2 of the 7 mirrored; STS12-15 and SICK-R are more of the same kind of sentence pair)
+    "STSBenchmark",
+    "BIOSSES",
+    # Classification (2)
+    "Banking77Classification",
+    "AmazonCounterfactualClassification",
+    # Retrieval, Clustering, PairClassification, Summarization (1 each)
+    "SciFact-lite",
+    "TwentyNewsgroupsClustering-bydate-test",
+    "TwitterURLCorpus-testpart-lite",
+    "SummEvalSummarization.v2",
+)
+"""The `offline-balanced` set: six task categories within the `offline` set's token budget.
+
+Tokens one evaluation encodes (`t2t.evaluation.token_count`; SmolLM2-135M's tokenizer, last
+pooling with PromptEOL, texts cut at 512 tokens, distinct texts per task):
+
+    offline (today's 9 tasks)                    offline-balanced
+    STSBenchmark                     56,555      STSBenchmark                             56,555
+    SICK-R                          123,596      BIOSSES                                   8,377
+    STS12                           125,355      Banking77Classification                 172,263
+    STS13                            57,907      AmazonCounterfactualClassification       41,322
+    STS14                           144,204      SciFact-lite                            203,716
+    STS15                           120,605      TwentyNewsgroupsClustering-bydate-test   32,682
+    BIOSSES                           8,377      TwitterURLCorpus-testpart-lite          105,790
+    Banking77Classification         172,263      SummEvalSummarization.v2                209,754
+    AmazonCounterfactualClassif.     41,322
+    total                           850,184      total                                   830,459
+
+How the budget was spent (our choices): the four new categories first, each at a size that still
+gives a usable interval (SummEval whole, as it is MTEB's only summarization task: 100 articles;
+SciFact's 300 claims against 600 abstracts; 3,000 tweet pairs; the 2,381 posts MTEB's own 20NG
+protocol embeds), both classification tasks, then STS with what is left: STSBenchmark (the
+canonical general-domain pairs) and BIOSSES (biomedical, 8k tokens). SICK-R and STS12-15 are
+the pairs dropped. Three tasks are not MTEB's item list and say so in their names
+(`t2t.evaluation.partial_tasks.PARTIAL_TASKS`): this set's average is comparable between runs of the
+suite, not with MTEB's leaderboard.
+"""
+
+
 @dataclasses.dataclass(frozen=True)
 class TaskSet:
     """A named list of MTEB tasks.
@@ -131,8 +190,15 @@ TASK_SETS: dict[str, TaskSet] = {
     ),
     "offline": TaskSet(
         "offline",
-        "the 9 tasks mirrored from local files, full size (scores equal MTEB's)",
-        OFFLINE_TASK_NAMES,
+        "the 9 STS and classification tasks mirrored from local files, full size (scores equal MTEB's)",
+        STS_AND_CLASSIFICATION_TASKS,
+        mirrored=True,
+    ),
+    "offline-balanced": TaskSet(
+        "offline-balanced",
+        "8 offline tasks over six categories (STS, classification, retrieval, clustering, pair "
+        "classification, summarization) within offline's token budget; 3 are our variants",
+        OFFLINE_BALANCED_TASKS,
         mirrored=True,
     ),
     "offline-lite": TaskSet(
@@ -172,8 +238,16 @@ def get_tasks(task_set: str, data_root: Path | None | _Default = FROM_ENVIRONMEN
 
 
 def hub_task(name: str, limit: int | None = None) -> AbsTask:
-    """The same task loaded from the Hub as mteb does (eagerly when it must be capped)."""
-    task = copy.deepcopy(next(t for t in mteb.get_benchmark(MTEB_ENG_V2).tasks if t.metadata.name == name))
+    """The same task loaded from the Hub as mteb does (eagerly when it must be capped): with
+    MTEB(eng, v2)'s restrictions when it is one of its tasks. Our own variants
+    (`t2t.evaluation.partial_tasks`) exist only offline: `OfflineDataError`."""
+    if name in LOCAL_TASKS:
+        raise OfflineDataError(
+            f"{name} is built from the offline assets only (it is not on the Hub): set T2T_DATA_DIR to a "
+            "copy of shared/assets."
+        )
+    benchmark = [t for t in mteb.get_benchmark(MTEB_ENG_V2).tasks if t.metadata.name == name]
+    task = copy.deepcopy(benchmark[0]) if benchmark else mteb.get_task(name)
     if limit is not None:
         task.load_data()
         cap_rows(task, limit)
@@ -198,8 +272,9 @@ def _benchmark_tasks(benchmark: str, root: Path | None) -> list[AbsTask]:
 
 @functools.cache
 def task_category(name: str) -> str:
-    """The MTEB type of a task ("STS", "Classification", "Retrieval", ...), for grouping table columns."""
+    """The MTEB type of a task ("STS", "Classification", "Retrieval", ...), for grouping table columns;
+    our variants (`t2t.evaluation.partial_tasks`) have their MTEB task's type."""
     try:
-        return mteb.get_task(name).metadata.type
+        return task_metadata(name).type
     except KeyError:
         raise ConfigError(f"unknown MTEB task {name!r}") from None

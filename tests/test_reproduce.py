@@ -119,7 +119,10 @@ def test_pooling_attention_grid_shares_mntp_but_not_simcse_stages():
 
 def test_presets_map_backbones_and_tasks():
     assert get_preset("tiny").backbones == {"llama": "tiny-llama", "mistral": "tiny-mistral"}
-    assert SCALE_PRESETS["paper"].task_set == "mteb-eng-v2" and SCALE_PRESETS["smol"].task_set == "offline"
+    assert (
+        SCALE_PRESETS["paper"].task_set == "mteb-eng-v2"
+        and SCALE_PRESETS["smol"].task_set == "offline-balanced"
+    )
     with pytest.raises(ConfigError, match="choose one of: paper, smol, tiny"):
         get_preset("huge")
     for preset in SCALE_PRESETS.values():  # every preset's grid builds (validates every config)
@@ -135,7 +138,7 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys, monkeypatch,
     out = capsys.readouterr().out
     # nothing measured here (an empty results store): no estimate rather than an invented one
     assert "table3 @ smol: 8 distinct runs, 0 complete, 8 to run; no estimate for 8 run(s)" in out
-    assert "DD -> MD [smollm2]" in out and "DD -> MD [gemma]" in out and "stages 0/2, tasks 0/9" in out
+    assert "DD -> MD [smollm2]" in out and "DD -> MD [gemma]" in out and "stages 0/2, tasks 0/8" in out
     assert not (tmp_path / "runs").exists()
 
 

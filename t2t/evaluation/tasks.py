@@ -200,6 +200,7 @@ TASK_SETS: dict[str, TaskSet] = {
         "classification, summarization) within offline's token budget; 3 are our variants",
         OFFLINE_BALANCED_TASKS,
         mirrored=True,
+        pool="offline",  # its full-size tasks score as in `offline`: runs evaluated on both are one run
     ),
     "offline-lite": TaskSet(
         "offline-lite",

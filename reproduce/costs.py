@@ -121,3 +121,60 @@ def measured_costs(root: Path | None = None, hardware: dict[str, Any] | None = N
                     stage["batch_size"] * stage["max_length"],
                 )
     return costs
+
+
+def evaluation_tokens(task_set: str, backbone: str, pooling, max_length: int) -> dict[str, int] | None:
+    """`{task: tokens}` one evaluation of `task_set` encodes with `backbone`'s tokenizer and `pooling`
+    (`t2t.evaluation.token_count`), or None where the tasks are not mirrored here (Hub sets are not
+    downloaded for a dry run). Counted once per task data, tokenizer and pooling, then cached under
+    the cache root (counting a set takes ~35 s on one CPU thread)."""
+    from t2t.atomic import atomic_write_json
+    from t2t.config import stable_hash
+    from t2t.evaluation.offline import task_data_fingerprint
+    from t2t.evaluation.tasks import TASK_SETS, get_tasks
+    from t2t.paths import cache_root, data_root
+
+    spec = TASK_SETS[task_set]
+    root = data_root()
+    if not spec.mirrored or root is None:
+        return None
+    key = stable_hash(
+        {
+            "tasks": {name: task_data_fingerprint(name, root) for name in spec.tasks},
+            "limit": spec.limit,
+            "backbone": backbone,
+            "pooling": pooling.to_dict(),
+            "max_length": max_length,
+        }
+    )
+    path = cache_root() / "token-counts" / f"{key}.json"
+    cached = read_json(path, "the tokens are counted again.")
+    if isinstance(cached, dict):
+        return {name: int(cached[name]) for name in spec.tasks if name in cached} or None
+    from t2t.backbones import load_tokenizer
+    from t2t.evaluation.token_count import task_set_tokens
+
+    counts = task_set_tokens(get_tasks(task_set), load_tokenizer(backbone), pooling, max_length)
+    atomic_write_json(path, counts)
+    return counts
+
+
+def tokens_text(runs) -> list[str]:
+    """One line per (backbone, pooling) of a plan's runs: the tokens each task of its set encodes."""
+    lines, seen = [], set()
+    for run in runs:
+        key = (run.evaluation.task_set, run.model.backbone, run.model.pooling.canonical_json())
+        if key in seen:
+            continue
+        seen.add(key)
+        counts = evaluation_tokens(
+            run.evaluation.task_set, run.model.backbone, run.model.pooling, run.evaluation.max_length
+        )
+        if counts is None:
+            continue
+        shown = " · ".join(f"{task} {tokens:,}" for task, tokens in counts.items())
+        lines.append(
+            f"tokens per evaluation ({run.model.backbone}, {run.model.pooling.mode} pooling, "
+            f"{run.evaluation.task_set}): {shown} · total {sum(counts.values()):,}"
+        )
+    return lines

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from reproduce.analysis import analyse
 from reproduce.collect import load_analysis
-from reproduce.costs import MeasuredCosts, measured_costs
+from reproduce.costs import MeasuredCosts, measured_costs, tokens_text
 from reproduce.executors import ExecutorSpec, dispatch
 from reproduce.gpu_hours import CostModel, cost_model_for, run_gpu_hours, summary
 from reproduce.grid import PlannedRun, analysis_run, expand, manifest, unique_runs
@@ -235,6 +235,7 @@ def describe(
             f"{len(bare)} stored run(s) have no per-item outputs: their cells print without ± and decide no "
             "claim; `--add-items` re-evaluates them (retraining stages no longer cached)."
         )
+    lines += tokens_text(s.run for s in statuses if not s.complete or s.reevaluate)
     lines.append(f"{'run id':<14}{'method':<12}{'status':<40}{'est.':>8}{'  GPU-h' if gpu else ''}  cells")
     for s in statuses:
         column = f"{gpu_hours[s.run.run_id].total:>7.2f}" if gpu else ""

@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from reproduce.builders import cell_runs
 from reproduce.collect import cell_averages, load_analysis
 from reproduce.manifest import PRESET_ORDER, Manifest, ManifestCell, all_manifests, read_manifests
 from reproduce.registry import REGISTRY
+from reproduce.samples import cell_runs
 from t2t.atomic import atomic_write_text
 from t2t.paths import results_root
 from t2t.stats import full_average, paired_difference
@@ -243,7 +243,7 @@ def claims_markdown(root: Path | None = None) -> str:
         "# The paper's claims, checked on stored results",
         "",
         "Comparisons use complete task-set averages (MTEB main score x100, mean over tasks), decided by",
-        "paired bootstrap intervals of each difference (95%, test items and seeds): ✓ holds, ✗ fails,",
+        "paired intervals of each difference (95%, test items and seeds, `t2t.stats`): ✓ holds, ✗ fails,",
         "? inconclusive (the interval contains 0, or a cell has no item outputs); see `reproduce/claims.py`.",
         "",
     ]

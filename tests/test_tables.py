@@ -170,7 +170,7 @@ def test_claims_hold_fail_inconclusive_and_not_measured(tmp_path):
     text = claims_markdown(_planned_all(tmp_path))
     line = next(x for x in text.splitlines() if x.startswith("| Data-driven then model-derived"))
     assert "| holds |" in line and re.search(r"DD -> MD > MD -> DD: difference \+5\.00 \[\+\d", line)
-    assert "1 vs 1 seeds, 1000 resamples" in line
+    assert "1 vs 1 seeds, 5000 resamples" in line
     assert "| not measured |" in next(x for x in text.splitlines() if x.startswith("| Last pooling"))
 
     worse = tmp_path / "worse"

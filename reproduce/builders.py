@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from reproduce.collect import cell_averages, failed_runs, load_analysis, scores_frame
+from reproduce.degenerate import mark_degenerate
 from reproduce.manifest import Manifest, analysis_path, items_path, read_manifests
 from reproduce.reference import reported_cell
 from reproduce.samples import pool_sources, samples
@@ -67,7 +68,8 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
     """The score table of one preset, or None when no cell has stored results (or a failure).
 
     Cells with item outputs print their interval (`reproduce.samples`: a single-seed cell's is over
-    test items only); a cell not significantly worse than its column's best is bold."""
+    test items only); a cell not significantly worse than its column's best is bold; a trained cell
+    significantly below its own untrained backbone is `degenerate‡` (`reproduce.degenerate`)."""
     cells = manifest.seed_cells()
     frame = scores_frame(cells, root)
     failed = failed_runs(cells, root)
@@ -114,6 +116,7 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
     )
     if intervals:
         table.footnotes.append(seed_model_note(intervals, pool_sources(manifest, root)))
+    mark_degenerate(table, manifest, root)
     if manifest.budget:
         add_budget(table, manifest, root)
     return table, None

@@ -254,7 +254,7 @@ def figure_table(manifest: Manifest, points: pd.DataFrame, failed: dict | None =
         bold_columns=set(),
     )
     table.footnotes = ["Avg: mean MTEB main score x100 over the task set; -- = point not run yet."]
-    if points.half.notna().any() if "half" in points else False:
+    if "half" in points and points.half.notna().any():
         table.footnotes.append(
             "± is half the 95% interval of a point (`t2t.stats`): over test items only for a point "
             "with one training seed, over test items and seeds with several."

@@ -140,7 +140,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    load_plugins()  # every process knows every method (t2t.plugins)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "datasets", "mteb", "transformers", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -171,6 +170,7 @@ def _tables() -> int:
 def _run(args: argparse.Namespace) -> int:
     # Planning and running need the model stack (torch, transformers, mteb); `tables` above does not,
     # so these imports wait until a command needs them.
+    load_plugins()  # every process that plans or runs knows every method (t2t.plugins)
     from reproduce.compare import compare
     from reproduce.executors import ExecutorSpec
     from reproduce.gpu_hours import cost_model_for, run_gpu_hours, summary

@@ -28,8 +28,10 @@ import numpy as np
 import pandas as pd
 
 from reproduce.collect import cell_averages, failed_runs, load_analysis, scores_frame, unverified
+from reproduce.degenerate import mark_degenerate
 from reproduce.manifest import Manifest, analysis_path, items_path, read_manifests
 from reproduce.reference import reported_cell
+from reproduce.samples import pool_sources, samples
 from reproduce.tables import (
     FAILED,
     MEAN_TASK_TYPE,
@@ -40,13 +42,14 @@ from reproduce.tables import (
     category_weights,
     mark_best,
     score_table,
+    seed_model_note,
     to_latex,
     to_markdown,
 )
 from t2t.atomic import atomic_write_bytes
 from t2t.paths import results_root
 from t2t.results import RunStore, read_json
-from t2t.stats import cell_interval, paired_difference, share_band
+from t2t.stats import HOLDS, cell_interval, decide, paired_difference, share_band
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +65,11 @@ def section_title(manifest: Manifest) -> str:
 
 
 def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table | None, None]:
-    """The score table of one preset, or None when no cell has stored results (or a failure)."""
+    """The score table of one preset, or None when no cell has stored results (or a failure).
+
+    Cells with item outputs print their interval (`reproduce.samples`: a single-seed cell's is over
+    test items only); a cell not significantly worse than its column's best is bold; a trained cell
+    significantly below its own untrained backbone is `degenerate‡` (`reproduce.degenerate`)."""
     cells = manifest.seed_cells()
     frame = scores_frame(cells, root)
     failed = failed_runs(cells, root)
@@ -73,24 +80,24 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
         for label, method in manifest.rows
         for role, backbone in manifest.backbones.items()
     }
-    runs = {(row, role): found for (row, role, _, _), found in cell_runs(manifest, root).items()}
+    shown = {(row, role): sample for (row, role, _, _), sample in samples(manifest, root).items()}
+    compared = {(row, role): s for (row, role, _, _), s in samples(manifest, root, comparison=True).items()}
     columns = _columns(manifest)
-    cache: dict = {}
     intervals = {
-        (row, role, column): cell_interval(found, tasks, cache=cache, weights=weights)
-        for (row, role), found in runs.items()
+        (row, role, column): cell_interval(sample, tasks, weights=weights)
+        for (row, role), sample in shown.items()
         for column, (tasks, weights) in columns.items()
     }
 
     def not_worse(_: int, best, other) -> bool:
         (best_row, best_role, column), (row, role, _) = best.key, other.key
-        if (best_row, best_role) not in runs or (row, role) not in runs:
+        if (best_row, best_role) not in compared or (row, role) not in compared:
             return False
         tasks, weights = columns[column]
         difference = paired_difference(
-            runs[(best_row, best_role)], runs[(row, role)], tasks, cache=cache, weights=weights
+            compared[(best_row, best_role)], compared[(row, role)], tasks, weights=weights
         )
-        return difference.low <= 0
+        return decide(difference) != HOLDS
 
     table = score_table(
         table_id=manifest.output,
@@ -107,6 +114,9 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
         intervals=intervals,
         not_worse=not_worse,
     )
+    if intervals:
+        table.footnotes.append(seed_model_note(intervals, pool_sources(manifest, root)))
+    mark_degenerate(table, manifest, root)
     if manifest.budget:
         add_budget(table, manifest, root)
     if accepted := unverified(cells, root):
@@ -203,40 +213,14 @@ def _columns(manifest: Manifest) -> dict[str, tuple[list[str], dict[str, float] 
     return columns
 
 
-def cell_runs(manifest: Manifest, root: Path | None = None) -> dict[tuple, list[dict]]:
-    """`{(row, role, sweep, value): [per-seed {task: items}]}` for the cells whose every complete
-    seed run has item outputs for every task (`t2t.evaluation.items`). Incomplete seeds other than
-    seed 0 are left out; a cell whose seed 0 is unfinished, or with a complete run lacking items
-    (stored before item outputs), gets no entry."""
-    grouped: dict[tuple, list[str]] = {}
-    for cell in manifest.cells:
-        grouped.setdefault((cell.row, cell.role, cell.sweep, cell.value), []).append(cell.run_id)
-    out = {}
-    for key, run_ids in grouped.items():
-        runs = []
-        for number, run_id in enumerate(dict.fromkeys(run_ids)):
-            store = RunStore(run_id, root)
-            if store.read().get("status") != "complete" or store.missing_tasks(list(manifest.tasks)):
-                if number == 0:  # seed 0 unfinished: the cell is partial, no interval over other seeds
-                    break
-                continue
-            items = {task: store.load_items(task) for task in manifest.tasks}
-            if any(value is None for value in items.values()):
-                runs = []
-                break
-            runs.append(items)
-        if runs:
-            out[key] = runs
-    return out
-
-
 # ---------------------------------------------------------------- sweep figures
 
 
 def sweep_points(manifest: Manifest, root: Path | None = None) -> pd.DataFrame:
     """`sweep, value, role, score, partial, half` per point with results (score = Avg over tasks
-    x100; `half` = half the 95% interval over items and seeds, NaN without item outputs)."""
-    runs = cell_runs(manifest, root)
+    x100; `half` = half the 95% interval, over test items only for a single-seed point
+    (`reproduce.samples`), NaN without item outputs)."""
+    runs = samples(manifest, root)
     records = []
     for cell, average in cell_averages(manifest.seed_cells(), manifest.tasks, root):
         if average.value is None:
@@ -282,6 +266,11 @@ def figure_table(manifest: Manifest, points: pd.DataFrame, failed: dict | None =
         bold_columns=set(),
     )
     table.footnotes = ["Avg: mean MTEB main score x100 over the task set; -- = point not run yet."]
+    if "half" in points and points.half.notna().any():
+        table.footnotes.append(
+            "± is half the 95% interval of a point (`t2t.stats`): over test items only for a point "
+            "with one training seed, over test items and seeds with several."
+        )
     if failed:
         table.footnotes.append(
             f"{FAILED} the run stopped with an error and stored no score (rerun the figure to retry): "

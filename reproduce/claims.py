@@ -1,170 +1,139 @@
 """The paper's qualitative claims, checked on whatever results exist at each preset.
 
-Each claim is a set of comparisons between complete table cells (all tasks of the task set; the
-aggregate is the paper's: the mean over tasks). A comparison is decided by the **paired bootstrap
-interval** of the difference (`t2t.stats.paired_difference`: the same test-item resamples for
-both cells, seeds drawn per side, 95%):
+Each claim is a family of comparisons between complete table cells (all tasks of the task set; the
+aggregate is the paper's: the mean over tasks), decided together (`reproduce.verdicts`): paired
+intervals over test items and training seeds (`t2t.stats`), Holm's step-down over the family at
+5%, every verdict checked on 5 blocks of resamples (one that changes between blocks is
+inconclusive), and a comparison with a degenerate cell (`reproduce.degenerate`: a trained cell
+below its own untrained backbone) **not comparable**. A claim, and each backbone column, reads the
+worst of its comparisons: fails, not comparable, inconclusive, holds; **not measured** when no
+comparison could be made. So a claim that holds on one family and fails on another (smol's
+SmolLM2 and Gemma-3 in `main`) says so instead of hiding behind one word.
 
-- **holds**: the interval excludes 0 (or the claim's margin) in the claimed direction;
-- **fails**: it excludes it in the opposite direction;
-- **inconclusive**: it contains it (the test items and seeds alone could produce the difference),
-  and also when a cell has no item outputs (runs stored before them): a point difference alone
-  decides nothing.
-
-A claim holds when every comparison holds, fails when any fails, is inconclusive otherwise, and is
-**not measured** when no comparison could be made. The same rule gives a verdict per backbone
-column, so a claim that holds on one family and fails on another (smol's SmolLM2 and Gemma-3 in
-`main`) says so instead of hiding behind one word. The evidence gives each difference with its
-interval and how many seeds and resamples it rests on. Below each preset's claims, a table gives
-every method's best complete cell over all score tables (`best_cells`), because the paper's
-comparisons use one fixed setting per method. Written to `results/tables/claims.md`.
+"Within a point of LLM2Vec" is decided against two LLM2Vec cells of the same backbone, from any
+score table of the preset (registry and `compare-*`): the one with Text2Token's pooling and
+attention (last + causal), and LLM2Vec's best non-degenerate cell. Below each preset's claims, a
+table gives every method's best complete cell over all score tables with the value the table
+prints (mean over seeds), degenerate cells skipped. Written to `results/tables/claims.md`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-import numpy as np
-
-from reproduce.builders import cell_runs
-from reproduce.collect import cell_averages, load_analysis
-from reproduce.manifest import PRESET_ORDER, Manifest, ManifestCell, all_manifests, read_manifests
-from reproduce.registry import REGISTRY
+from reproduce.collect import load_analysis
+from reproduce.degenerate import DEGENERATE
+from reproduce.manifest import PRESET_ORDER, Manifest, all_manifests, read_manifests
+from reproduce.verdicts import (
+    MARKS,
+    Comparison,
+    Finding,
+    Side,
+    decide_claim,
+    per_backbone,
+    preset_sides,
+    table_sides,
+    verdict,
+)
 from t2t.atomic import atomic_write_text
 from t2t.paths import results_root
-from t2t.stats import full_average, paired_difference
-
-Comparison = tuple[str, str, str]  # (backbone role, evidence text, holds | fails | inconclusive)
+from t2t.stats import FAILS, HOLDS, Bootstrap
 
 
 @dataclasses.dataclass(frozen=True)
 class Claim:
     id: str
     text: str
-    check: Callable[[str, Path | None], list[Comparison]]
+    check: Callable[[str, Path | None], Sequence[Comparison | Finding]]
 
 
 def manifest_for(output: str, preset: str, root: Path | None) -> Manifest | None:
     return next((m for m in read_manifests(output, root) if m.preset == preset), None)
 
 
-def roles(output: str, preset: str, root: Path | None) -> list[str]:
+def sides(output: str, preset: str, root: Path | None) -> tuple[list[str], dict[tuple[str, str], Side]]:
+    """`(backbone roles, {(row, role): Side})` of one table at a preset."""
     manifest = manifest_for(output, preset, root)
-    return list(manifest.backbones) if manifest else []
+    return (list(manifest.backbones), table_sides(manifest, root)) if manifest else ([], {})
 
 
-def complete_cells(output: str, preset: str, root: Path | None) -> list[tuple[ManifestCell, float]]:
-    """The cells of a table with a complete task-set average x100, as `(cell, value)`."""
-    manifest = manifest_for(output, preset, root)
-    if manifest is None:
-        return []
-    return [
-        (cell, average.value)
-        for cell, average in cell_averages(manifest.seed_cells(), manifest.tasks, root)
-        if average.value is not None and not average.partial
-    ]
-
-
-def averages(output: str, preset: str, root: Path | None) -> dict[tuple[str, str], float]:
-    """Complete task-set averages x100 of a table's cells: `{(row label, role): value}`."""
-    return {(cell.row, cell.role): value for cell, value in complete_cells(output, preset, root)}
-
-
-def best_cells(preset: str, root: Path | None) -> list[tuple[str, str, str, float]]:
-    """Per method and backbone role, its best complete cell over every score table of the registry.
-
-    Not one of the paper's claims: context for them. The paper compares Text2Token with LLM2Vec's
-    main-table setting (mean pooling, bidirectional attention); at a small scale another setting of a
-    method can be far better (at smol, LLM2Vec with last-token pooling and causal attention), and a
-    reader of the claims should see that. Returns `(method, role, "table: row", value)` rows.
-    """
-    best: dict[tuple[str, str], tuple[str, float]] = {}
-    for output, spec in REGISTRY.items():
-        if spec.kind != "table":
-            continue
-        for cell, value in complete_cells(output, preset, root):
-            key = (cell.method, cell.role)
-            if key not in best or value > best[key][1]:
-                best[key] = (f"{output}: {cell.row}", value)
-    return [(method, role, where, value) for (method, role), (where, value) in sorted(best.items())]
-
-
-def evidence(
-    output: str, preset: str, root: Path | None
-) -> dict[tuple[str, str], tuple[float, list | None, list]]:
-    """`{(row, role): (value, per-seed item outputs or None, tasks)}` for the complete cells of a
-    table; with item outputs the value is the mean over seeds, as the table shows it."""
-    manifest = manifest_for(output, preset, root)
-    if manifest is None:
-        return {}
-    runs = {(row, role): found for (row, role, _, _), found in cell_runs(manifest, root).items()}
-    tasks = list(manifest.tasks)
-    out = {}
-    for (row, role), value in averages(output, preset, root).items():
-        found = runs.get((row, role))
-        if found:
-            value = float(np.mean([full_average(run, tasks) for run in found]))
-        out[(row, role)] = (value, found, tasks)
-    return out
-
-
-def _greater(values, role, better: str, worse: str, margin: float = 0.0) -> list[Comparison]:
-    """Is `better` above `worse` (or above it minus `margin`)? One comparison, with its verdict."""
+def _greater(values, role: str, better: str, worse: str, margin: float = 0.0) -> list[Comparison]:
     if (better, role) not in values or (worse, role) not in values:
         return []
-    (a, runs_a, tasks), (b, runs_b, _) = values[(better, role)], values[(worse, role)]
-    claim = f"> {worse}" + (f" - {margin:g}" if margin else "")
-    if not runs_a or not runs_b:
-        text = (
-            f"[{role}] {better} {a:.2f} vs {worse} {b:.2f}: difference {a - b:+.2f}, no interval "
-            "(runs stored before item outputs)"
-        )
-        return [(role, text, INCONCLUSIVE)]
-    d = paired_difference(runs_a, runs_b, tasks)
-    verdict = HOLDS if d.low > -margin else FAILS if d.high < -margin else INCONCLUSIVE
-    text = (
-        f"[{role}] {better} {claim}: difference {d.estimate:+.2f} [{d.low:+.2f}, {d.high:+.2f}] "
-        f"({len(runs_a)} vs {len(runs_b)} seeds, {d.resamples} resamples)"
-    )
-    return [(role, text, verdict)]
+    return [Comparison(role, values[(better, role)], values[(worse, role)], margin)]
 
 
 def last_beats_mean(preset, root):
-    values = evidence("pooling-attention", preset, root)
+    roles, values = sides("pooling-attention", preset, root)
     return [
         c
-        for role in roles("pooling-attention", preset, root)
+        for role in roles
         for attention in ("causal", "bidirectional")
         for c in _greater(values, role, f"Text2Token, last + {attention}", f"Text2Token, mean + {attention}")
     ]
 
 
 def dd_then_md_wins(preset, root):
-    values = evidence("table3", preset, root)
+    roles, values = sides("table3", preset, root)
     return [
         c
-        for role in roles("table3", preset, root)
+        for role in roles
         for other in ("DD only", "MD only", "MD -> DD")
         for c in _greater(values, role, "DD -> MD", other)
     ]
 
 
 def close_to_llm2vec(preset, root):
-    values = evidence("main", preset, root)
-    return [
-        c
-        for role in roles("main", preset, root)
-        for c in _greater(values, role, "Text2Token", "LLM2Vec", margin=1.0)
-    ]
+    """Text2Token (main) vs LLM2Vec with Text2Token's pooling and attention, and vs LLM2Vec's best
+    non-degenerate cell (one comparison when they are the same cell); main's own LLM2Vec row (the
+    paper's setting) is shown as context when it is neither, and says so when it is degenerate."""
+    roles, values = sides("main", preset, root)
+    llm2vec = [s for s in preset_sides(preset, root) if s.method == "llm2vec"]
+    out: list[Comparison | Finding] = []
+    for role in roles:
+        ours = values.get(("Text2Token", role))
+        if ours is None:
+            continue
+        mine = [s for s in llm2vec if s.backbone == ours.backbone]
+        same = sorted((s for s in mine if s.setting == ours.setting), key=lambda s: -s.seeds)
+        usable = [s for s in mine if s.degenerate is None]
+        best = max(usable, key=lambda s: s.value) if usable else None
+        pooling, attention = ours.setting
+        if same:
+            also = ", also LLM2Vec's best" if best is not None and best.run_ids == same[0].run_ids else ""
+            out.append(
+                Comparison(
+                    role, ours, same[0], 1.0, f"same pooling and attention: {pooling} + {attention}{also}"
+                )
+            )
+        if best is not None and (not same or best.run_ids != same[0].run_ids):
+            out.append(Comparison(role, ours, best, 1.0, "LLM2Vec's best non-degenerate cell"))
+        paper = values.get(("LLM2Vec", role))
+        if paper is not None and all(
+            paper.run_ids != c.worse.run_ids for c in out if isinstance(c, Comparison)
+        ):
+            state = (
+                f"{DEGENERATE}, {-paper.degenerate.difference.estimate:.2f} below {paper.degenerate.reference}"
+                if paper.degenerate
+                else f"difference {ours.value - paper.value:+.2f}, not one of the claim's comparisons"
+            )
+            out.append(
+                Finding(
+                    role,
+                    f"[{role}] context: main's LLM2Vec row (paper setting) {paper.value:.2f}: {state}",
+                    None,
+                )
+            )
+    return out
 
 
 def targets_suit_poolings(preset, root):
-    values = evidence("targets", preset, root)
+    roles, values = sides("targets", preset, root)
     return [
         c
-        for role in roles("targets", preset, root)
+        for role in roles
         for c in _greater(values, role, "Data-driven only, last", "Data-driven only, mean")
         + _greater(values, role, "Model-derived only, mean", "Model-derived only, last")
     ]
@@ -181,7 +150,7 @@ def first_component_moves(preset, root):
         top, share = primary["top_component"], primary["first_component_share"]
         if top is not None:
             out.append(
-                (
+                Finding(
                     cell.role,
                     f"[{cell.role}] {cell.row}: largest change on PC{top + 1}, PC1 share {share:.2f}",
                     HOLDS if top == 0 else FAILS,
@@ -213,25 +182,24 @@ CLAIMS = [
 ]
 
 
-HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
-MARKS = {HOLDS: "✓ ", FAILS: "✗ ", INCONCLUSIVE: "? "}
+def best_cells(preset: str, root: Path | None) -> list[tuple[str, str, str, Side]]:
+    """Per method and backbone, its best complete cell over every score table of the preset, by the
+    value the table prints (the mean over seeds); degenerate cells are skipped unless a method has
+    nothing else (then the best is shown marked). Returns `(method, backbone, "table: row", side)`.
 
-
-def verdict(comparisons: list[Comparison]) -> str:
-    if not comparisons:
-        return "not measured"
-    verdicts = {v for _, _, v in comparisons}
-    if FAILS in verdicts:
-        return FAILS
-    return HOLDS if verdicts == {HOLDS} else INCONCLUSIVE
-
-
-def per_backbone(comparisons: list[Comparison]) -> str:
-    """`role: verdict` for each backbone column with comparisons, in the order they came."""
-    by_role: dict[str, list[Comparison]] = {}
-    for comparison in comparisons:
-        by_role.setdefault(comparison[0], []).append(comparison)
-    return ", ".join(f"{role}: {verdict(found)}" for role, found in by_role.items()) or "--"
+    Not one of the paper's claims: context for them. The paper compares Text2Token with LLM2Vec's
+    main-table setting (mean pooling, bidirectional attention); at a small scale another setting of a
+    method can be far better (at smol, LLM2Vec with last-token pooling and causal attention), and a
+    reader of the claims should see that.
+    """
+    best: dict[tuple[str, str], Side] = {}
+    for side in preset_sides(preset, root):
+        key = (side.method, side.backbone)
+        current = best.get(key)
+        rank = (side.degenerate is None, side.value)
+        if current is None or rank > (current.degenerate is None, current.value):
+            best[key] = side
+    return [(method, backbone, f"{s.table}: {s.row}", s) for (method, backbone), s in sorted(best.items())]
 
 
 def claims_markdown(root: Path | None = None) -> str:
@@ -239,12 +207,23 @@ def claims_markdown(root: Path | None = None) -> str:
     presets: dict[str, Manifest] = {}
     for manifest in all_manifests(root):
         presets.setdefault(manifest.preset, manifest)
+    bootstrap = Bootstrap()
     lines = [
         "# The paper's claims, checked on stored results",
         "",
-        "Comparisons use complete task-set averages (MTEB main score x100, mean over tasks), decided by",
-        "paired bootstrap intervals of each difference (95%, test items and seeds): ✓ holds, ✗ fails,",
-        "? inconclusive (the interval contains 0, or a cell has no item outputs); see `reproduce/claims.py`.",
+        "Comparisons use complete task-set averages (MTEB main score x100, mean over tasks and seeds).",
+        "Each difference has a paired interval over test items and training seeds (`t2t.stats`): the",
+        f"item-bootstrap variance ({bootstrap.blocks} blocks of {bootstrap.resamples:,} resamples, the same "
+        "for every run) plus",
+        "s²/S per side, s² the unbiased between-seed variance pooled over the trained multi-seed cells of",
+        "the side's table and backbone (a single-seed side included; none for zero-shot), with a t critical",
+        "value. The comparisons of one claim form a family decided by **Holm's step-down at 5%** on their",
+        "p-values; the evidence gives each difference with its interval at its Holm step's level and the",
+        "adjusted p. A verdict must be the same on every block of resamples, else it is inconclusive.",
+        "✓ holds, ✗ fails, ? inconclusive (not significant, unstable, or no item outputs), ⊘ not comparable",
+        f"(a side is {DEGENERATE}: significantly below its own untrained backbone with the same pooling),",
+        "· context (not counted). A claim and each backbone read the worst of their comparisons (fails,",
+        "not comparable, inconclusive, holds); see `reproduce/claims.py` and `reproduce/verdicts.py`.",
         "",
     ]
     for name in sorted(
@@ -258,18 +237,23 @@ def claims_markdown(root: Path | None = None) -> str:
             "|---|---|---|---|",
         ]
         for claim in CLAIMS:
-            comparisons = claim.check(name, root)
-            shown = "<br>".join(MARKS[v] + text for _, text, v in comparisons) or "--"
-            lines.append(f"| {claim.text} | {verdict(comparisons)} | {per_backbone(comparisons)} | {shown} |")
+            decided = decide_claim(claim.check(name, root))
+            shown = "<br>".join(MARKS[v] + text for _, text, v in decided) or "--"
+            lines.append(f"| {claim.text} | {verdict(decided)} | {per_backbone(decided)} | {shown} |")
         lines.append("")
         best = best_cells(name, root)
         if best:
             lines += [
-                "Best complete cell per method over every score table (context for the claims, not a claim):",
+                "Best complete cell per method over every score table, by the value the table prints (mean over",
+                f"seeds), {DEGENERATE} cells skipped (context for the claims, not a claim):",
                 "",
-                "| method | backbone | best cell | average |",
-                "|---|---|---|---|",
-                *(f"| {method} | {role} | {where} | {value:.2f} |" for method, role, where, value in best),
+                "| method | backbone | best cell | average | seeds |",
+                "|---|---|---|---|---|",
+                *(
+                    f"| {method} | {backbone} | {where} | {side.value:.2f}"
+                    f"{' ' + DEGENERATE if side.degenerate else ''} | {side.seeds} |"
+                    for method, backbone, where, side in best
+                ),
                 "",
             ]
     return "\n".join(lines)

@@ -6,6 +6,10 @@
 Each output is built whole before any of its files is written, and one that fails to build is
 logged with its traceback and skipped: the others are still written, then `RebuildFailed` names
 what failed (the previous files of the failed output are kept).
+
+First, every run's test items are resampled once (`t2t.stats.precompute`, in `T2T_JOBS`
+processes, 2 by default): tables, figures and claims then read the same per-(run, task) resampled
+scores from the process's cache instead of each drawing their own.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from reproduce.builders import write_output
 from reproduce.claims import write_claims
 from reproduce.index import write_index
 from reproduce.manifest import orphans, outputs
+from reproduce.samples import resample_work
 from t2t.paths import results_root
+from t2t.stats import Bootstrap, precompute
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +35,8 @@ class RebuildFailed(RuntimeError):
 
 def rebuild(output_ids: Iterable[str], root: Path | None = None) -> str:
     """Rebuild the given outputs, then the claims and the index; returns "wrote ..." ."""
+    bootstrap = Bootstrap()
+    precompute(resample_work(root), bootstrap.resamples, bootstrap.block_seeds)
     parts: list[tuple[str, Callable[[], list[Path]]]] = [
         (output, lambda output=output: write_output(output, root)) for output in output_ids
     ]

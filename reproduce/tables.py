@@ -46,6 +46,7 @@ class Cell:
     bold: bool = False
     half_width: float | None = None
     key: object = None  # what the cell stands for, for callers that compare cells (e.g. (row, role))
+    mark: str = ""  # printed after the number, e.g. " degenerate‡" (`reproduce.degenerate`)
 
     def render(self, bold: tuple[str, str] = ("**", "**"), digits: int = 2, plus_minus: str = " ± ") -> str:
         if self.text is not None:
@@ -55,7 +56,7 @@ class Cell:
         body = f"{self.value:.{digits}f}" + (PARTIAL if self.partial else "")
         if self.half_width is not None:
             body += f"{plus_minus}{self.half_width:.{digits}f}"
-        return f"{bold[0]}{body}{bold[1]}" if self.bold else body
+        return (f"{bold[0]}{body}{bold[1]}" if self.bold else body) + self.mark
 
 
 @dataclasses.dataclass
@@ -85,8 +86,33 @@ def aggregate(scores: dict[str, float], tasks: Sequence[str]) -> Cell:
 
 NOT_WORSE_NOTE = (
     "Bold: the best cell of its column and every cell not significantly worse than it (paired "
-    "bootstrap over test items and seeds, 95%); ± is half the 95% interval of the cell."
+    "difference at 95% over test items and seeds, a single-seed side with its table's pooled seed "
+    "variance; a difference significant in only some of the resampling blocks is not significant); "
+    "± is half the 95% interval of the cell."
 )
+
+
+def seed_model_note(intervals: dict, sources: dict[str, str]) -> str:
+    """What a table's ± hold (`t2t.stats`): the formula, the resamples, where the seed variance was
+    pooled (`sources`: column label -> description), and which cells are over test items only."""
+    models = {getattr(interval, "seed_model", "") for interval in intervals.values()}
+    first = next(iter(intervals.values()))
+    blocks = len(getattr(first, "item_variances", ())) or 1
+    note = (
+        "± = t sqrt(V_items + s²/S) (`t2t.stats`): V_items, the variance of the cell's mean over seeds "
+        f"under {blocks} x {first.resamples // blocks:,} resamples of the test items (the same for every run)"
+    )
+    if sources:
+        pooled = "; ".join(f"{label}: {source}" for label, source in sources.items())
+        note += (
+            "; s², the unbiased between-seed variance of one trained run's average, pooled over the "
+            f"trained cells with several seeds ({pooled}); S, the cell's seeds; t with Welch-Satterthwaite df"
+        )
+    if "test items only" in models:
+        note += "; cells over one seed: test items only (s² enters their comparisons)"
+    if "test items only (untrained)" in models:
+        note += "; zero-shot rows: test items only (untrained: no seed effect)"
+    return note + "."
 
 
 MEAN_TASK_TYPE = "Mean(TaskType)"

@@ -153,3 +153,76 @@ def test_share_band_collapses_when_every_sentence_changes_alike_and_covers_the_s
     big = big_total[:, None] * rng.dirichlet([5, 3, 1], size=3200) * 0.9
     big_low, big_high = share_band(big, big_total, Bootstrap(resamples=500))
     assert np.all(big_high - big_low < (high - low) / 2)
+
+
+def test_pooled_seed_variance_is_the_unbiased_within_cell_variance():
+    from t2t.stats import pooled_seed_variance
+
+    pooled = pooled_seed_variance([[1.0, 3.0], [10.0, 10.0, 13.0], [7.0]], "demo")
+    assert pooled.variance == pytest.approx((2 + 6) / 3) and pooled.df == 3 and pooled.measured
+    assert not pooled_seed_variance([[1.0], [2.0]]).measured  # single seeds: nothing to pool
+
+
+def test_a_single_seed_side_gets_the_pooled_seed_variance_and_says_what_it_covers():
+    """Items only for a lone run; with the pooled s^2 its interval widens by t * sqrt(s^2 / S) in
+    quadrature, and an untrained side adds no seed term."""
+    from t2t.stats import NOT_MEASURED, UNTRAINED, Sample, SeedVariance
+
+    rng = np.random.default_rng(6)
+    gold = rng.integers(0, 5, 400)
+    a, b = {"T": with_accuracy(gold, 0.8, rng)}, {"T": with_accuracy(gold, 0.7, rng)}
+    bootstrap = Bootstrap(resamples=300)
+    bare = paired_difference(Sample((a,), NOT_MEASURED), Sample((b,), UNTRAINED), ["T"], bootstrap)
+    pool = SeedVariance(4.0, 8, "table3 [x]: 4 cells, 8 df")
+    seeded = paired_difference(Sample((a,), pool), Sample((b,), UNTRAINED), ["T"], bootstrap)
+    assert bare.seed_model == "test items only" and seeded.seed_model == "test items and seeds"
+    assert seeded.estimate == bare.estimate == pytest.approx(10.0)
+    se_items, _ = bare.se_df()
+    se, df = seeded.se_df()
+    assert se == pytest.approx(np.sqrt(se_items**2 + 4.0))
+    assert df == pytest.approx(se**4 / (4.0**2 / 8))  # Welch-Satterthwaite
+    assert seeded.half_width > bare.half_width
+    both = paired_difference(Sample((a,), pool), Sample((b,), pool), ["T"], bootstrap)
+    assert both.seed_terms == ((8.0, 8),)  # one pooled s^2: one term s^2 (1/1 + 1/1), its df
+    assert (
+        cell_interval(Sample((b,), UNTRAINED), ["T"], bootstrap).seed_model == "test items only (untrained)"
+    )
+
+
+def test_draws_are_chunked_deterministic_and_shared_by_every_run():
+    """A block's draws depend on the task, sizes and block seed only, come in chunks of bounded size,
+    and the chunked scores equal scoring the whole draw at once."""
+    from t2t.stats import task_draws, task_resamples
+    from t2t.stats.resample import CHUNK_INDICES, _resampled_scores, chunk_rows
+
+    sizes = [3000, 500]
+    assert chunk_rows(sizes) * sum(sizes) <= CHUNK_INDICES and chunk_rows([10**8]) == 1
+    first = task_draws("T", sizes, 1500, seed=3)
+    assert [d.shape for d in first] == [(1500, 3000), (1500, 500)]
+    assert all(np.array_equal(x, y) for x, y in zip(first, task_draws("T", sizes, 1500, seed=3)))
+    assert not np.array_equal(first[0], task_draws("T", sizes, 1500, seed=4)[0])
+    assert not np.array_equal(first[0], task_draws("U", sizes, 1500, seed=3)[0])
+    rng = np.random.default_rng(7)
+    gold = rng.integers(0, 5, 3000)
+    items = with_accuracy(gold, 0.75, rng)
+    drawn = task_draws("T", [3000], 900, seed=1)
+    assert chunk_rows([3000]) < 900  # several chunks
+    np.testing.assert_array_equal(task_resamples(items, "T", 900, 1), _resampled_scores(items, drawn))
+
+
+def test_precompute_in_two_processes_gives_the_same_scores_as_one(tmp_path):
+    """The per-process cache filled by worker processes holds exactly what computing in place gives."""
+    from t2t.stats import RunItems, cached_resamples, clear_cache, precompute, task_resamples
+
+    rng = np.random.default_rng(8)
+    runs = [RunItems(("run", i), {"A": noisy_sts(rng, n=300), "B": noisy_sts(rng, n=200)}) for i in range(2)]
+    pairs = [(run, task) for run in runs for task in ("A", "B")]
+    clear_cache()
+    assert precompute(pairs, 50, [0, 1], jobs=2) == 8
+    assert precompute(pairs, 50, [0, 1], jobs=2) == 0  # cached
+    for run, task in pairs:
+        for seed in (0, 1):
+            np.testing.assert_array_equal(
+                cached_resamples(run, task, 50, seed), task_resamples(run[task], task, 50, seed)
+            )
+    clear_cache()

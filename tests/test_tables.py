@@ -169,8 +169,13 @@ def test_claims_hold_fail_inconclusive_and_not_measured(tmp_path):
     _fixture_results(tmp_path, items=True)
     text = claims_markdown(_planned_all(tmp_path))
     line = next(x for x in text.splitlines() if x.startswith("| Data-driven then model-derived"))
-    assert "| holds |" in line and re.search(r"DD -> MD > MD -> DD: difference \+5\.00 \[\+\d", line)
-    assert "1 vs 1 seeds, 1000 resamples" in line
+    holm = r"DD -> MD > MD -> DD: difference \+5\.00, Holm (9\d\.\d)% interval \[\+\d"
+    assert "| holds |" in line and re.search(holm, line)
+    assert "1 vs 1 seeds; seed variance: not measured; 5 x 1,000 resamples" in line
+    assert "Holm's step-down at 5%" in text
+    # one family of six comparisons (3 per backbone): each at its Holm step's level, 1 - 0.05 / (6 - k)
+    levels = sorted(float(x) for x in re.findall(r"Holm (\d+\.\d)% interval", line))
+    assert levels == [95.0, 97.5, 98.3, 98.8, 99.0, 99.2]
     assert "| not measured |" in next(x for x in text.splitlines() if x.startswith("| Last pooling"))
 
     worse = tmp_path / "worse"
@@ -230,10 +235,10 @@ def test_claims_list_each_methods_best_complete_cell(tmp_path):
     partial = {task: 0.99 for task in TINY_TASKS[:1]}
     store_run(tmp_path, cells["LLM2Vec, last + bidirectional"].run, partial, complete=False)
     text = claims_markdown(_planned_all(tmp_path))
-    assert "| llm2vec | llama | pooling-attention: LLM2Vec, last + causal | 60.00 |" in text
+    assert "| llm2vec | tiny-llama | pooling-attention: LLM2Vec, last + causal | 60.00 | 1 |" in text
     assert "99.00" not in text
     rows = [x for x in text.splitlines() if x.startswith("| text2token | ")]
-    assert [x.split(" | ")[1] for x in rows] == ["llama", "mistral"]
+    assert [x.split(" | ")[1] for x in rows] == ["tiny-llama", "tiny-mistral"]
     assert all("DD -> MD" in x or "Text2Token" in x for x in rows)  # table3's best row (shared with main)
 
 

@@ -316,19 +316,39 @@ def alignment_cells(data: dict | None) -> list[Cell]:
     return [Cell(result["normalized"]["mean"]), Cell(result["exact_ids"]["mean"])]
 
 
-ANALYSIS_COLUMNS: dict[str, tuple[list[str], Callable[[dict | None], list[Cell]]]] = {
-    "spectrum": (["PC1 share", "largest"], spectrum_cells),
-    "alignment": (["in input", "exact ids"], alignment_cells),
-}
-ANALYSIS_NOTES = {
-    "spectrum": [
-        "PC1 share: fraction of the squared change of the (norm-scaled) embeddings that lies on the "
-        "untrained model's first principal component; largest: the component that moves most."
-    ],
-    "alignment": [
-        "Mean number of the top-10 LM-head tokens of a text's embedding that occur in the text "
-        "(case- and space-insensitive; exact ids: same token id)."
-    ],
+@dataclasses.dataclass(frozen=True)
+class AnalysisKind:
+    """How one analysis becomes a table (and maybe a figure): its columns, the cells of one stored
+    result, its footnotes, whether the best value of a column is bold, and whether it draws curves."""
+
+    columns: tuple[str, ...]
+    cells: Callable[[dict | None], list[Cell]]
+    notes: tuple[str, ...]
+    bold_best: bool
+    curves: bool
+
+
+ANALYSES: dict[str, AnalysisKind] = {
+    "spectrum": AnalysisKind(
+        ("PC1 share", "largest"),
+        spectrum_cells,
+        (
+            "PC1 share: fraction of the squared change of the (norm-scaled) embeddings that lies on the "
+            "untrained model's first principal component; largest: the component that moves most.",
+        ),
+        bold_best=False,
+        curves=True,
+    ),
+    "alignment": AnalysisKind(
+        ("in input", "exact ids"),
+        alignment_cells,
+        (
+            "Mean number of the top-10 LM-head tokens of a text's embedding that occur in the text "
+            "(case- and space-insensitive; exact ids: same token id).",
+        ),
+        bold_best=True,
+        curves=False,
+    ),
 }
 
 
@@ -342,7 +362,8 @@ def analysis_results(manifest: Manifest, root: Path | None = None) -> dict[tuple
 
 def analysis_section(manifest: Manifest, root: Path | None = None) -> tuple[Table | None, dict | None]:
     """`(Table or None, figure data)`; figure data is `{role: {row: change shares}}` for the spectrum."""
-    columns, cells_of = ANALYSIS_COLUMNS[manifest.analysis]
+    kind = ANALYSES[manifest.analysis]
+    columns, cells_of = kind.columns, kind.cells
     roles = manifest.labels
     found = analysis_results(manifest, root)
     if not any(found.values()):
@@ -351,18 +372,17 @@ def analysis_section(manifest: Manifest, root: Path | None = None) -> tuple[Tabl
         (label, [cell for role in roles for cell in cells_of(found.get((label, role)))])
         for label, _ in manifest.rows
     ]
-    digits_columns = {i for i in range(len(roles) * len(columns)) if columns[i % len(columns)] != "largest"}
     table = Table(
         manifest.output,
         f"{manifest.output} — preset {manifest.preset} ({manifest.preset_description})",
         manifest.caption,
         [(label, list(columns)) for label in roles.values()],
         rows,
-        footnotes=ANALYSIS_NOTES[manifest.analysis],
-        bold_columns=digits_columns if manifest.analysis == "alignment" else set(),
+        footnotes=list(kind.notes),
+        bold_columns=set(range(len(roles) * len(columns))) if kind.bold_best else set(),
     )
     mark_best(table)
-    if manifest.analysis != "spectrum":
+    if not kind.curves:
         return table, None
     figure = {
         role: {
@@ -396,24 +416,40 @@ def spectrum_curve(manifest: Manifest, data: dict, root: Path | None = None) -> 
 # ---------------------------------------------------------------- one builder per kind
 
 
+def _sweep_panels(rows):
+    from reproduce.figures import sweep_panels  # matplotlib: only when there is something to draw
+
+    return sweep_panels(rows)
+
+
+def _spectrum_panels(rows):
+    from reproduce.figures import spectrum_panels
+
+    return spectrum_panels(rows)
+
+
 @dataclasses.dataclass(frozen=True)
 class Builder:
-    """How one kind of output becomes files: its section per preset, and whether it draws."""
+    """How one kind of output becomes files: its section per preset, whether a manifest of it
+    draws a figure, and the panels that draw it (`reproduce.figures`)."""
 
     section: Callable[[Manifest, Path | None], tuple[Table | None, object]]
-    draws: bool
+    draws: Callable[[Manifest], bool]
+    panels: Callable[[list], object] | None = None
 
 
 BUILDERS: dict[str, Builder] = {
-    "table": Builder(table_section, draws=False),
-    "figure": Builder(figure_section, draws=True),
-    "analysis": Builder(analysis_section, draws=True),
+    "table": Builder(table_section, draws=lambda manifest: False),
+    "figure": Builder(figure_section, draws=lambda manifest: True, panels=_sweep_panels),
+    "analysis": Builder(
+        analysis_section, draws=lambda manifest: ANALYSES[manifest.analysis].curves, panels=_spectrum_panels
+    ),
 }
 
 
 def draws_figure(manifest: Manifest) -> bool:
     """Whether the output has a figure file (the alignment analysis is a table only)."""
-    return BUILDERS[manifest.kind].draws and manifest.analysis != "alignment"
+    return BUILDERS[manifest.kind].draws(manifest)
 
 
 def output_files(output: str, root: Path | None = None) -> dict[Path, str | bytes]:
@@ -431,7 +467,8 @@ def output_files(output: str, root: Path | None = None) -> dict[Path, str | byte
     if figure_rows:
         from reproduce.figures import draw  # matplotlib: only when there is something to draw
 
-        files.update(draw(figure_rows, root / "figures"))
+        panels = BUILDERS[figure_rows[0][0].kind].panels
+        files.update(draw(figure_rows, root / "figures", panels))
     return files
 
 

@@ -28,7 +28,7 @@ def _widen(ax, span: float) -> None:
         ax.set_ylim(middle - span / 2, middle + span / 2)
 
 
-def _sweep_panels(rows: list[tuple[Manifest, pd.DataFrame]]):
+def sweep_panels(rows: list[tuple[Manifest, pd.DataFrame]]):
     sweeps = rows[0][0].sweeps
     figure, axes = plt.subplots(
         len(rows), len(sweeps), figsize=(5 * len(sweeps), 3.6 * len(rows)), squeeze=False
@@ -65,7 +65,7 @@ def _sweep_panels(rows: list[tuple[Manifest, pd.DataFrame]]):
     return figure
 
 
-def _spectrum_panels(rows: list[tuple[Manifest, dict]]):
+def spectrum_panels(rows: list[tuple[Manifest, dict]]):
     n_cols = max(len(data) for _, data in rows)
     figure, axes = plt.subplots(len(rows), n_cols, figsize=(5 * n_cols, 3.6 * len(rows)), squeeze=False)
     for r, (manifest, data) in enumerate(rows):
@@ -86,16 +86,16 @@ def _spectrum_panels(rows: list[tuple[Manifest, dict]]):
     return figure
 
 
-PANELS = {"figure": _sweep_panels, "analysis": _spectrum_panels}
 METADATA = {"png": {"Software": None}, "pdf": {"CreationDate": None, "Producer": None}}
 """No dates or versions in the files: a rebuild from the same results gives the same bytes."""
 
 
-def draw(rows: list[tuple[Manifest, object]], folder: Path) -> dict[Path, bytes]:
-    """Draw one output's figure from `(manifest, data)` rows (one per preset); return
-    `{path: PNG or PDF bytes}` to write (the caller writes every file of an output together)."""
+def draw(rows: list[tuple[Manifest, object]], folder: Path, panels) -> dict[Path, bytes]:
+    """Draw one output's figure with `panels` (its kind's, `reproduce.builders.BUILDERS`) from
+    `(manifest, data)` rows (one per preset); return `{path: PNG or PDF bytes}` to write (the caller
+    writes every file of an output together)."""
     output = rows[0][0].output
-    figure = PANELS[rows[0][0].kind](rows)
+    figure = panels(rows)
     try:
         figure.tight_layout()
         files = {}

@@ -18,7 +18,7 @@ def _presets_with_results(output: str, root: Path | None) -> list[tuple[str, str
     found = []
     for manifest in read_manifests(output, root):
         cells = manifest.seed_cells()
-        if manifest.kind == "analysis":
+        if not manifest.scores:
             if any(analysis_path(manifest.analysis, c.analysis_id, root).is_file() for c in cells):
                 found.append((manifest.preset, "see analyses/"))
             continue

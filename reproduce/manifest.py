@@ -37,7 +37,12 @@ PRESET_ORDER = ("paper", "smol", "tiny")
 
 @dataclasses.dataclass(frozen=True)
 class ManifestCell:
-    """One cell (or curve point) of an output and where its result is stored."""
+    """One cell (or curve point) of an output: where it sits and the run (or analysis) that fills it.
+
+    The planner makes cells with their `run` (the `t2t.run.RunSpec`, whose hash is `run_id`); a cell
+    read back from a manifest has the id only (`run` is not written: the run folder's `run.json`
+    holds the config).
+    """
 
     row: str
     role: str
@@ -48,6 +53,32 @@ class ManifestCell:
     value: Any = None
     seed: int = 0
     analysis_id: str | None = None
+    run: Any = dataclasses.field(default=None, compare=False, repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "run"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """What an output kind is, for the code that reads manifests (`KINDS`; the builders add how
+    each kind is written, `reproduce.builders.BUILDERS`).
+
+    Attributes:
+        scores: its cells are runs with task scores (tables, sweep figures), not analyses.
+        score_table: rows x backbone columns of task-set averages (what claims and pooled seed
+            variances read).
+    """
+
+    scores: bool
+    score_table: bool
+
+
+KINDS: dict[str, Kind] = {
+    "table": Kind(scores=True, score_table=True),
+    "figure": Kind(scores=True, score_table=False),
+    "analysis": Kind(scores=False, score_table=False),
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,12 +121,24 @@ class Manifest:
         """How many training seeds the manifest names (seeds 0..seeds-1; 0 without cells)."""
         return max((cell.seed for cell in self.cells), default=-1) + 1
 
+    @property
+    def scores(self) -> bool:
+        """Whether its cells are runs with task scores (`Kind.scores`)."""
+        return KINDS[self.kind].scores
+
+    @property
+    def score_table(self) -> bool:
+        """Whether it is a table of task-set averages (`Kind.score_table`)."""
+        return KINDS[self.kind].score_table
+
     def seed_cells(self, seed: int = 0) -> list[ManifestCell]:
         """The cells of one training seed (tables show seed 0 until intervals over seeds exist)."""
         return [cell for cell in self.cells if cell.seed == seed]
 
     def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
+        data = dataclasses.asdict(dataclasses.replace(self, cells=()))
+        data["cells"] = [cell.to_dict() for cell in self.cells]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Manifest:

@@ -5,6 +5,11 @@ its runs are the rows x the preset's backbones (`reproduce.grid.expand`). A `Fig
 sweeps of one parameter. An `AnalysisSpec` names methods whose trained models are analysed
 (spectrum, token alignment) rather than scored on MTEB.
 
+All three implement one small protocol, `OutputSpec`, which is all that planning reads:
+`points(preset)` (the rows or curve points to run) and `manifest_fields(preset)` (what the manifest
+records about the output's shape), plus `analysis` (None unless its cells are analyses). Building
+reads the manifest's `kind` through `reproduce.manifest.KINDS` and `reproduce.builders.BUILDERS`.
+
 Only Table 3 and Figure 5 carry paper numbers; the others are known by content and have
 descriptive ids (PAPER.md §4).
 """
@@ -13,9 +18,16 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
+from reproduce.manifest import SweepInfo
 from t2t.config import choose
+
+if TYPE_CHECKING:
+    from reproduce.presets import ScalePreset
+
+Point = tuple["Row", "str | None", Any]
+"""`(row, swept parameter or None, its value)`: one row or curve point of an output."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,6 +37,28 @@ class Row:
     label: str
     method: str
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+
+class OutputSpec(Protocol):
+    """What every output (table, figure, analysis) gives the planner."""
+
+    id: str
+    caption: str
+    paper_number: str | None
+    kind: str
+    analysis: str | None  # its cells are analyses of this kind (`reproduce.analysis`), not runs
+
+    def points(self, preset: ScalePreset) -> list[Point]:
+        """Every row or curve point to plan at `preset` (crossed with its backbones and seeds)."""
+        ...
+
+    def manifest_fields(self, preset: ScalePreset) -> dict[str, Any]:
+        """The output-shape fields of its manifest at `preset` (`reproduce.manifest.Manifest`)."""
+        ...
+
+
+def _rows(rows) -> tuple[tuple[str, str], ...]:
+    return tuple((row.label, row.method) for row in rows)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +76,13 @@ class TableSpec:
     columns: Literal["categories", "average"] = "categories"
     kind: str = "table"
     budget: bool = False  # add each row's training budget (steps, tokens, FLOPs, time): `compare`
+    analysis: None = None
+
+    def points(self, preset: ScalePreset) -> list[Point]:
+        return [(row, None, None) for row in self.rows]
+
+    def manifest_fields(self, preset: ScalePreset) -> dict[str, Any]:
+        return {"columns": self.columns, "rows": _rows(self.rows), "budget": self.budget}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -64,6 +105,27 @@ class FigureSpec:
     sweeps: tuple[Sweep, ...]
     paper_number: str | None = None
     kind: str = "figure"
+    analysis: None = None
+
+    def points(self, preset: ScalePreset) -> list[Point]:
+        values = preset.analysis.to_dict(shallow=True)
+        return [
+            (
+                Row(self.base.label, self.base.method, {**self.base.params, sweep.parameter: value}),
+                sweep.parameter,
+                value,
+            )
+            for sweep in self.sweeps
+            for value in values[sweep.values_from]
+        ]
+
+    def manifest_fields(self, preset: ScalePreset) -> dict[str, Any]:
+        values = preset.analysis.to_dict(shallow=True)
+        sweeps = tuple(
+            SweepInfo(sweep.parameter, sweep.label, tuple(values[sweep.values_from]), sweep.scale)
+            for sweep in self.sweeps
+        )
+        return {"columns": "average", "rows": _rows([self.base]), "sweeps": sweeps}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -76,6 +138,12 @@ class AnalysisSpec:
     rows: tuple[Row, ...]
     paper_number: str | None = None
     kind: str = "analysis"
+
+    def points(self, preset: ScalePreset) -> list[Point]:
+        return [(row, None, None) for row in self.rows]
+
+    def manifest_fields(self, preset: ScalePreset) -> dict[str, Any]:
+        return {"columns": "average", "rows": _rows(self.rows), "analysis": self.analysis}
 
 
 def expand_grid(axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -106,7 +174,7 @@ POOLING_ATTENTION = tuple(
     )
 )
 
-REGISTRY: dict[str, TableSpec | FigureSpec | AnalysisSpec] = {
+REGISTRY: dict[str, OutputSpec] = {
     spec.id: spec
     for spec in [
         TableSpec(
@@ -189,5 +257,5 @@ REGISTRY: dict[str, TableSpec | FigureSpec | AnalysisSpec] = {
 }
 
 
-def get_spec(spec_id: str) -> TableSpec | FigureSpec | AnalysisSpec:
+def get_spec(spec_id: str) -> OutputSpec:
     return choose(REGISTRY, spec_id, "table or figure id")

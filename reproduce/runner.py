@@ -20,11 +20,11 @@ from reproduce.collect import load_analysis
 from reproduce.costs import MeasuredCosts, measured_costs, tokens_text
 from reproduce.executors import ExecutorSpec, dispatch
 from reproduce.gpu_hours import CostModel, cost_model_for, run_gpu_hours, summary
-from reproduce.grid import PlannedRun, analysis_run, expand, manifest, unique_runs
-from reproduce.manifest import committed_manifest, merge, write_manifest
+from reproduce.grid import analysis_run, expand, manifest, unique_runs
+from reproduce.manifest import ManifestCell, committed_manifest, merge, write_manifest
 from reproduce.presets import ScalePreset, get_preset, with_backbone
 from reproduce.rebuild import rebuild
-from reproduce.registry import AnalysisSpec, get_spec
+from reproduce.registry import OutputSpec, get_spec
 from t2t.errors import UserError, debug_requested
 from t2t.evaluation.tasks import TASK_SETS
 from t2t.fingerprint import is_mirror_vs_hub
@@ -47,7 +47,7 @@ class RunStatus:
     """
 
     run: RunSpec
-    cells: list[PlannedRun]
+    cells: list[ManifestCell]
     tasks_done: int
     tasks_total: int
     stages_done: int
@@ -89,7 +89,7 @@ class RunStatus:
 
 def status_of(
     run: RunSpec,
-    cells: list[PlannedRun],
+    cells: list[ManifestCell],
     preset: ScalePreset,
     costs: MeasuredCosts,
     root=None,
@@ -267,7 +267,7 @@ def reproduce(
     output from the code alone, dropping cells the code no longer plans.
     """
     spec, scale, planned = plan(spec_id, preset, backbone, seeds, root, drop=drop)
-    if isinstance(spec, AnalysisSpec):
+    if spec.analysis:  # its cells are analyses of trained models, not scored runs
         return _analyse(spec, scale, planned, dry_run, limit, runtime, root, drop)
     return run_table_plan(
         spec,
@@ -283,7 +283,7 @@ def reproduce(
     )
 
 
-def record_plan(spec, scale: ScalePreset, planned: list[PlannedRun], root: Path | None, drop: bool):
+def record_plan(spec, scale: ScalePreset, planned: list[ManifestCell], root: Path | None, drop: bool):
     """The manifest this plan writes (`reproduce.manifest.merge`) and a note on what it keeps.
 
     Refuses (a `UserError`) when the code now fills committed cells with other runs than the
@@ -314,7 +314,7 @@ def record_plan(spec, scale: ScalePreset, planned: list[PlannedRun], root: Path 
 def run_table_plan(
     spec,
     scale: ScalePreset,
-    planned: list[PlannedRun],
+    planned: list[ManifestCell],
     *,
     dry_run: bool = False,
     limit: int | None = None,
@@ -336,7 +336,7 @@ def run_table_plan(
     """
     costs = measured_costs(root)
     runtime = runtime or Runtime()
-    cells_of: dict[str, list[PlannedRun]] = {}
+    cells_of: dict[str, list[ManifestCell]] = {}
     for item in planned:
         cells_of.setdefault(item.run_id, []).append(item)
     runs = unique_runs(planned)
@@ -393,7 +393,7 @@ def grid_runs(spec_ids, preset: str | None, backbone: str | None = None, seeds: 
     runs: dict[str, RunSpec] = {}
     for spec_id in spec_ids:
         spec, _, planned = plan(spec_id, preset, backbone, seeds)
-        if not isinstance(spec, AnalysisSpec):
+        if not spec.analysis:
             runs.update((run.run_id, run) for run in unique_runs(planned))
     return list(runs.values())
 
@@ -443,10 +443,10 @@ def unverified_runs(output: str, preset: str, statuses: list[RunStatus]) -> str:
     return line
 
 
-def _analyse(spec: AnalysisSpec, preset, planned, dry_run, limit, runtime, root, drop=False) -> str:
+def _analyse(spec: OutputSpec, preset, planned, dry_run, limit, runtime, root, drop=False) -> str:
     seen: dict[str, object] = {}
     for item in planned:
-        run = analysis_run(spec, item, preset)
+        run = analysis_run(spec, item.run, preset)
         seen.setdefault(run.run_id, (run, item))
     pending = [
         (run, item)

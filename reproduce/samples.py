@@ -155,10 +155,10 @@ def _pool(groups: dict[tuple, list[float]], where: str) -> SeedVariance:
 
 
 def score_manifests(preset: str, root: Path | None = None) -> list[Manifest]:
-    """Every score table (`kind == "table"`, registry and `compare-*` alike) at a preset."""
+    """Every score table (`Manifest.score_table`, registry and `compare-*` alike) at a preset."""
     found = []
     for output in manifest_outputs(root):
-        found += [m for m in read_manifests(output, root) if m.preset == preset and m.kind == "table"]
+        found += [m for m in read_manifests(output, root) if m.preset == preset and m.score_table]
     return found
 
 
@@ -225,7 +225,7 @@ def resample_work(root: Path | None = None) -> list[tuple[RunItems, str]]:
     seen, work = set(), []
     for output in manifest_outputs(root):
         for manifest in read_manifests(output, root):
-            if manifest.kind == "analysis":
+            if not manifest.scores:
                 continue
             for runs in cell_runs(manifest, root).values():
                 for run in runs:

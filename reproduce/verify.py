@@ -29,7 +29,6 @@ from pathlib import Path
 
 from reproduce.grid import unique_runs
 from reproduce.manifest import committed_manifest
-from reproduce.registry import AnalysisSpec
 from reproduce.runner import plan
 from t2t.config import ConfigError
 from t2t.evaluation.tasks import TASK_SETS
@@ -90,7 +89,7 @@ def verify(
 ) -> tuple[str, bool]:
     """Recompute the complete stored runs of `spec_id` and compare; returns `(report, all_equal)`."""
     spec, scale, planned = plan(spec_id, preset, backbone, root=root)
-    if isinstance(spec, AnalysisSpec):
+    if spec.analysis:
         raise ConfigError(f"--verify compares task scores; {spec_id} is an analysis (no task scores)")
     label = {
         item.run_id: f"{item.row} [{item.role}]" + (f" seed {item.seed}" if item.seed else "")

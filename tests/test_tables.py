@@ -255,7 +255,7 @@ def test_figure5_outputs_draw_points_and_table(tmp_path):
 
 
 def test_sweep_panels_do_not_zoom_a_flat_curve_into_a_trend():
-    from reproduce.figures import MIN_SCORE_SPAN, _sweep_panels
+    from reproduce.figures import MIN_SCORE_SPAN, sweep_panels
 
     spec = get_spec("figure5")
     points = pd.DataFrame(
@@ -269,7 +269,7 @@ def test_sweep_panels_do_not_zoom_a_flat_curve_into_a_trend():
     )
     from reproduce.grid import manifest
 
-    figure = _sweep_panels([(manifest(spec, TINY, expand(spec, TINY)), points)])
+    figure = sweep_panels([(manifest(spec, TINY, expand(spec, TINY)), points)])
     for ax in figure.axes:
         low, high = ax.get_ylim()
         assert high - low >= MIN_SCORE_SPAN - 1e-9 and low < 65.70 and high > 65.75

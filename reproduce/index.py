@@ -12,6 +12,7 @@ from reproduce.manifest import analysis_path, orphans, outputs, read_manifests
 from reproduce.registry import REGISTRY
 from t2t.atomic import atomic_write_text
 from t2t.paths import results_root
+from t2t.results import RunStore
 
 
 def _presets_with_results(output: str, root: Path | None) -> list[tuple[str, str]]:
@@ -51,6 +52,55 @@ def _row(output: str, caption: str, paper_number: str | None, root: Path | None)
     return f"| {output}: {caption} | {paper_number or '--'} | {shown} | {' '.join(files)} | {command} |"
 
 
+def _run_cost(info: dict) -> tuple[float, float, int]:
+    """`(training steps' seconds, evaluation seconds, tokens encoded)` that a stored run's record
+    says it took: its first evaluation plus every later one (`reevaluations`)."""
+    records = [info, *info.get("reevaluations", [])]
+    train = float(info.get("timing", {}).get("train_steps_s", 0.0))
+    evaluate = sum(float(r.get("timing", {}).get("evaluate_s", 0.0)) for r in records)
+    tokens = sum(int(r.get("throughput", {}).get("encode_tokens", 0)) for r in records)
+    return train, evaluate, tokens
+
+
+def cost_section(root: Path | None = None) -> list[str]:
+    """What each output's stored runs took, summed from their `run.json` records (`timing`,
+    `throughput`, and `reevaluations`): measurements, not estimates. Runs shared between outputs
+    count in each; the hardware is each run's own (`provenance.hardware`)."""
+    rows = []
+    for output in outputs(root):
+        for manifest in read_manifests(output, root):
+            if not manifest.scores:
+                continue
+            infos = [
+                RunStore(run_id, root).read() for run_id in dict.fromkeys(c.run_id for c in manifest.cells)
+            ]
+            stored = [info for info in infos if info.get("status") == "complete"]
+            if not stored:
+                continue
+            costs = [_run_cost(info) for info in stored]
+            train, evaluate = sum(c[0] for c in costs) / 3600, sum(c[1] for c in costs) / 3600
+            tokens = sum(c[2] for c in costs)
+            rows.append(
+                f"| {output} | {manifest.preset} | {len(stored)} of {len(infos)} | {train:.2f} h | "
+                f"{evaluate:.2f} h | {tokens:,} |"
+            )
+    if not rows:
+        return []
+    return [
+        "## What the stored runs took",
+        "",
+        "Summed from each run's `runs/<id>/run.json` (`timing.train_steps_s`, `timing.evaluate_s`,",
+        "`throughput`, plus its `reevaluations`): measured on the machine each run records, one CPU",
+        "thread per run at smol unless its `provenance.hardware.torch_threads` says otherwise. A run",
+        "shared by several outputs counts in each.",
+        "",
+        "| output | preset | runs stored | training steps | evaluation | tokens encoded |",
+        "|---|---|---|---|---|---|",
+        *rows,
+        "",
+    ]
+
+
 def index_markdown(root: Path | None = None) -> str:
     lines = [
         "# Results",
@@ -71,6 +121,7 @@ def index_markdown(root: Path | None = None) -> str:
         if output.startswith("compare-"):  # `nox -s compare` tables, one per backbone
             lines.append(_row(output, read_manifests(output, root)[0].caption, None, root))
     lines += ["", "Claims checked on these results: [tables/claims.md](tables/claims.md).", ""]
+    lines += cost_section(root)
     unnamed, missing = orphans(root)
     if unnamed or missing:
         lines += ["## Bookkeeping", ""]

@@ -46,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="replace the preset's backbones by one (preset name, HF id or local folder)",
     )
     parser.add_argument("--dry-run", action="store_true", help="print the plan and cost; run nothing")
+    parser.add_argument(
+        "--from-scratch",
+        action="store_true",
+        help="with --dry-run: also price the whole plan as if nothing were stored or cached",
+    )
     parser.add_argument("--limit", type=integer(minimum=0), default=None, help="start at most this many runs")
     parser.add_argument(
         "--executor",
@@ -242,6 +247,7 @@ def _run(args: argparse.Namespace) -> int:
                 gpu=gpu,
                 executor=executor,
                 drop=args.drop_unplanned,
+                from_scratch=args.from_scratch,
             )
         )
     grid_model = cost_model_for(get_preset(args.preset).name, gpu)

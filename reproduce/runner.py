@@ -139,6 +139,17 @@ def status_of(
     )
 
 
+def scratch_cost(runs: list[RunSpec], costs: MeasuredCosts) -> float | None:
+    """Seconds to compute every run of a plan here from nothing (no run stored, no stage cached),
+    each distinct stage once (runs share stages); None when any part has no measurement."""
+    seen, parts = set(), []
+    for run in runs:
+        stages = [s for i, s in enumerate(run.model.stages) if run.model.stage_key(i) not in seen]
+        seen.update(run.model.stage_key(i) for i in range(len(run.model.stages)))
+        parts.append(remaining_cost(run, stages, list(TASK_SETS[run.evaluation.task_set].tasks), costs))
+    return None if any(part is None for part in parts) else float(sum(parts))
+
+
 def remaining_cost(run: RunSpec, stages, tasks: list[str], costs: MeasuredCosts) -> float | None:
     """Seconds to train `stages` and evaluate `tasks` of `run` here, or None when any part has no
     measurement on this kind of machine (`reproduce.costs`)."""
@@ -259,6 +270,7 @@ def reproduce(
     gpu: CostModel | None = None,
     executor: ExecutorSpec | None = None,
     drop: bool = False,
+    from_scratch: bool = False,
 ) -> str:
     """Run what `spec_id` needs at `preset` with training seeds 0..seeds-1 (or print the plan,
     with GPU-hours from `gpu` or, at `paper` scale, the default cost model), then rebuild its outputs.
@@ -280,6 +292,7 @@ def reproduce(
         gpu=gpu,
         executor=executor,
         drop=drop,
+        from_scratch=from_scratch,
     )
 
 
@@ -323,6 +336,7 @@ def run_table_plan(
     gpu: CostModel | None = None,
     executor: ExecutorSpec | None = None,
     drop: bool = False,
+    from_scratch: bool = False,
 ) -> str:
     """Execute the missing runs of a table/figure plan, then rebuild its outputs.
 
@@ -343,6 +357,14 @@ def run_table_plan(
     statuses = [status_of(run, cells_of[run.run_id], scale, costs, root, runtime.add_items) for run in runs]
     report = describe(spec, scale, statuses, root, gpu)
     stale = unverified_runs(spec.id, scale.name, statuses)
+    if dry_run and from_scratch:
+        seconds = scratch_cost(runs, costs)
+        estimate = (
+            "no estimate (not all of it measured here)" if seconds is None else f"{seconds / 3600:.2f} h"
+        )
+        report += (
+            f"\nfrom scratch (no run stored, no stage cached) this plan would take {estimate} on this machine"
+        )
     if dry_run:
         try:
             note = record_plan(spec, scale, planned, root, drop)[1]

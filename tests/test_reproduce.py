@@ -272,3 +272,23 @@ def test_a_training_budget_scales_only_the_steps_and_budget_one_is_the_presets_r
         ]
     with pytest.raises(ValueError, match="positive factor"):
         scaled_steps(100, 0)
+
+
+def test_a_dry_run_from_scratch_prices_each_shared_stage_once(tmp_path):
+    """`--dry-run --from-scratch`: the whole plan priced from this machine's measurements as if
+    nothing were stored; DD only and DD -> MD share their DD stage, which is counted once."""
+    tasks = TASK_SETS[TINY.task_set].tasks
+    planned = expand(get_spec("table3"), TINY)
+    for item in planned:
+        store = store_run(tmp_path, item.run, {task: 0.5 for task in tasks})
+        store.save_train_log(
+            [[{"seconds": 1.0, "tokens": 64, "loss": 1.0}] * s.steps for s in item.run.model.stages]
+        )
+    runs = unique_runs(planned)
+    seconds = runner.scratch_cost(runs, runner.measured_costs(tmp_path))
+    stages = {run.model.stage_key(i): s.steps for run in runs for i, s in enumerate(run.model.stages)}
+    assert seconds == pytest.approx(sum(stages.values()) * 1.0 + len(runs) * len(tasks) * 1.0)
+    report = runner.reproduce("table3", "tiny", root=tmp_path, dry_run=True, from_scratch=True)
+    assert (
+        f"from scratch (no run stored, no stage cached) this plan would take {seconds / 3600:.2f} h" in report
+    )

@@ -226,3 +226,21 @@ def test_precompute_in_two_processes_gives_the_same_scores_as_one(tmp_path):
                 cached_resamples(run, task, 50, seed), task_resamples(run[task], task, 50, seed)
             )
     clear_cache()
+
+
+def test_a_linear_contrast_generalises_the_paired_difference():
+    """`a - b` through `linear_contrast` is `paired_difference` exactly; a cell minus the midpoint of
+    two others has the midpoint's estimate and, with independent items, a narrower item variance
+    than the difference to either one alone."""
+    from t2t.stats import Bootstrap, linear_contrast, paired_difference
+    from tests.fakes import accuracy_items
+
+    tasks = ["A", "B"]
+    runs = [{t: {"task": t, **accuracy_items(score + 0.01 * i, n=400, shuffle=seed + i)} for i, t in enumerate(tasks)}
+            for score, seed in ((0.6, 1), (0.5, 2), (0.4, 3))]  # fmt: skip
+    boot = Bootstrap(resamples=200)
+    a, b, c = ([run] for run in runs)
+    assert linear_contrast([(1, a), (-1, b)], tasks, boot) == paired_difference(a, b, tasks, boot)
+    mid = linear_contrast([(1, a), (-0.5, b), (-0.5, c)], tasks, boot)
+    assert mid.estimate == pytest.approx(60.5 - (50.5 + 40.5) / 2)
+    assert np.mean(mid.item_variances) < np.mean(paired_difference(a, b, tasks, boot).item_variances)

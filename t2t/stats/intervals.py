@@ -269,23 +269,39 @@ def paired_difference(
 ) -> Interval:
     """Interval of `cell a - cell b` (x100) on the same item resamples for both sides, plus both
     sides' seed terms (one term where both use the same pooled seed variance)."""
-    a, b = Sample.of(a, tasks), Sample.of(b, tasks)
-    _check(a.runs, tasks)
-    _check(b.runs, tasks)
+    return linear_contrast([(1.0, a), (-1.0, b)], tasks, bootstrap, weights=weights)
+
+
+def linear_contrast(
+    terms: Sequence[tuple[float, Sample | Sequence[Run]]],
+    tasks: Sequence[str],
+    bootstrap: Bootstrap = Bootstrap(),
+    *,
+    weights: Mapping[str, float] | None = None,
+) -> Interval:
+    """Interval of `sum_i c_i x cell_i` (x100), e.g. `a - b` (`paired_difference`), or a cell minus
+    a curve interpolated between two measured cells, `a - (w b1 + (1 - w) b2)` (the budget claim).
+
+    Every cell sees the same item resamples (the contrast is paired); the seed terms are
+    `c_i^2 s_i^2 / S_i`, summed into one term for cells that share a pooled seed variance (with its
+    df), kept apart otherwise (Welch-Satterthwaite combines them).
+    """
+    samples = [(float(c), Sample.of(cell, tasks)) for c, cell in terms]
+    for _, sample in samples:
+        _check(sample.runs, tasks)
     estimate = float(
-        np.mean([full_average(run, tasks, weights) for run in a.runs])
-        - np.mean([full_average(run, tasks, weights) for run in b.runs])
+        sum(c * np.mean([full_average(run, tasks, weights) for run in s.runs]) for c, s in samples)
     )
-    per_block = [
-        side_a - side_b
-        for side_a, side_b in zip(
-            _seed_means(a, tasks, bootstrap, weights), _seed_means(b, tasks, bootstrap, weights)
-        )
-    ]
-    terms = [term for term in (a.seed_term(), b.seed_term()) if term is not None]
-    if len(terms) == 2 and a.seed_variance == b.seed_variance:
-        terms = [(terms[0][0] + terms[1][0], terms[0][1])]
-    return _interval(estimate, per_block, terms, bootstrap, min(len(a.runs), len(b.runs)), _model([a, b]))
+    per_side = [[c * block for block in _seed_means(s, tasks, bootstrap, weights)] for c, s in samples]
+    per_block = [np.sum(blocks, axis=0) for blocks in zip(*per_side)]
+    pooled: dict[SeedVariance, float] = {}
+    for c, sample in samples:
+        term = sample.seed_term()
+        if term is not None:
+            pooled[sample.seed_variance] = pooled.get(sample.seed_variance, 0.0) + c * c * term[0]
+    seed_terms = [(variance, source.df) for source, variance in pooled.items()]
+    seeds = min(len(s.runs) for _, s in samples)
+    return _interval(estimate, per_block, seed_terms, bootstrap, seeds, _model([s for _, s in samples]))
 
 
 def seed_std(runs: Sequence[Run], tasks: Sequence[str]) -> float | None:

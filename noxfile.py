@@ -123,6 +123,7 @@ REPRODUCE_SESSIONS = {
     "figure5": "Paper Figure 5: sensitivity to N (samples for Q(w)) and the temperature tau.",
     "spectrum": "Spectral analysis: per-principal-component change of the embeddings after training.",
     "alignment": "Token alignment: top-10 LM-head tokens of each embedding that occur in its text.",
+    "budget": "Budget curves: Text2Token, SimCSE and LLM2Vec at several training budgets against FLOPs and tokens.",
 }
 
 
@@ -180,7 +181,7 @@ def benchmark(session: nox.Session) -> None:
     sentence-transformers and llm2vec's `LLM2Vec.encode` (in llm2vec-parity's reference venv)."""
     install_suite(session)
     llm2vec = ["--llm2vec-python", llm2vec_reference_python(session)]
-    session.run("python", "-m", "reproduce.benchmark", *llm2vec, *session.posargs, env=OFFLINE_ENV)
+    session.run("python", "-m", "reproduce.perf.benchmark", *llm2vec, *session.posargs, env=OFFLINE_ENV)
 
 
 @nox.session(name="paper-shape")
@@ -191,7 +192,7 @@ def paper_shape(session: nox.Session) -> None:
     fit extrapolated to 32 layers. ~1 h on 2 CPU cores and ~20 GB of memory."""
     install_suite(session)
     args = session.posargs or ["--layers", "1", "2"]
-    session.run("python", "-m", "reproduce.paper_shape", "--device", "cpu", *args, env=OFFLINE_ENV)
+    session.run("python", "-m", "reproduce.perf.paper_shape", "--device", "cpu", *args, env=OFFLINE_ENV)
 
 
 @nox.session(name="paper-shape-gpu")
@@ -201,4 +202,4 @@ def paper_shape_gpu(session: nox.Session) -> None:
     T2T_TORCH to a CUDA build of torch (e.g. `torch==2.13.0`, whose Linux wheel on PyPI is CUDA's)."""
     install_suite(session)
     args = session.posargs or ["--layers", "32"]
-    session.run("python", "-m", "reproduce.paper_shape", "--device", "cuda", *args, env=OFFLINE_ENV)
+    session.run("python", "-m", "reproduce.perf.paper_shape", "--device", "cuda", *args, env=OFFLINE_ENV)

@@ -18,8 +18,8 @@ import logging
 import sys
 from pathlib import Path
 
-from reproduce.gpu_hours import GPU_KINDS, CostModel
 from reproduce.manifest import PRESET_ORDER
+from reproduce.perf.gpu_hours import GPU_KINDS, CostModel
 from reproduce.rebuild import RebuildFailed, rebuild_all
 from reproduce.registry import REGISTRY
 from t2t.cli import add_training_arguments, integer, number, training_runtime_fields
@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(GPU_KINDS),
         default=None,
         help="with --dry-run: estimate GPU-hours on this GPU kind (default at the paper preset: H100; "
-        "the cost model and its assumptions: reproduce/gpu_hours.py)",
+        "the cost model and its assumptions: reproduce/perf/gpu_hours.py)",
     )
     parser.add_argument(
         "--mfu",
@@ -178,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
     load_plugins()  # every process that plans or runs knows every method (t2t.plugins)
     from reproduce.compare import compare
     from reproduce.executors import ExecutorSpec
-    from reproduce.gpu_hours import cost_model_for, run_gpu_hours, summary
+    from reproduce.perf.gpu_hours import cost_model_for, run_gpu_hours, summary
     from reproduce.presets import get_preset
     from reproduce.runner import grid_runs, reproduce
     from reproduce.verify import verify

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from reproduce.budget import add_budget, curve_section
 from reproduce.collect import cell_averages, failed_runs, load_analysis, scores_frame, unverified
 from reproduce.degenerate import mark_degenerate
 from reproduce.manifest import Manifest, analysis_path, items_path, read_manifests
@@ -35,7 +36,6 @@ from reproduce.samples import pool_sources, samples
 from reproduce.tables import (
     FAILED,
     MEAN_TASK_TYPE,
-    MISSING,
     PARTIAL_NOTE,
     Cell,
     Table,
@@ -48,7 +48,7 @@ from reproduce.tables import (
 )
 from t2t.atomic import atomic_write_bytes
 from t2t.paths import results_root
-from t2t.results import RunStore, read_json
+from t2t.results import read_json
 from t2t.stats import HOLDS, cell_interval, decide, paired_difference, share_band
 
 logger = logging.getLogger(__name__)
@@ -132,65 +132,6 @@ UNVERIFIED_NOTE = (
     "from this machine's and were kept with --on-stale accept (e.g. computed from the offline data "
     "mirror, read here from the Hub): "
 )
-
-
-BUDGET_COLUMNS = ["steps", "train tokens", "train FLOPs", "train time"]
-BUDGET_NOTE = (
-    "Budget: training steps and real (non-pad) training tokens of all stages (SimCSE counts both "
-    "views), from each run's training log; FLOPs estimated from them as in `reproduce.gpu_hours` "
-    "(4N per token with a frozen base, plus 4H where the objective scores the vocabulary, plus "
-    "2(N + H) for model-derived targets; N = decoder projections, H = LM head); time is the sum of "
-    "the optimiser steps' wall times (setup such as a model-derived stage's common distribution "
-    "is not included)."
-)
-
-
-def budget_cells(store: RunStore, backbone: str) -> list[Cell]:
-    """Steps, training tokens, estimated training FLOPs and step time of one stored run."""
-    from reproduce.gpu_hours import SHAPES, Shape, token_flops
-
-    info = store.read()
-    if info.get("status") != "complete":
-        return [Cell() for _ in BUDGET_COLUMNS]
-    stages = info.get("config", {}).get("model", {}).get("stages", [])
-    logs = read_json(store.dir / "train_log.json", "its budget prints --.") if stages else []
-    if stages and (logs is None or len(logs) != len(stages)):
-        return [Cell() for _ in BUDGET_COLUMNS]
-    steps = sum(len(log) for log in logs)
-    tokens = sum(step["tokens"] for log in logs for step in log)
-    seconds = sum(step["seconds"] for log in logs for step in log)
-    recorded = info.get("backbone_shape")  # runs stored before it: the preset's shape, if known
-    shape = Shape.from_mapping(recorded) if recorded else SHAPES.get(backbone)
-    flops = (
-        sum(
-            token_flops(stage["objective"], shape) * sum(s["tokens"] for s in log)
-            for stage, log in zip(stages, logs)
-        )
-        if shape is not None
-        else None
-    )
-    return [
-        Cell(text=f"{steps:,}"),
-        Cell(text=f"{tokens:,}"),
-        Cell(text=MISSING if flops is None else f"{flops:.2g}"),
-        Cell(text=f"{seconds / 60:.1f} min"),
-    ]
-
-
-def add_budget(table: Table, manifest: Manifest, root: Path | None = None) -> None:
-    """Append a "Budget" column group per backbone column to a table (`compare`), in place."""
-    run_of = {(cell.row, cell.role): cell for cell in manifest.seed_cells()}
-    for role, label in manifest.labels.items():
-        table.groups.append(
-            (f"Budget [{label}]" if len(manifest.labels) > 1 else "Budget", list(BUDGET_COLUMNS))
-        )
-        for row_label, cells in table.rows:
-            cell = run_of.get((row_label, role))
-            if cell is None:
-                cells.extend(Cell() for _ in BUDGET_COLUMNS)
-            else:
-                cells.extend(budget_cells(RunStore(cell.run_id, root), cell.backbone))
-    table.footnotes.append(BUDGET_NOTE)
 
 
 def _columns(manifest: Manifest) -> dict[str, tuple[list[str], dict[str, float] | None]]:
@@ -422,6 +363,12 @@ def _sweep_panels(rows):
     return sweep_panels(rows)
 
 
+def _curve_panels(rows):
+    from reproduce.figures import curve_panels
+
+    return curve_panels(rows)
+
+
 def _spectrum_panels(rows):
     from reproduce.figures import spectrum_panels
 
@@ -444,6 +391,7 @@ BUILDERS: dict[str, Builder] = {
     "analysis": Builder(
         analysis_section, draws=lambda manifest: ANALYSES[manifest.analysis].curves, panels=_spectrum_panels
     ),
+    "curve": Builder(curve_section, draws=lambda manifest: True, panels=_curve_panels),
 }
 
 

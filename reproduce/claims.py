@@ -20,16 +20,20 @@ prints (mean over seeds), degenerate cells skipped. Written to `results/tables/c
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from reproduce.budget import curve_points
 from reproduce.collect import load_analysis
 from reproduce.degenerate import DEGENERATE
 from reproduce.manifest import PRESET_ORDER, Manifest, all_manifests, read_manifests
+from reproduce.tables import category_weights
 from reproduce.verdicts import (
     MARKS,
     Comparison,
     Finding,
+    Interpolated,
     Side,
     decide_claim,
     per_backbone,
@@ -159,6 +163,51 @@ def first_component_moves(preset, root):
     return out
 
 
+BUDGET_MARGIN = 1.0
+"""Non-inferiority margin of the budget claim (points of Mean(TaskType), as "within a point")."""
+
+
+def equal_flops(preset, root):
+    """Text2Token vs SimCSE at Text2Token's training FLOPs, on the budget curves (`reproduce.budget`):
+    each Text2Token budget whose FLOPs lie within SimCSE's measured range is compared with SimCSE
+    interpolated there, linearly in log FLOPs between its two bracketing budgets (an `Interpolated`
+    side: a linear contrast of three cells, `t2t.stats.linear_contrast`), on Mean(TaskType), with a
+    non-inferiority margin of `BUDGET_MARGIN`. Points outside SimCSE's range are listed, not compared."""
+    manifest = manifest_for("budget", preset, root)
+    if manifest is None:
+        return []
+    values = table_sides(manifest, root)
+    budgets = {(p.row, p.role, p.factor): p.budget for p in curve_points(manifest, root)}
+    weights = category_weights(manifest.tasks, manifest.categories)
+    out: list[Comparison | Finding] = []
+    for role in manifest.backbones:
+        line = sorted(
+            (budgets[key].flops, key[2], side)
+            for key, side in values.items()
+            if key[:2] == ("SimCSE, last + causal", role) and budgets.get(key) and budgets[key].flops
+        )
+        for (row, r, factor), side in values.items():
+            budget = budgets.get((row, r, factor))
+            if (row, r) != ("Text2Token", role) or budget is None or not budget.flops:
+                continue
+            flops = budget.flops
+            bracket = next(((lo, hi) for lo, hi in zip(line, line[1:]) if lo[0] <= flops <= hi[0]), None)
+            if bracket is None:
+                text = f"[{role}] Text2Token x{factor:g} ({flops:.2g} FLOPs): outside SimCSE's measured FLOPs"
+                out.append(Finding(role, text + ", not compared", None))
+                continue
+            (f_lo, x_lo, lo), (f_hi, x_hi, hi) = bracket
+            weight = (
+                1.0
+                if f_hi == f_lo
+                else (math.log(f_hi) - math.log(flops)) / (math.log(f_hi) - math.log(f_lo))
+            )
+            interpolated = Interpolated(lo, hi, weight, f"SimCSE at {flops:.2g} FLOPs")
+            note = f"Text2Token x{factor:g}; SimCSE interpolated in log FLOPs between x{x_lo:g} and x{x_hi:g}"
+            out.append(Comparison(role, side, interpolated, BUDGET_MARGIN, note, weights))
+    return out
+
+
 CLAIMS = [
     Claim("last-beats-mean", "Last pooling beats mean pooling for Text2Token.", last_beats_mean),
     Claim(
@@ -178,6 +227,12 @@ CLAIMS = [
         "first-component",
         "Text2Token and LLM2Vec both mostly change the first principal component.",
         first_component_moves,
+    ),
+    Claim(
+        "equal-flops",
+        "At equal training FLOPs, Text2Token is at least as good as SimCSE (Mean(TaskType), within a "
+        "point: the budget curves).",
+        equal_flops,
     ),
 ]
 

@@ -10,7 +10,7 @@ methods (echo embeddings, Token Prepending), SimCSE, LLM2Vec and Text2Token as e
 configures them, plus SimCSE and LLM2Vec with last-token pooling and causal attention (LLM2Vec's
 best cell at smol; SimCSE there says how much of it SimCSE alone gives). The table is budget-aware:
 each row states its training steps, training tokens, estimated training FLOPs and the time its
-steps took (`reproduce.builders.budget_cells`), so a reader sees when one method simply trained
+steps took (`reproduce.budget.budget_cells`), so a reader sees when one method simply trained
 more; the untrained rows state 0.
 """
 

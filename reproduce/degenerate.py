@@ -74,7 +74,9 @@ def zero_shot_cells(preset: str, tasks: tuple[str, ...], root: Path | None = Non
 
 
 def degenerate_cells(manifest: Manifest, root: Path | None = None) -> dict[tuple[str, str], Degenerate]:
-    """`{(row, role): Degenerate}` for the trained cells of a table below their zero-shot cell."""
+    """`{(row, role): Degenerate}` for the trained cells of a table below their zero-shot cell (for a
+    curve, `reproduce.budget`, keyed `(row, role, value)`: one row at several budgets)."""
+    curve = bool(manifest.sweeps) and not manifest.score_table
     tasks = tuple(manifest.tasks)
     zero = zero_shot_cells(manifest.preset, tasks, root)
     if not zero:
@@ -90,7 +92,8 @@ def degenerate_cells(manifest: Manifest, root: Path | None = None) -> dict[tuple
             continue
         difference = paired_difference(sample, reference.sample, list(tasks))
         if decide(difference) == FAILS:
-            out[(cell.row, cell.role)] = Degenerate(reference.where, difference)
+            key = (cell.row, cell.role, cell.value) if curve else (cell.row, cell.role)
+            out[key] = Degenerate(reference.where, difference)
     return out
 
 

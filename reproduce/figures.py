@@ -106,3 +106,36 @@ def draw(rows: list[tuple[Manifest, object]], folder: Path, panels) -> dict[Path
     finally:
         plt.close(figure)
     return files
+
+
+def curve_panels(rows: list[tuple[Manifest, list]]):
+    """Budget curves (`reproduce.budget`): per preset and backbone, Mean(TaskType) with its 95%
+    interval against training FLOPs and against training tokens (log axes), one line per method."""
+    roles = [role for manifest, _ in rows for role in manifest.labels]
+    roles = list(dict.fromkeys(roles))
+    figure, axes = plt.subplots(
+        len(rows), 2 * len(roles), figsize=(4.5 * 2 * len(roles), 3.6 * len(rows)), squeeze=False
+    )
+    for r, (manifest, points) in enumerate(rows):
+        for c, role in enumerate(roles):
+            for k, (axis, label) in enumerate((("flops", "training FLOPs"), ("tokens", "training tokens"))):
+                ax = axes[r][2 * c + k]
+                for row, _ in manifest.rows:
+                    line = sorted(
+                        (p for p in points if p.row == row and p.role == role), key=lambda p: p.factor
+                    )
+                    xs = [p.budget.flops if axis == "flops" else p.budget.tokens for p in line]
+                    if not line or any(x is None or x <= 0 for x in xs):
+                        continue  # training-free or unknown shape: not on a log axis
+                    ax.errorbar(xs, [p.score for p in line], yerr=[p.half_width for p in line], marker="o",
+                                capsize=3, label=row)  # fmt: skip
+                ax.set_xscale("log")
+                ax.set_xlabel(label)
+                ax.set_ylabel("Mean(TaskType) x100")
+                ax.set_title(
+                    f"{manifest.name} ({manifest.preset}): {manifest.labels.get(role, role)}", fontsize=10
+                )
+                ax.grid(alpha=0.3)
+                if ax.lines or ax.collections:
+                    ax.legend(fontsize=8)
+    return figure

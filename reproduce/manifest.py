@@ -78,6 +78,7 @@ KINDS: dict[str, Kind] = {
     "table": Kind(scores=True, score_table=True),
     "figure": Kind(scores=True, score_table=False),
     "analysis": Kind(scores=False, score_table=False),
+    "curve": Kind(scores=True, score_table=False),  # methods x training budgets (`reproduce.budget`)
 }
 
 
@@ -109,7 +110,7 @@ class Manifest:
     cells: tuple[ManifestCell, ...]
     sweeps: tuple[SweepInfo, ...] = ()
     analysis: str | None = None
-    budget: bool = False  # tables: add each row's training budget (`reproduce.builders.budget_cells`)
+    budget: bool = False  # tables: add each row's training budget (`reproduce.budget.budget_cells`)
 
     @property
     def name(self) -> str:

@@ -32,9 +32,12 @@ from t2t.targets.options import ModelDerivedConfig
 
 @dataclasses.dataclass(frozen=True)
 class AnalysisScale(Config):
-    """Sizes of the figure-5 sweep and the embedding analyses (paper: ~10K sentences for the
-    spectrum, 1,000 for token alignment; N from ~1K to 100K; τ from 1e-6 to 1e-1)."""
+    """Sizes of the sweeps and the embedding analyses (paper: ~10K sentences for the spectrum,
+    1,000 for token alignment; N from ~1K to 100K; τ from 1e-6 to 1e-1). `budgets`: the training
+    budgets of the budget curves, as factors of the preset's steps (ours: the paper trains one budget
+    per method; 1 is the preset's run)."""
 
+    budgets: tuple[float, ...] = (0.5, 1.0, 2.0)
     figure5_samples: tuple[int, ...] = (1_000, 5_000, 10_000, 50_000, 100_000)
     figure5_taus: tuple[float, ...] = (1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
     spectrum_sentences: int = 10_000
@@ -104,6 +107,7 @@ SCALE_PRESETS: dict[str, ScalePreset] = {
             simcse_corpus="wikitext2-sentences",
         ),
         analysis=AnalysisScale(
+            budgets=(1.0, 2.0),
             figure5_samples=(16, 32),
             figure5_taus=(1e-4, 1e-2),
             spectrum_sentences=64,
@@ -149,7 +153,8 @@ SCALE_PRESETS: dict[str, ScalePreset] = {
         # column there would be ~20 more runs (8, 6 and 7 per output, some shared) at 16-27 min each
         # on 1 thread (table3's Gemma runs took 975-1,610 s, about a SmolLM2 run's cost).
         output_backbones={
-            output: {"smollm2": "smollm2-135m", "gemma": "gemma3-270m"} for output in ("main", "table3")
+            output: {"smollm2": "smollm2-135m", "gemma": "gemma3-270m"}
+            for output in ("main", "table3", "budget")
         },
     ),
     # The methods' settings at their defaults, i.e. the paper's.

@@ -32,11 +32,16 @@ Point = tuple["Row", "str | None", Any]
 
 @dataclasses.dataclass(frozen=True)
 class Row:
-    """One table row: a label, a method, its parameters (e.g. pooling, attention, stage order)."""
+    """One table row: a label, a method, its parameters (e.g. pooling, attention, stage order).
+
+    `backbones`: plan the row on these backbones only (empty: every column of the preset), for a
+    row that stands for a per-family choice (the budget curves' LLM2Vec: its best cell per family).
+    """
 
     label: str
     method: str
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
+    backbones: tuple[str, ...] = ()
 
 
 class OutputSpec(Protocol):
@@ -146,6 +151,38 @@ class AnalysisSpec:
         return {"columns": "average", "rows": _rows(self.rows), "analysis": self.analysis}
 
 
+@dataclasses.dataclass(frozen=True)
+class CurveSpec:
+    """Methods (rows) each trained at several budgets: y = Mean(TaskType), x = training FLOPs and
+    tokens (`reproduce.budget`). `parameter` takes each value of the preset's `values_from` list."""
+
+    id: str
+    caption: str
+    rows: tuple[Row, ...]
+    parameter: str = "budget"
+    label: str = "training budget (x the preset's optimiser steps)"
+    values_from: str = "budgets"
+    paper_number: str | None = None
+    kind: str = "curve"
+    analysis: None = None
+
+    def points(self, preset: ScalePreset) -> list[Point]:
+        values = preset.analysis.to_dict(shallow=True)[self.values_from]
+        return [
+            (dataclasses.replace(row, params={**row.params, self.parameter: value}), self.parameter, value)
+            for row in self.rows
+            for value in values
+        ]
+
+    def manifest_fields(self, preset: ScalePreset) -> dict[str, Any]:
+        values = tuple(preset.analysis.to_dict(shallow=True)[self.values_from])
+        return {
+            "columns": "average",
+            "rows": _rows(self.rows),
+            "sweeps": (SweepInfo(self.parameter, self.label, values, "log"),),
+        }
+
+
 def expand_grid(axes: dict[str, list[Any]]) -> list[dict[str, Any]]:
     """Cartesian product of named axes, in axis order: `{"a": [1, 2], "b": [3]}` -> 2 dicts."""
     names = list(axes)
@@ -232,6 +269,24 @@ REGISTRY: dict[str, OutputSpec] = {
             sweeps=(
                 Sweep("common_samples", "samples N for Q(w)", "figure5_samples"),
                 Sweep("tau", "temperature tau", "figure5_taus"),
+            ),
+        ),
+        CurveSpec(
+            id="budget",
+            caption="Training budget curves: Text2Token (DD -> MD, last + causal), SimCSE (last + causal) and "
+            "LLM2Vec (its best cell per family at 1x: last + causal on SmolLM2-135M, mean + "
+            "bidirectional on Gemma-3-270M) at several budgets; Mean(TaskType) x100 against training "
+            "FLOPs and tokens (ours, not in the paper).",
+            rows=(
+                Row("Text2Token", T2T, dict(T2T_BEST)),
+                Row("SimCSE, last + causal", "simcse", {"pooling": "last", "attention": "causal"}),
+                Row(
+                    "LLM2Vec, last + causal",
+                    "llm2vec",
+                    {"pooling": "last", "attention": "causal"},
+                    backbones=("smollm2-135m",),
+                ),  # fmt: skip
+                Row("LLM2Vec, mean + bidirectional", "llm2vec", backbones=("gemma3-270m",)),
             ),
         ),
         AnalysisSpec(

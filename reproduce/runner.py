@@ -17,11 +17,11 @@ from pathlib import Path
 
 from reproduce.analysis import analyse
 from reproduce.collect import load_analysis
-from reproduce.costs import MeasuredCosts, measured_costs, tokens_text
 from reproduce.executors import ExecutorSpec, dispatch
-from reproduce.gpu_hours import CostModel, cost_model_for, run_gpu_hours, summary
 from reproduce.grid import analysis_run, expand, manifest, unique_runs
 from reproduce.manifest import ManifestCell, committed_manifest, merge, write_manifest
+from reproduce.perf.costs import MeasuredCosts, measured_costs, tokens_text
+from reproduce.perf.gpu_hours import CostModel, cost_model_for, run_gpu_hours, summary
 from reproduce.presets import ScalePreset, get_preset, with_backbone
 from reproduce.rebuild import rebuild
 from reproduce.registry import OutputSpec, get_spec
@@ -152,7 +152,7 @@ def scratch_cost(runs: list[RunSpec], costs: MeasuredCosts) -> float | None:
 
 def remaining_cost(run: RunSpec, stages, tasks: list[str], costs: MeasuredCosts) -> float | None:
     """Seconds to train `stages` and evaluate `tasks` of `run` here, or None when any part has no
-    measurement on this kind of machine (`reproduce.costs`)."""
+    measurement on this kind of machine (`reproduce.perf.costs`)."""
     backbone = run.model.backbone
     parts = [
         None if costs.step(backbone, stage) is None else stage.steps * costs.step(backbone, stage)
@@ -206,7 +206,7 @@ def estimate_text(statuses: list[RunStatus]) -> str:
     known = f"estimated {hours:.2f} h for the others; " if len(unknown) < len(statuses) else ""
     return (
         f"{known}no estimate for {len(unknown)} run(s): nothing measured for {', '.join(backbones)} and "
-        "these tasks/stages on this kind of machine (reproduce/costs.py)"
+        "these tasks/stages on this kind of machine (reproduce/perf/costs.py)"
     )
 
 
@@ -219,7 +219,7 @@ def describe(
 ) -> str:
     """The plan as text: one line per distinct run, and where its cells' numbers come from.
 
-    With a GPU cost model (`reproduce.gpu_hours`; the default at `paper` scale) each run also gets
+    With a GPU cost model (`reproduce.perf.gpu_hours`; the default at `paper` scale) each run also gets
     its estimated GPU-hours, training + evaluation, and the header their total for the whole plan.
     """
     todo = [s for s in statuses if not s.complete]

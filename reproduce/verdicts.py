@@ -37,7 +37,7 @@ from t2t.stats import (
     Sample,
     decide_family,
     full_average,
-    paired_difference,
+    linear_contrast,
 )
 
 NOT_COMPARABLE = "not comparable"
@@ -68,24 +68,83 @@ class Side:
     def run_ids(self) -> tuple:
         return tuple(run.key[0] for run in self.sample.runs) if self.sample else (self.table, self.row)
 
+    @property
+    def terms(self) -> list[tuple[float, Sample]]:
+        """The cell as a linear combination of samples (`t2t.stats.linear_contrast`): itself."""
+        return [(1.0, self.sample)]
 
-def table_sides(manifest: Manifest, root: Path | None = None) -> dict[tuple[str, str], Side]:
-    """`{(row, role): Side}` for the complete cells of one score table."""
-    found = {(row, role): s for (row, role, _, _), s in samples(manifest, root, comparison=True).items()}
+    @property
+    def samples(self) -> list[Sample]:
+        return [self.sample] if self.sample else []
+
+
+@dataclasses.dataclass(frozen=True)
+class Interpolated:
+    """A point between two measured cells of one curve: `weight x lower + (1 - weight) x upper`,
+    e.g. SimCSE at Text2Token's training FLOPs, between its two bracketing budgets (`reproduce.claims`).
+    Degenerate when either end is; without item outputs when either end has none."""
+
+    lower: Side
+    upper: Side
+    weight: float
+    row: str
+
+    def __getattr__(self, name):  # table, role, backbone, method, tasks, setting: the lower end's
+        if name in ("lower", "upper"):  # not set yet (copy, pickle): no recursion
+            raise AttributeError(name)
+        return getattr(self.lower, name)
+
+    @property
+    def value(self) -> float:
+        return self.weight * self.lower.value + (1 - self.weight) * self.upper.value
+
+    @property
+    def sample(self):
+        return self.lower.sample if self.lower.sample and self.upper.sample else None
+
+    @property
+    def degenerate(self) -> Degenerate | None:
+        return self.lower.degenerate or self.upper.degenerate
+
+    @property
+    def seeds(self) -> int:
+        return min(self.lower.seeds, self.upper.seeds)
+
+    @property
+    def run_ids(self) -> tuple:
+        return (*self.lower.run_ids, *self.upper.run_ids)
+
+    @property
+    def terms(self) -> list[tuple[float, Sample]]:
+        return [(self.weight, self.lower.sample), (1 - self.weight, self.upper.sample)]
+
+    @property
+    def samples(self) -> list[Sample]:
+        return [*self.lower.samples, *self.upper.samples]
+
+
+def table_sides(manifest: Manifest, root: Path | None = None) -> dict[tuple, Side]:
+    """`{(row, role): Side}` for the complete cells of one score table; for a curve (one row at
+    several values of its parameter: `reproduce.budget`), `{(row, role, value): Side}`."""
+    curve = bool(manifest.sweeps) and not manifest.score_table
+    found = {
+        (row, role, value) if curve else (row, role): s
+        for (row, role, _, value), s in samples(manifest, root, comparison=True).items()
+    }
     degenerate = degenerate_cells(manifest, root)
     out = {}
     for cell, average in cell_averages(manifest.seed_cells(), manifest.tasks, root):
         if average.value is None or average.partial:
             continue
-        sample = found.get((cell.row, cell.role))
+        key = (cell.row, cell.role, cell.value) if curve else (cell.row, cell.role)
+        sample = found.get(key)
         value = average.value
         if sample is not None:
             value = float(np.mean([full_average(run, manifest.tasks) for run in sample.runs]))
         config = run_config(cell.run_id, root)
         setting = (config.get("pooling", {}).get("mode"), config.get("attention"))
-        out[(cell.row, cell.role)] = Side(manifest.output, cell.row, cell.role, cell.backbone, cell.method,
-                                          value, sample, tuple(manifest.tasks), setting,
-                                          degenerate.get((cell.row, cell.role)))  # fmt: skip
+        out[key] = Side(manifest.output, cell.row, cell.role, cell.backbone, cell.method, value, sample,
+                        tuple(manifest.tasks), setting, degenerate.get(key))  # fmt: skip
     return out
 
 
@@ -103,9 +162,14 @@ class Comparison:
 
     role: str
     better: Side
-    worse: Side
+    worse: Side | Interpolated
     margin: float = 0.0
     note: str = ""
+    weights: dict[str, float] | None = None  # task weights of the average (None: mean over tasks)
+
+    def terms(self) -> list[tuple[float, Sample]]:
+        """`better - worse` as a linear combination of samples."""
+        return [*self.better.terms, *((-c, sample) for c, sample in self.worse.terms)]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,9 +186,9 @@ def _label(side: Side, other: Side) -> str:
     return side.row if side.table == other.table else f"{side.table}: {side.row}"
 
 
-def _seed_source(a: Sample, b: Sample) -> str:
+def _seed_source(samples: Sequence[Sample]) -> str:
     sources = []
-    for sample in (a, b):
+    for sample in samples:
         variance = sample.seed_variance
         text = "untrained" if variance.untrained else variance.source if variance.measured else "not measured"
         sources += [text] if text not in sources else []
@@ -157,7 +221,7 @@ def _text(comparison: Comparison, decision=None, interval=None) -> str:
     text = (
         f"{claim}: difference {interval.estimate:+.2f}, Holm {100 * decision.level:.1f}% interval "
         f"[{decision.low:+.2f}, {decision.high:+.2f}], adjusted p {_p(decision.adjusted_p)} "
-        f"({a.seeds} vs {b.seeds} seeds; {_seed_source(a.sample, b.sample)}; "
+        f"({a.seeds} vs {b.seeds} seeds; {_seed_source([*a.samples, *b.samples])}; "
         f"{bootstrap.blocks} x {bootstrap.resamples:,} resamples)"
     )
     if not decision.stable:
@@ -180,7 +244,7 @@ def decide_claim(items: Sequence[Comparison | Finding]) -> list[tuple[str, str, 
         and c.worse.sample
         and not (c.better.degenerate or c.worse.degenerate)
     ]
-    intervals = [paired_difference(c.better.sample, c.worse.sample, list(c.better.tasks)) for c in tested]
+    intervals = [linear_contrast(c.terms(), list(c.better.tasks), weights=c.weights) for c in tested]
     decisions = dict(
         zip(map(id, tested), zip(decide_family(intervals, [-c.margin for c in tested]), intervals))
     )

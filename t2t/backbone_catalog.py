@@ -11,7 +11,7 @@ stands in for it in CI. Every other table of the suite is derived from `BACKBONE
 | `t2t.backbones.resolve_preset`            | `BACKBONES`                   |
 | `t2t.backbones.GGUF_SOURCES`              | `Backbone.offline`            |
 | `reproduce.presets.backbone_label`        | `Backbone.label`              |
-| `reproduce.gpu_hours.SHAPES`              | `Backbone.config`             |
+| `reproduce.perf.gpu_hours.SHAPES`              | `Backbone.config`             |
 | shape backbones (`llama3-8b-shape-2l`)    | `Backbone.config` (paper)     |
 | `baselines.masking.mntp_defaults`         | `Backbone.mntp` (per architecture) |
 | `noxfile.install_suite`                   | `Backbone.offline.requirement` |

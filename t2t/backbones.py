@@ -20,7 +20,7 @@ Scales:
 - **shape**: `llama3-8b-shape` and `mistral-7b-shape` (or `-<L>l`, e.g. `llama3-8b-shape-32l`):
   random decoders with a paper backbone's full width, heads and vocabulary (`t2t.shapes`) but `L`
   layers (default 2), and SmolLM2's BPE resized to that vocabulary (`resized_bpe_dir`). For the
-  full-width check (`reproduce.paper_shape`): what 7-8B shapes do to memory and kernels, no download.
+  full-width check (`reproduce.perf.paper_shape`): what 7-8B shapes do to memory and kernels, no download.
 - **paper**: the 7-8B instruct models from the Hub. Offline, or when the Hub cannot be reached
   (`t2t.hub.hub_reachable`), they fail at once with a message that says how to point the suite at
   local weights (`T2T_WEIGHTS_<PRESET>` for presets, `--backbone /path/to/folder` for any backbone).

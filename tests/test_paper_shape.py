@@ -1,4 +1,4 @@
-"""The full-width check (`reproduce.paper_shape`) and the `shape` backbones it runs on."""
+"""The full-width check (`reproduce.perf.paper_shape`) and the `shape` backbones it runs on."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import math
 import pytest
 import torch
 
-from reproduce import paper_shape
-from reproduce.gpu_hours import SHAPES, Shape
+from reproduce.perf import paper_shape
+from reproduce.perf.gpu_hours import SHAPES, Shape
 from t2t.backbones import load_backbone, load_tokenizer, resolve_preset, set_attention
 from t2t.config import ConfigError
 

@@ -212,7 +212,7 @@ def test_measured_costs_price_each_backbone_and_shape_by_its_own_runs():
     stage of another shape is scaled by tokens; anything never measured has no estimate (None)."""
     from types import SimpleNamespace
 
-    from reproduce.costs import MeasuredCosts
+    from reproduce.perf.costs import MeasuredCosts
 
     costs = MeasuredCosts()
     costs.add_step("smollm2-135m", "mntp", 16, 128, 2.0, tokens=16 * 128)
@@ -233,7 +233,7 @@ def test_measured_costs_price_each_backbone_and_shape_by_its_own_runs():
 
 def test_only_runs_of_this_kind_of_machine_price_a_plan(tmp_path):
     """A run measured on another processor (or with GPUs) says nothing about this machine."""
-    from reproduce.costs import measured_costs
+    from reproduce.perf.costs import measured_costs
 
     tasks = TASK_SETS[TINY.task_set].tasks
     item = expand(get_spec("table3"), TINY)[0]
@@ -248,7 +248,7 @@ def test_only_runs_of_this_kind_of_machine_price_a_plan(tmp_path):
 def test_measured_setup_is_priced_per_objective_and_options():
     from types import SimpleNamespace
 
-    from reproduce.costs import MeasuredCosts
+    from reproduce.perf.costs import MeasuredCosts
 
     costs = MeasuredCosts()
     costs.add_setup("smollm2-135m", "model-derived", {"common_samples": 5000}, 280.0)

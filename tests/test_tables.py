@@ -366,7 +366,7 @@ def test_compare_table_states_each_rows_training_budget(tmp_path):
     training-free methods) say 0, not `--`. It also
     has the two rows that split LLM2Vec's best smol cell: SimCSE and LLM2Vec with last + causal."""
     from reproduce.compare import compare_spec
-    from reproduce.gpu_hours import Shape, token_flops
+    from reproduce.perf.gpu_hours import Shape, token_flops
     from reproduce.presets import with_backbone
 
     shape = dict(

@@ -1,4 +1,4 @@
-"""Time llm2vec's own `LLM2Vec.encode` (mean pooling, bidirectional) for `reproduce.benchmark`.
+"""Time llm2vec's own `LLM2Vec.encode` (mean pooling, bidirectional) for `reproduce.perf.benchmark`.
 
     python baselines/parity/encode_speed.py --model DIR --texts TEXTS.json --out EMB.npy
 

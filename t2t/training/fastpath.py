@@ -2,7 +2,7 @@
 
 A LoRA step on a frozen 135M model does ~4 × 106M FLOP per token (forward, and the backward
 through the activations; the frozen weights get no gradient). Profiled on a 2-core AVX-512-BF16
-CPU (SmolLM2-135M, batch 16 × 64 tokens, `python -m reproduce.benchmark`), the plain path spent only
+CPU (SmolLM2-135M, batch 16 × 64 tokens, `python -m reproduce.perf.benchmark`), the plain path spent only
 ~35% of a step in matrix products. The rest, and what this module does about it:
 
 - **fp32 weights under bf16 autocast** (the plain CPU recipe): every linear layer casts its weight
@@ -127,7 +127,7 @@ def prepare_lora(model: nn.Module, *, autocast: bool, sparse_dropout: bool) -> i
 
 
 #: stored activation bytes per token, layer and hidden unit on the fast path (bf16), measured by
-#: `python -m reproduce.benchmark` at smol: MNTP (16 × 128 tokens, 30 layers, hidden 576, no
+#: `python -m reproduce.perf.benchmark` at smol: MNTP (16 × 128 tokens, 30 layers, hidden 576, no
 #: padding) peaks at 4.8 GB, ~1 GB of it weights and buffers: 3.8 GB / (2048 · 30 · 576) ≈ 107.
 ACTIVATION_BYTES = 110
 

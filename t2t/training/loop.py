@@ -65,7 +65,7 @@ class LoopSettings:
     progress: bool = True
 
 
-STEP_RANGE = "t2t.train_step"  # profiler range around one optimisation step (reproduce.benchmark)
+STEP_RANGE = "t2t.train_step"  # profiler range around one optimisation step (reproduce.perf.benchmark)
 
 
 def sample_plan(n_items: int, steps: int, batch_size: int, seed: int) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Throughput benchmark: rates as fractions of this machine's own matrix rate, and against peers.
 
-    python -m reproduce.benchmark --backbone smollm2-135m          # or: nox -s benchmark
+    python -m reproduce.perf.benchmark --backbone smollm2-135m          # or: nox -s benchmark
 
 Machines are shared and noisy, so everything is measured in one run and reported as ratios:
 
@@ -46,7 +46,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reproduce.gpu_hours import Shape
+from reproduce.perf.gpu_hours import Shape
 
 STAGE_KINDS = ("data-driven", "model-derived", "mntp", "simcse")
 PATHS = {  # Runtime fields of each path
@@ -415,7 +415,7 @@ def profile_one(backbone: str, preset_name: str, kind: str, path: str, steps: in
 def in_child(flag: str, backbone: str, preset_name: str, kind: str, path: str, steps: int) -> dict:
     """Run `--train-one`/`--profile-one` in a fresh process (its own peak memory); its JSON line,
     or `{"failed": why}` when it fails (e.g. killed for memory), so the other stages still run."""
-    command = [sys.executable, "-m", "reproduce.benchmark", flag, kind, path]
+    command = [sys.executable, "-m", "reproduce.perf.benchmark", flag, kind, path]
     command += ["--backbone", backbone, "--preset", preset_name, "--steps", str(steps)]
     done = subprocess.run(command, capture_output=True, text=True)
     if done.returncode:

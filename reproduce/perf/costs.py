@@ -14,7 +14,7 @@ Only runs made on **this kind of machine** count: the same processor model, core
 runs used 1 thread each, two at a time) are taken as they are. Where a part of a run has no
 measurement (a backbone never run here, a task never evaluated with it), the run has **no
 estimate**, and the plan says so instead of inventing one: at `paper` scale on a CPU nothing is
-measured, and the GPU-hour model (`reproduce.gpu_hours`) is the estimate.
+measured, and the GPU-hour model (`reproduce.perf.gpu_hours`) is the estimate.
 """
 
 from __future__ import annotations

@@ -156,7 +156,7 @@ class CostModel:
 def shape_of(backbone: str) -> Shape:
     if backbone not in SHAPES:
         raise KeyError(
-            f"no shape for backbone {backbone!r} in reproduce.gpu_hours.SHAPES; add a `config` to its record in t2t/backbone_catalog.py"
+            f"no shape for backbone {backbone!r} in reproduce.perf.gpu_hours.SHAPES; add a `config` to its record in t2t/backbone_catalog.py"
         )
     return SHAPES[backbone]
 
@@ -291,5 +291,5 @@ def describe_cost_model(model: CostModel) -> str:
     return (
         f"on {kind.name} ({kind.peak_bf16 / 1e12:.0f} TFLOP/s bf16 dense) at an assumed {mfu:.0%} utilisation, "
         f"{model.chars_per_token:g} characters per token, training rows of max_length "
-        "(an upper bound); an estimate from reproduce/gpu_hours.py, not a measurement"
+        "(an upper bound); an estimate from reproduce/perf/gpu_hours.py, not a measurement"
     )

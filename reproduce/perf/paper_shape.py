@@ -1,7 +1,7 @@
 """Full-width check: one training step of every objective, and one encode batch, at the paper's shapes.
 
-    python -m reproduce.paper_shape                         # CPU: 2-layer Llama-3-8B / Mistral-7B shapes
-    python -m reproduce.paper_shape --device cuda --layers 32   # the GPU check: full depth
+    python -m reproduce.perf.paper_shape                         # CPU: 2-layer Llama-3-8B / Mistral-7B shapes
+    python -m reproduce.perf.paper_shape --device cuda --layers 32   # the GPU check: full depth
     nox -s paper-shape  /  nox -s paper-shape-gpu
 
 A 135M model never meets what 7-8B backbones bring: a 128,256-token vocabulary in the LM head and in
@@ -29,7 +29,7 @@ where the estimated activations exceed `Runtime.checkpoint_above_gb`). Each row 
 Reported per row: seconds, tokens (real tokens; SimCSE counts both views), tokens/s, useful FLOP/s
 (4 × decoder parameters per training token, 6 × for model-derived, 2 × for encoding: the LM head
 and attention scores are not counted, so these are lower bounds), peak memory (max RSS on CPU,
-`torch.cuda.max_memory_allocated` on a GPU) and, on a GPU of a kind in `reproduce.gpu_hours.GPU_KINDS`,
+`torch.cuda.max_memory_allocated` on a GPU) and, on a GPU of a kind in `reproduce.perf.gpu_hours.GPU_KINDS`,
 MFU against its dense bf16 peak. With two or more layer counts, `extrapolate` fits time and memory
 linearly in the layers and predicts the 32-layer step (an estimate, printed as one).
 
@@ -51,8 +51,8 @@ import time
 import numpy as np
 import torch
 
-from reproduce.benchmark import STAGE_KINDS, stage_spec, useful_flops_per_token
-from reproduce.gpu_hours import GPU_KINDS, Shape
+from reproduce.perf.benchmark import STAGE_KINDS, stage_spec, useful_flops_per_token
+from reproduce.perf.gpu_hours import GPU_KINDS, Shape
 
 PAPER_BACKBONES = ("llama3-8b", "mistral-7b")
 PASSAGES = "wikitext2-passages"
@@ -193,7 +193,7 @@ def one(paper: str, layers: int, what: str, device: str, checkpointing: str, com
 def in_child(args: list[str]) -> dict:
     """`one` in a fresh process (its own peak memory); `{"failed": why}` when it fails or is killed."""
     done = subprocess.run(
-        [sys.executable, "-m", "reproduce.paper_shape", "--one", *args], capture_output=True, text=True
+        [sys.executable, "-m", "reproduce.perf.paper_shape", "--one", *args], capture_output=True, text=True
     )
     if done.returncode:
         reason = "killed (out of memory?)" if done.returncode in (-9, 137) else done.stderr.strip()[-1500:]

@@ -102,7 +102,7 @@ def llm2vec_parity(session: nox.Session) -> None:
     Two processes exchange one folder, because llm2vec needs transformers 4.44 and the suite 5.x:
     `baselines.parity.ours` (this session's venv) saves the models and our hidden states, MNTP
     losses, mean-pooled embeddings and one seeded SimCSE step's loss and gradients;
-    `baselines/parity/reference.py` (a second venv with llm2vec) recomputes them with `*BiModel`,
+    `baselines/parity/with_llm2vec.py` (a second venv with llm2vec) recomputes them with `*BiModel`,
     `*BiForMNTP`, `LLM2Vec.encode` and `HardNegativeNLLLoss` and fails on a difference over 1e-5.
     It runs the reference file by path so no repository package is imported there.
     """
@@ -111,7 +111,9 @@ def llm2vec_parity(session: nox.Session) -> None:
     shutil.rmtree(folder, ignore_errors=True)
     session.run("python", "-m", "baselines.parity.ours", "--out", str(folder), env=OFFLINE_ENV)
     python = llm2vec_reference_python(session)
-    session.run(python, "baselines/parity/reference.py", "--dir", str(folder), env=OFFLINE_ENV, external=True)
+    session.run(
+        python, "baselines/parity/with_llm2vec.py", "--dir", str(folder), env=OFFLINE_ENV, external=True
+    )
 
 
 # One session per registry id (reproduce/registry.py; a test keeps the two lists equal).

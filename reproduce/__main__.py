@@ -180,7 +180,7 @@ def _run(args: argparse.Namespace) -> int:
     from reproduce.executors import ExecutorSpec
     from reproduce.perf.gpu_hours import cost_model_for, run_gpu_hours, summary
     from reproduce.presets import get_preset
-    from reproduce.runner import grid_runs, reproduce
+    from reproduce.runner import grid_runs, run_output
     from reproduce.verify import verify
     from t2t.runtime import Runtime
 
@@ -236,7 +236,7 @@ def _run(args: argparse.Namespace) -> int:
     )
     for target in targets:
         print(
-            reproduce(
+            run_output(
                 target,
                 args.preset,
                 args.backbone,

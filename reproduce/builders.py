@@ -31,7 +31,7 @@ from reproduce.budget import add_budget, curve_section
 from reproduce.collect import cell_averages, failed_runs, load_analysis, scores_frame, unverified
 from reproduce.degenerate import mark_degenerate
 from reproduce.manifest import Manifest, analysis_path, items_path, read_manifests
-from reproduce.reference import reported_cell
+from reproduce.reported import reported_cell
 from reproduce.samples import pool_sources, samples
 from reproduce.tables import (
     FAILED,

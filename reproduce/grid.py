@@ -70,7 +70,7 @@ def analysis_run(spec: OutputSpec, run: RunSpec, preset: ScalePreset) -> Analysi
     )
 
 
-def manifest(spec: OutputSpec, preset: ScalePreset, planned: list[ManifestCell]) -> Manifest:
+def plan_manifest(spec: OutputSpec, preset: ScalePreset, planned: list[ManifestCell]) -> Manifest:
     """What the builders need to write `spec`'s section at `preset` from stored files alone."""
     tasks = TASK_SETS[preset.task_set].tasks
     backbones = preset.backbones_for(spec.id)

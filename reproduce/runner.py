@@ -1,7 +1,7 @@
 """Plan, estimate and execute the runs of a registry spec, then rebuild its outputs.
 
-    reproduce(spec_id="table3", preset="smol")              # train/evaluate what is missing
-    reproduce(spec_id="table3", preset="smol", dry_run=True) # print the grid, cache state, cost
+    run_output(spec_id="table3", preset="smol")            # train/evaluate what is missing
+    run_output(spec_id="table3", preset="smol", dry_run=True) # print the grid, cache state, cost
 
 A finished run (all tasks stored, status complete) is never recomputed; an unfinished one resumes
 (finished tasks and trained stages are reused). `limit` caps how many runs start in one call, so a
@@ -18,9 +18,16 @@ from pathlib import Path
 from reproduce.analysis import analyse
 from reproduce.collect import load_analysis
 from reproduce.executors import ExecutorSpec, dispatch
-from reproduce.grid import analysis_run, expand, manifest, unique_runs
+from reproduce.grid import analysis_run, expand, plan_manifest, unique_runs
 from reproduce.manifest import ManifestCell, committed_manifest, merge, write_manifest
-from reproduce.perf.costs import MeasuredCosts, measured_costs, tokens_text
+from reproduce.perf.costs import (
+    MeasuredCosts,
+    estimate_text,
+    measured_costs,
+    remaining_cost,
+    scratch_cost,
+    tokens_text,
+)
 from reproduce.perf.gpu_hours import CostModel, cost_model_for, run_gpu_hours, summary
 from reproduce.presets import ScalePreset, get_preset, with_backbone
 from reproduce.rebuild import rebuild
@@ -139,30 +146,6 @@ def status_of(
     )
 
 
-def scratch_cost(runs: list[RunSpec], costs: MeasuredCosts) -> float | None:
-    """Seconds to compute every run of a plan here from nothing (no run stored, no stage cached),
-    each distinct stage once (runs share stages); None when any part has no measurement."""
-    seen, parts = set(), []
-    for run in runs:
-        stages = [s for i, s in enumerate(run.model.stages) if run.model.stage_key(i) not in seen]
-        seen.update(run.model.stage_key(i) for i in range(len(run.model.stages)))
-        parts.append(remaining_cost(run, stages, list(TASK_SETS[run.evaluation.task_set].tasks), costs))
-    return None if any(part is None for part in parts) else float(sum(parts))
-
-
-def remaining_cost(run: RunSpec, stages, tasks: list[str], costs: MeasuredCosts) -> float | None:
-    """Seconds to train `stages` and evaluate `tasks` of `run` here, or None when any part has no
-    measurement on this kind of machine (`reproduce.perf.costs`)."""
-    backbone = run.model.backbone
-    parts = [
-        None if costs.step(backbone, stage) is None else stage.steps * costs.step(backbone, stage)
-        for stage in stages
-    ]
-    parts += [costs.setup(backbone, stage) for stage in stages]
-    parts += [costs.evaluation(backbone, task, run.model.pooling.mode) for task in tasks]
-    return None if any(part is None for part in parts) else float(sum(parts))
-
-
 def plan(
     spec_id: str,
     preset: str | None = None,
@@ -194,20 +177,6 @@ def plan_spec(spec, scale: ScalePreset, seeds: int | None, root: Path | None, *,
         scale = scale.replace(output_backbones={**scale.output_backbones, spec.id: columns})
         seeds = seeds or max(scale.seeds, committed.seeds)
     return scale, expand(spec, scale, seeds or scale.seeds)
-
-
-def estimate_text(statuses: list[RunStatus]) -> str:
-    """The plan's cost on this machine: measured-based hours, or which runs have no estimate."""
-    unknown = [s for s in statuses if s.estimate_s is None]
-    hours = sum(s.estimate_s or 0.0 for s in statuses) / 3600  # complete runs cost 0 unless redone
-    if not unknown:
-        return f"estimated {hours:.2f} h on this machine (from runs measured on this kind of machine)"
-    backbones = sorted({s.run.model.backbone for s in unknown})
-    known = f"estimated {hours:.2f} h for the others; " if len(unknown) < len(statuses) else ""
-    return (
-        f"{known}no estimate for {len(unknown)} run(s): nothing measured for {', '.join(backbones)} and "
-        "these tasks/stages on this kind of machine (reproduce/perf/costs.py)"
-    )
 
 
 def describe(
@@ -257,7 +226,7 @@ def describe(
     return "\n".join(lines)
 
 
-def reproduce(
+def run_output(
     spec_id: str,
     preset: str | None = None,
     backbone: str | None = None,
@@ -303,7 +272,7 @@ def record_plan(spec, scale: ScalePreset, planned: list[ManifestCell], root: Pat
     manifest names: a changed default must not re-point a committed table silently.
     """
     committed = None if drop else committed_manifest(spec.id, scale.name, root)
-    merged = merge(committed, manifest(spec, scale, planned), drop=drop)
+    merged = merge(committed, plan_manifest(spec, scale, planned), drop=drop)
     if merged.repointed:
         shown = "; ".join(
             f"{row} [{role}]{f' seed {seed}' if seed else ''}: manifest {old}, code {new}"

@@ -6,7 +6,7 @@ Rules (STYLE.md, "Results are files, tables are pure functions"):
 - a missing number prints `--`, never 0; a cell averaged over fewer tasks than the task set has
   is marked partial (†) with a footnote saying how many;
 - the best value of each column is bold (ours only, never the reported column);
-- "Reported" and "Δ" columns compare the average with the reference (`reproduce.reference`);
+- "Reported" and "Δ" columns compare the average with the reference (`reproduce.reported`);
   an empty reference slot prints "no reference".
 """
 
@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 
 import pandas as pd
 
-from reproduce.reference import ReferenceCell
+from reproduce.reported import ReferenceCell
 
 CATEGORY_ORDER = [
     "Retrieval",

@@ -32,7 +32,7 @@ def load_plugins() -> list[str]:
     own objectives); returns their names. Idempotent and cheap after the first call."""
     if _LOADED:
         return list(_LOADED)
-    names = ["t2t.objectives"]
+    names = ["t2t.text2token_objectives"]
     names += [entry.value for entry in importlib.metadata.entry_points(group=GROUP)]
     for name in names:
         importlib.import_module(name)

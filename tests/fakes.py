@@ -65,11 +65,11 @@ def store_run(
 
 def plan(root: Path, spec, preset) -> list:
     """Record `spec`'s plan at `preset` as the runner does (its manifest); returns the planned cells."""
-    from reproduce.grid import expand, manifest
+    from reproduce.grid import expand, plan_manifest
     from reproduce.manifest import write_manifest
 
     planned = expand(spec, preset)
-    write_manifest(manifest(spec, preset, planned), root)
+    write_manifest(plan_manifest(spec, preset, planned), root)
     return planned
 
 

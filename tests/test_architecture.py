@@ -30,7 +30,7 @@ import pytest
 ROOT = Path(__file__).parents[1]
 FORBIDDEN = {"t2t": {"baselines", "reproduce"}, "baselines": {"reproduce"}}
 # Scripts run by path in another environment (llm2vec 0.2.3 with transformers 4.44): not importable here.
-OTHER_ENVIRONMENT = {"baselines.parity.reference", "baselines.parity.encode_speed"}
+OTHER_ENVIRONMENT = {"baselines.parity.with_llm2vec", "baselines.parity.encode_speed"}
 
 IMPORT_EVERY_MODULE = """
 import importlib, json, pkgutil, sys
@@ -81,7 +81,7 @@ def test_building_a_stage_spec_imports_no_spacy_or_peft():
     import the upper layer's registering module only then; an unknown one names the plugins."""
     result = run_python(BUILD_A_STAGE_SPEC)
     loaded = set(result["loaded"])
-    assert not {"spacy", "peft", "t2t.objectives", "t2t.targets.data_driven", "baselines"} & loaded
+    assert not {"spacy", "peft", "t2t.text2token_objectives", "t2t.targets.data_driven", "baselines"} & loaded
     assert {"baselines.registration", "baselines.mntp"} <= set(result["after"])
     assert "unknown objective 'no-such-objective'" in result["unknown"]
     assert "baselines.registration" in result["unknown"]

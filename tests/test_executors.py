@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from reproduce.executors import ExecutorSpec, dispatch
-from reproduce.runner import plan, reproduce
+from reproduce.runner import plan, run_output
 from t2t.results import RunStore
 from t2t.runtime import Runtime
 
@@ -52,7 +52,7 @@ def test_two_local_executors_at_once_compute_each_run_and_stage_once(tmp_path, m
     threads = torch.get_num_threads()
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))  # what each of the two workers had
     try:
-        reproduce("table3", "tiny", "tiny-llama", runtime=RUNTIME)
+        run_output("table3", "tiny", "tiny-llama", runtime=RUNTIME)
     finally:
         torch.set_num_threads(threads)
     assert scores(tmp_path / "local") == scores(tmp_path / "inline")
@@ -146,7 +146,7 @@ def test_local_executor_runs_every_method_and_scores_as_inline(tmp_path, make_ca
     threads = torch.get_num_threads()
     torch.set_num_threads(max(1, (os.cpu_count() or 1) // 2))  # what each of the two workers had
     try:
-        reproduce("main", "tiny", "tiny-llama", runtime=RUNTIME)
+        run_output("main", "tiny", "tiny-llama", runtime=RUNTIME)
     finally:
         torch.set_num_threads(threads)
     assert scores(tmp_path / "local") == scores(tmp_path / "inline")

@@ -153,7 +153,7 @@ def test_cost_model_rejects_unknown_gpus_and_impossible_utilisation():
 def test_paper_dry_run_prints_gpu_hours_per_run_and_in_total():
     from reproduce import runner
 
-    report = runner.reproduce("table3", "paper", dry_run=True)
+    report = runner.run_output("table3", "paper", dry_run=True)
     assert "GPU-hours" in report and "GPU-h" in report.splitlines()[2]
-    smol = runner.reproduce("table3", "smol", dry_run=True)
+    smol = runner.run_output("table3", "smol", dry_run=True)
     assert "GPU-hours" not in smol

@@ -49,15 +49,15 @@ def test_a_rerun_without_seeds_keeps_a_multi_seed_manifest_and_its_tables_byte_i
     """table3 at tiny recorded with 2 seeds, every run stored: re-running it as the quickstart does
     (no --seeds) runs nothing, keeps both seeds in the manifest and rewrites no byte."""
     store_all(tmp_path, seeds=2)
-    runner.reproduce("table3", "tiny", root=tmp_path, seeds=2)
+    runner.run_output("table3", "tiny", root=tmp_path, seeds=2)
     assert committed_manifest("table3", "tiny", tmp_path).seeds == 2
     before = files_under(tmp_path)
     monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("a stored run was recomputed"))
-    runner.reproduce("table3", "tiny", root=tmp_path)
+    runner.run_output("table3", "tiny", root=tmp_path)
     assert files_under(tmp_path) == before
     assert "2 training seed" in (tmp_path / "tables" / "table3.md").read_text()  # the table still says so
 
-    runner.reproduce("table3", "tiny", root=tmp_path, drop=True)  # dropping takes a flag that says so
+    runner.run_output("table3", "tiny", root=tmp_path, drop=True)  # dropping takes a flag that says so
     assert committed_manifest("table3", "tiny", tmp_path).seeds == 1
 
 
@@ -65,18 +65,18 @@ def test_cells_the_code_no_longer_plans_are_kept_and_repointed_cells_are_refused
     """A changed default that re-points a committed cell is refused unless --drop-unplanned; a
     column the plan lacks (here: a manifest with an extra backbone) is kept."""
     store_all(tmp_path, seeds=1)
-    runner.reproduce("table3", "tiny", root=tmp_path)
+    runner.run_output("table3", "tiny", root=tmp_path)
     changed = TINY.replace(text2token=TINY.text2token.replace(dd_steps=TINY.text2token.dd_steps + 1))
     monkeypatch.setattr(runner, "get_preset", lambda name=None: changed)
     with pytest.raises(UserError, match="--drop-unplanned"):
-        runner.reproduce("table3", "tiny", root=tmp_path)
-    report = runner.reproduce("table3", "tiny", root=tmp_path, dry_run=True)
+        runner.run_output("table3", "tiny", root=tmp_path)
+    report = runner.run_output("table3", "tiny", root=tmp_path, dry_run=True)
     assert "a default changed" in report  # the dry run says it too, and writes nothing
 
     monkeypatch.setattr(
         runner, "get_preset", lambda name=None: TINY.replace(backbones={"llama": "tiny-llama"})
     )
-    runner.reproduce("table3", "tiny", root=tmp_path)  # one column planned: the other is kept
+    runner.run_output("table3", "tiny", root=tmp_path)  # one column planned: the other is kept
     assert set(committed_manifest("table3", "tiny", tmp_path).backbones) == {"llama", "mistral"}
 
 
@@ -94,7 +94,7 @@ def test_a_hub_user_is_told_once_per_output_and_tables_from_accepted_runs_say_so
         RunStore(item.run_id, tmp_path).update(fingerprints=run_fingerprint(item.run))
     monkeypatch.setenv("T2T_DATA_DIR", "none")
     with pytest.raises(runner.StaleRuns) as refused:
-        runner.reproduce("table3", "tiny", root=tmp_path)
+        runner.run_output("table3", "tiny", root=tmp_path)
     message = str(refused.value)
     assert len(message.splitlines()) == 1 and "table3 @ tiny: 8 stored run(s) are unverified" in message
     assert (
@@ -104,7 +104,7 @@ def test_a_hub_user_is_told_once_per_output_and_tables_from_accepted_runs_say_so
     )
     assert not (tmp_path / "manifests").exists() and not (tmp_path / "tables").exists()
 
-    runner.reproduce("table3", "tiny", root=tmp_path, runtime=Runtime(on_stale="accept", progress=False))
+    runner.run_output("table3", "tiny", root=tmp_path, runtime=Runtime(on_stale="accept", progress=False))
     table = (tmp_path / "tables" / "table3.md").read_text()
     assert "Unverified: these cells come from stored runs" in table and planned[0].run_id in table
     entry = RunStore(planned[0].run_id, tmp_path).read()

@@ -11,15 +11,28 @@ from __future__ import annotations
 
 import pytest
 
-from reproduce.claims import averages
+from reproduce.collect import cell_averages
 from reproduce.grid import expand
+from reproduce.manifest import committed_manifest
 from reproduce.presets import SCALE_PRESETS
-from reproduce.reference import reported_cell
 from reproduce.registry import REGISTRY, TableSpec
+from reproduce.reported import reported_cell
 from t2t.evaluation.tasks import TASK_SETS
 from tests.fakes import plan, store_run
 
 PAPER = SCALE_PRESETS["paper"]
+
+
+def averages(output: str, preset: str, root=None) -> dict[tuple[str, str], float]:
+    """`{(row, role): complete task-set average x100}` of a table's seed-0 cells at a preset."""
+    manifest = committed_manifest(output, preset, root)
+    if manifest is None:
+        return {}
+    return {
+        (cell.row, cell.role): average.value
+        for cell, average in cell_averages(manifest.seed_cells(), manifest.tasks, root)
+        if average.value is not None and not average.partial
+    }
 
 
 def reference_comparisons(root=None) -> list[tuple[str, float, float, float]]:
@@ -62,7 +75,7 @@ def test_paper_results_match_reported_numbers():
 
 def test_the_comparison_finds_stored_llm2vec_cells(tmp_path):
     """The machinery itself: a stored paper-preset LLM2Vec run is compared with the model card."""
-    from reproduce.reference import llm2vec_reported
+    from reproduce.reported import llm2vec_reported
 
     tasks = TASK_SETS[PAPER.task_set].tasks
     reported = llm2vec_reported(tasks, "mistral-7b")

@@ -11,7 +11,7 @@ import pytest
 from reproduce import runner
 from reproduce.__main__ import main
 from reproduce.compare import compare_spec
-from reproduce.grid import expand, manifest, unique_runs
+from reproduce.grid import expand, plan_manifest, unique_runs
 from reproduce.manifest import PRESET_ORDER, read_manifests, write_manifest
 from reproduce.methods import run_spec, scaled_steps
 from reproduce.presets import SCALE_PRESETS, get_preset, with_backbone
@@ -97,7 +97,7 @@ def test_smol_main_has_a_second_family_whose_cells_are_compares_runs(tmp_path):
         and SMOL.description_for("pooling-attention") == SMOL.description
     )
 
-    planned = manifest(get_spec("main"), SMOL, main)
+    planned = plan_manifest(get_spec("main"), SMOL, main)
     write_manifest(planned, tmp_path)
     (back,) = read_manifests("main", tmp_path)
     assert list(back.backbones) == list(back.labels) == ["smollm2", "gemma"]
@@ -154,9 +154,9 @@ def test_dry_run_with_add_items_prices_the_reevaluations(tmp_path, cache):
             [{"seconds": 0.5, "tokens": 64, "loss": 1.0}] * stage.steps for stage in item.run.model.stages
         ]
         store.save_train_log(steps)  # each stage's step time measured too
-    plain = runner.reproduce("table3", "tiny", root=tmp_path, dry_run=True)
+    plain = runner.run_output("table3", "tiny", root=tmp_path, dry_run=True)
     assert "8 complete, 0 to run; estimated 0.00 h" in plain and "to re-evaluate" not in plain
-    report = runner.reproduce("table3", "tiny", root=tmp_path, dry_run=True, runtime=Runtime(add_items=True))
+    report = runner.run_output("table3", "tiny", root=tmp_path, dry_run=True, runtime=Runtime(add_items=True))
     assert "8 complete, 0 to run, 1 to re-evaluate (--add-items)" in report
     minutes = {
         line.split()[0]: line
@@ -172,7 +172,7 @@ def test_complete_runs_are_never_recomputed(tmp_path, monkeypatch):
     for item in expand(get_spec("table3"), TINY):
         store_run(tmp_path, item.run, {task: 0.5 for task in tasks})
     monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("recomputed a finished run"))
-    report = runner.reproduce("table3", "tiny", root=tmp_path)
+    report = runner.run_output("table3", "tiny", root=tmp_path)
     assert "tables/table3.md" in report
     assert "| DD -> MD | **50.00** |" in (tmp_path / "tables" / "table3.md").read_text()
 
@@ -183,7 +183,7 @@ def test_unfinished_runs_resume_and_limit_caps_the_starts(tmp_path, monkeypatch)
     store_run(tmp_path, planned[0].run, {tasks[0]: 0.5}, complete=False)  # partial
     started = []
     monkeypatch.setattr(runner, "execute", lambda run, *a, **k: started.append(run.run_id))
-    runner.reproduce("table3", "tiny", root=tmp_path, limit=2)
+    runner.run_output("table3", "tiny", root=tmp_path, limit=2)
     assert started == [planned[0].run_id, planned[1].run_id]
 
 
@@ -192,7 +192,7 @@ def test_unknown_ids_and_options_fail_with_the_choices(capsys):
         main(["table4"])
     assert "invalid choice: 'table4'" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="unknown backbone 'llama-9000'"):
-        runner.reproduce("table3", "smol", backbone="llama-9000", dry_run=True)
+        runner.run_output("table3", "smol", backbone="llama-9000", dry_run=True)
 
 
 def test_seeds_add_runs_and_keep_seed_zero():
@@ -288,7 +288,7 @@ def test_a_dry_run_from_scratch_prices_each_shared_stage_once(tmp_path):
     seconds = runner.scratch_cost(runs, runner.measured_costs(tmp_path))
     stages = {run.model.stage_key(i): s.steps for run in runs for i, s in enumerate(run.model.stages)}
     assert seconds == pytest.approx(sum(stages.values()) * 1.0 + len(runs) * len(tasks) * 1.0)
-    report = runner.reproduce("table3", "tiny", root=tmp_path, dry_run=True, from_scratch=True)
+    report = runner.run_output("table3", "tiny", root=tmp_path, dry_run=True, from_scratch=True)
     assert (
         f"from scratch (no run stored, no stage cached) this plan would take {seconds / 3600:.2f} h" in report
     )

@@ -12,8 +12,8 @@ import pandas as pd
 from reproduce.claims import claims_markdown
 from reproduce.grid import expand
 from reproduce.presets import SCALE_PRESETS
-from reproduce.reference import ReferenceCell
 from reproduce.registry import REGISTRY, get_spec
+from reproduce.reported import ReferenceCell
 from reproduce.tables import score_table, to_latex, to_markdown
 from t2t.evaluation.tasks import TASK_SETS, task_category
 from tests.fakes import plan, store_run, write_outputs
@@ -267,9 +267,9 @@ def test_sweep_panels_do_not_zoom_a_flat_curve_into_a_trend():
         ],
         columns=["sweep", "role", "value", "score", "partial"],
     )
-    from reproduce.grid import manifest
+    from reproduce.grid import plan_manifest
 
-    figure = sweep_panels([(manifest(spec, TINY, expand(spec, TINY)), points)])
+    figure = sweep_panels([(plan_manifest(spec, TINY, expand(spec, TINY)), points)])
     for ax in figure.axes:
         low, high = ax.get_ylim()
         assert high - low >= MIN_SCORE_SPAN - 1e-9 and low < 65.70 and high > 65.75

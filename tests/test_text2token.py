@@ -10,11 +10,11 @@ import torch
 from t2t.backbones import LoraSpec, attach_lora, load_backbone
 from t2t.encoder import Embedder
 from t2t.loss import sparse_kl_divergence
-from t2t.objectives import DataDrivenObjective
 from t2t.pooling import PoolingSpec
 from t2t.runtime import Runtime
 from t2t.targets.model_derived import common_distribution, filter_ratio, model_derived_targets
 from t2t.targets.sparse import SparseTargets
+from t2t.text2token_objectives import DataDrivenObjective
 from t2t.training.loop import NonFiniteLoss
 from t2t.training.objective import StageContext
 from t2t.training.pipeline import build_model, stage_dir, trained_with

@@ -10,7 +10,7 @@ exchange one folder:
    4.44 reads (`baselines.parity.legacy`), and saves our outputs: hidden states, MNTP losses,
    mean-pooled embeddings, SimCSE losses and gradients (`baselines.parity.quantities`), plus
    `manifest.json` describing the cases.
-2. `python baselines/parity/reference.py --dir DIR` (a venv with llm2vec 0.2.3 and transformers
+2. `python baselines/parity/with_llm2vec.py --dir DIR` (a venv with llm2vec 0.2.3 and transformers
    4.44.2): loads the same folders into `LlamaBiModel`/`MistralBiModel`, `*BiForMNTP` and `LLM2Vec`,
    recomputes everything, prints a table of max abs differences and exits non-zero on a mismatch.
    It imports nothing from this repository.

@@ -11,7 +11,7 @@ BOS, and with a copy that prepends BOS) it writes:
     DIR/manifest.json      cases, texts, attention implementations, tolerance, versions
 
 Everything is computed under both `eager` and `sdpa` attention (the weights are the same: the tiny
-presets are seeded). The reference step (`baselines/parity/reference.py`) reads only these files.
+presets are seeded). The reference step (`baselines/parity/with_llm2vec.py`) reads only these files.
 
 Conventions. We right-pad (`Embedder`); `LLM2Vec.encode` left-pads with EOS. Both number positions
 0..seq-1 including pads, so a left-padded text sits at shifted positions: RoPE makes attention

@@ -9,6 +9,9 @@
 - **evaluation**: seconds per task for the same backbone, task and pooling, from the task files'
   `evaluation_time` (mteb's own timer), so a new task set is priced task by task.
 
+`estimate_text` words a plan's estimate; `scratch_cost` prices a plan from nothing (`--from-scratch`).
+The GPU-hour model of `paper` scale is `reproduce.perf.gpu_hours`.
+
 Only runs made on **this kind of machine** count: the same processor model, core count and GPUs
 (`run.json` `provenance.hardware`). Runs on this machine's class at another thread count (our smol
 runs used 1 thread each, two at a time) are taken as they are. Where a part of a run has no
@@ -123,6 +126,12 @@ def measured_costs(root: Path | None = None, hardware: dict[str, Any] | None = N
     return costs
 
 
+def task_names(task_set: str) -> tuple[str, ...]:
+    from t2t.evaluation.tasks import TASK_SETS
+
+    return TASK_SETS[task_set].tasks
+
+
 def evaluation_tokens(task_set: str, backbone: str, pooling, max_length: int) -> dict[str, int] | None:
     """`{task: tokens}` one evaluation of `task_set` encodes with `backbone`'s tokenizer and `pooling`
     (`t2t.evaluation.token_count`), or None where the tasks are not mirrored here (Hub sets are not
@@ -178,3 +187,41 @@ def tokens_text(runs) -> list[str]:
             f"{run.evaluation.task_set}): {shown} · total {sum(counts.values()):,}"
         )
     return lines
+
+
+def estimate_text(statuses) -> str:
+    """The plan's cost on this machine: measured-based hours, or which runs have no estimate."""
+    unknown = [s for s in statuses if s.estimate_s is None]
+    hours = sum(s.estimate_s or 0.0 for s in statuses) / 3600  # complete runs cost 0 unless redone
+    if not unknown:
+        return f"estimated {hours:.2f} h on this machine (from runs measured on this kind of machine)"
+    backbones = sorted({s.run.model.backbone for s in unknown})
+    known = f"estimated {hours:.2f} h for the others; " if len(unknown) < len(statuses) else ""
+    return (
+        f"{known}no estimate for {len(unknown)} run(s): nothing measured for {', '.join(backbones)} and "
+        "these tasks/stages on this kind of machine (reproduce/perf/costs.py)"
+    )
+
+
+def scratch_cost(runs, costs: MeasuredCosts) -> float | None:
+    """Seconds to compute every run of a plan here from nothing (no run stored, no stage cached),
+    each distinct stage once (runs share stages); None when any part has no measurement."""
+    seen, parts = set(), []
+    for run in runs:
+        stages = [s for i, s in enumerate(run.model.stages) if run.model.stage_key(i) not in seen]
+        seen.update(run.model.stage_key(i) for i in range(len(run.model.stages)))
+        parts.append(remaining_cost(run, stages, list(task_names(run.evaluation.task_set)), costs))
+    return None if any(part is None for part in parts) else float(sum(parts))
+
+
+def remaining_cost(run, stages, tasks: list[str], costs: MeasuredCosts) -> float | None:
+    """Seconds to train `stages` and evaluate `tasks` of `run` here, or None when any part has no
+    measurement on this kind of machine (`reproduce.perf.costs`)."""
+    backbone = run.model.backbone
+    parts = [
+        None if costs.step(backbone, stage) is None else stage.steps * costs.step(backbone, stage)
+        for stage in stages
+    ]
+    parts += [costs.setup(backbone, stage) for stage in stages]
+    parts += [costs.evaluation(backbone, task, run.model.pooling.mode) for task in tasks]
+    return None if any(part is None for part in parts) else float(sum(parts))

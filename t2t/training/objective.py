@@ -17,8 +17,8 @@ implementation. Two steps, each next to what it registers:
 
 Declared objectives:
 
-- `data-driven`   — Text2Token stage 1 (here; options `t2t.targets.options`, class `t2t.objectives`)
-- `model-derived` — Text2Token stage 2 (here; options `t2t.targets.options`, class `t2t.objectives`)
+- `data-driven`   — Text2Token stage 1 (here; options `t2t.targets.options`, class `t2t.text2token_objectives`)
+- `model-derived` — Text2Token stage 2 (here; options `t2t.targets.options`, class `t2t.text2token_objectives`)
 - `mntp`          — LLM2Vec masked next-token prediction (declared in `baselines.masking`, class in
   `baselines.mntp`)
 - `simcse`        — unsupervised SimCSE, dropout views + InfoNCE (`baselines.simcse`)
@@ -193,6 +193,6 @@ class ObjectiveModule(torch.nn.Module):
 
 
 # Text2Token's own stages (PAPER.md §1). Declared here so that every `StageSpec` can be validated
-# as soon as this module is imported; the classes register in `t2t.objectives`.
-declare_objective("data-driven", DataDrivenTargetConfig, module="t2t.objectives")
-declare_objective("model-derived", ModelDerivedConfig, module="t2t.objectives")
+# as soon as this module is imported; the classes register in `t2t.text2token_objectives`.
+declare_objective("data-driven", DataDrivenTargetConfig, module="t2t.text2token_objectives")
+declare_objective("model-derived", ModelDerivedConfig, module="t2t.text2token_objectives")

@@ -1,6 +1,6 @@
 """Step 2 of the llm2vec parity check: recompute everything with llm2vec 0.2.3 and compare.
 
-    python baselines/parity/reference.py --dir DIR     # in a venv with llm2vec 0.2.3, transformers 4.44.2
+    python baselines/parity/with_llm2vec.py --dir DIR     # in a venv with llm2vec 0.2.3, transformers 4.44.2
 
 Reads what `python -m baselines.parity.ours --out DIR` wrote and, per case and attention
 implementation (eager, sdpa), checks against llm2vec's own classes:

@@ -80,6 +80,9 @@ class Embedder:
             `batch_size` texts (`token_budget_batches`). Short texts then share larger forward
             passes (fewer per-batch overheads, larger matrix products); a text longer than the
             budget gets a batch of its own. None: `batch_size` texts per batch.
+        long_batch_tokens: with `batch_size` texts per batch (`batch_tokens` None), cut the batches
+            of long texts (rows over `LONG_ROW_TOKENS`) at this many padded tokens
+            (`length_batches`); None: `batch_size` texts whatever their length.
     """
 
     def __init__(
@@ -96,6 +99,7 @@ class Embedder:
         cache: EmbeddingCache | None = None,
         devices: Sequence[str] | None = None,
         batch_tokens: int | None = None,
+        long_batch_tokens: int | None = None,
     ) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1 text per forward pass, got {batch_size}")
@@ -110,6 +114,7 @@ class Embedder:
         self.max_length = max_length
         self.batch_size = batch_size
         self.batch_tokens = batch_tokens
+        self.long_batch_tokens = long_batch_tokens
         self.normalize = normalize
         self.progress = progress
         self.cache = cache
@@ -149,7 +154,7 @@ class Embedder:
         lengths = [len(ids) for ids in self.tokenizer(unique, add_special_tokens=False).input_ids]
         order = np.argsort(lengths, kind="stable")[::-1]
         vectors = np.zeros((len(unique), self.dim), dtype=np.float32)
-        if self.batch_tokens is None:
+        if self.batch_tokens is None and self.long_batch_tokens is None:
             batches = [
                 order[first : first + self.batch_size] for first in range(0, len(unique), self.batch_size)
             ]
@@ -159,7 +164,10 @@ class Embedder:
             )
             copies = pooling_mode(self.pooling.mode).text_copies  # an echo prompt holds each text twice
             rows = [min(copies * lengths[i] + overhead, self.max_length) for i in order]
-            batches = token_budget_batches(order, rows, self.batch_tokens, self.batch_size)
+            if self.batch_tokens is not None:
+                batches = token_budget_batches(order, rows, self.batch_tokens, self.batch_size)
+            else:
+                batches = length_batches(order, rows, self.batch_size, self.long_batch_tokens)
         start = time.perf_counter()
         tokens = 0
         bar = tqdm(total=len(unique), desc="encode", unit="text", disable=not self.progress, leave=False)
@@ -208,6 +216,32 @@ def token_budget_batches(
     batches, first = [], 0
     while first < len(order):
         take = max(1, min(cap, budget // max(rows[first], 1)))
+        batches.append(np.asarray(order[first : first + take]))
+        first += take
+    return batches
+
+
+LONG_ROW_TOKENS = 128
+"""Rows (prompt included) above this many tokens count as long texts for `length_batches`."""
+
+
+def length_batches(
+    order: Sequence[int], rows: Sequence[int], size: int, long_tokens: int
+) -> list[np.ndarray]:
+    """`size` texts per batch, longest first, except that a batch whose longest row is over
+    `LONG_ROW_TOKENS` tokens holds at most `long_tokens` padded tokens (texts × that row).
+
+    Why: on CPUs a forward pass slows down per token once a batch's activations outgrow the caches.
+    SmolLM2-135M in bf16 on one thread encodes SciFact abstracts (327 tokens each on average) at
+    ~430 tokens/s in batches of 32 (~10k tokens a batch) and ~590 tokens/s in batches of 1-2k
+    tokens, STS sentences (22 tokens, ~800 a batch of 32) at ~590 (`reproduce.perf.benchmark`, long texts;
+    our measurement). Short texts keep their 32 per batch: every batch of the `offline` set's tasks
+    (longest rows 122 tokens with SmolLM2's tokenizer, 119 with Gemma-3's) is what it was, so stored
+    runs re-evaluate bit for bit; a batch's composition changes its embeddings by float rounding.
+    """
+    batches, first = [], 0
+    while first < len(order):
+        take = size if rows[first] <= LONG_ROW_TOKENS else max(1, min(size, long_tokens // rows[first]))
         batches.append(np.asarray(order[first : first + take]))
         first += take
     return batches

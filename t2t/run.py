@@ -49,7 +49,7 @@ class EvalSpec(Config):
     """What to evaluate on.
 
     Attributes:
-        task_set: `offline-lite`, `offline` or `mteb-eng-v2` (`t2t.evaluation.tasks`).
+        task_set: `offline-lite`, `offline`, `offline-balanced` or `mteb-eng-v2` (`t2t.evaluation.tasks`).
         max_length: token budget per text at evaluation, prompt included. The paper says 512-1024
             and the authors' code defaults to 1024; 512 is our default (MTEB STS/classification texts
             are far shorter; raise it for retrieval at paper scale).

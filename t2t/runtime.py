@@ -38,6 +38,10 @@ class Runtime:
             forward pass while texts × the longest row stays within it (`Embedder(batch_tokens=...)`);
             short sentences then run in larger batches. None: `eval_batch_size` texts per batch.
             The embeddings are the same up to float rounding (a test).
+        eval_long_batch_tokens: with `eval_batch_size` texts per batch, cut the batches of long texts
+            (over 128 tokens, such as retrieval documents) at this many padded tokens
+            (`t2t.encoder.length_batches`): on CPUs they encode ~35% faster than in batches of 32, as
+            fast per token as STS sentences. Short texts' batches are unchanged. None: no cut.
         progress: progress bars.
         on_stale: what to do with a stored result (run or cached stage) whose recorded inputs
             (data files, weights: `t2t.fingerprint`) differ from today's: `error` (default) stops
@@ -67,6 +71,7 @@ class Runtime:
     checkpoint_above_gb: float | None = 6.0
     eval_batch_size: int = 32
     eval_batch_tokens: int | None = None
+    eval_long_batch_tokens: int | None = 2048
     progress: bool = True
     on_stale: Literal["error", "recompute", "accept"] = "error"
     add_items: bool = False
@@ -82,6 +87,10 @@ class Runtime:
             raise ValueError(f"eval_batch_size must be >= 1, got {self.eval_batch_size}")
         if self.eval_batch_tokens is not None and self.eval_batch_tokens < 1:
             raise ValueError(f"eval_batch_tokens must be >= 1 or None, got {self.eval_batch_tokens}")
+        if self.eval_long_batch_tokens is not None and self.eval_long_batch_tokens < 1:
+            raise ValueError(
+                f"eval_long_batch_tokens must be >= 1 or None, got {self.eval_long_batch_tokens}"
+            )
         if self.on_stale not in ("error", "recompute", "accept"):
             raise ValueError(f"on_stale must be error, recompute or accept, got {self.on_stale!r}")
         if self.checkpoint_above_gb is not None and not self.checkpoint_above_gb > 0:
@@ -98,9 +107,14 @@ class Runtime:
         return self.autocast_dtype()
 
     def eval_batching(self) -> dict[str, int | None]:
-        """`Embedder` batching arguments: a token budget (no separate cap on texts), else texts."""
+        """`Embedder` batching arguments: a token budget (no separate cap on texts), else texts (long
+        texts' batches cut at `eval_long_batch_tokens`)."""
         if self.eval_batch_tokens is None:
-            return {"batch_size": self.eval_batch_size, "batch_tokens": None}
+            return {
+                "batch_size": self.eval_batch_size,
+                "batch_tokens": None,
+                "long_batch_tokens": self.eval_long_batch_tokens,
+            }
         return {"batch_size": self.eval_batch_tokens, "batch_tokens": self.eval_batch_tokens}
 
     def encoding_devices(self) -> list[str] | None:

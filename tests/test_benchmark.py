@@ -9,13 +9,16 @@ import pytest
 import torch
 
 from reproduce.perf.benchmark import (
+    bench_item_scores,
     cosines,
     free_encoder,
     op_category,
     step_profile,
+    synthetic_records,
     useful_flops_per_token,
 )
 from t2t.backbones import load_backbone
+from t2t.evaluation.item_scores import SCORERS, scorer
 from t2t.training.loop import STEP_RANGE
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -93,3 +96,13 @@ def test_cosines_are_row_by_row():
     a = np.array([[1.0, 0.0], [1.0, 1.0]])
     np.testing.assert_allclose(cosines(a, 3 * a), [1.0, 1.0])
     np.testing.assert_allclose(cosines(a, np.array([[0.0, 1.0], [1.0, 1.0]])), [0.0, 1.0], atol=1e-12)
+
+
+def test_item_scoring_benchmark_covers_every_type_at_real_sizes():
+    records = synthetic_records(np.random.default_rng(0))
+    assert {label.split()[0] for label in records} == set(SCORERS)
+    for label, (record, n) in records.items():
+        assert len(record["gold"]) == n
+        assert 0 < scorer(label.split()[0]).score(record) <= 1 or label.startswith("Summarization")
+    rows = bench_item_scores(resamples=3)
+    assert [row["record"] for row in rows] == list(records) and all(row["seconds"] >= 0 for row in rows)

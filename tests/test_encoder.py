@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from t2t.backbones import load_backbone
-from t2t.encoder import Embedder, text_encoder, token_budget_batches
+from t2t.encoder import LONG_ROW_TOKENS, Embedder, length_batches, text_encoder, token_budget_batches
 from t2t.pooling import PoolingSpec
 
 TEXTS = ["A man plays a guitar.", "Dogs.", "A very long sentence about the weather in Paris today.", "Dogs."]
@@ -39,6 +39,38 @@ def test_token_budget_batches_respect_the_budget_and_cap():
     assert [b.tolist() for b in batches] == [[100], [101, 102], [103, 104, 105, 106], [107, 108]]
     assert all(len(b) * rows[order.index(b[0])] <= 60 for b in batches)
     assert [b.tolist() for b in token_budget_batches(order[:1], [500], budget=60, cap=4)] == [[100]]
+
+
+def test_length_batches_cut_only_long_texts():
+    short = [LONG_ROW_TOKENS, 100, 90, 50, 40, 30, 20, 10, 5]  # rows, longest first: never cut
+    order = list(range(len(short)))
+    fixed = [order[i : i + 4] for i in range(0, len(order), 4)]
+    assert [b.tolist() for b in length_batches(order, short, size=4, long_tokens=300)] == fixed
+    rows = [512, 400, 300, 300, 200, 150, 129, 128, 60, 50, 40, 30, 20]
+    order = list(range(len(rows)))
+    batches = [b.tolist() for b in length_batches(order, rows, size=4, long_tokens=600)]
+    assert batches == [[0], [1], [2, 3], [4, 5, 6], [7, 8, 9, 10], [11, 12]]
+    assert all(len(b) * rows[b[0]] <= 600 for b in batches if rows[b[0]] > LONG_ROW_TOKENS and len(b) > 1)
+
+
+def test_long_text_batches_give_the_same_embeddings(tiny):
+    model, tokenizer = tiny
+    texts = [f"Document {i}: " + "a long abstract about cells " * (10 + 7 * (i % 9)) for i in range(24)]
+    texts += [f"Sentence {i} is short." for i in range(16)]
+    plain = Embedder(
+        model, tokenizer, PoolingSpec(mode="last"), batch_size=8, dtype=torch.float32, progress=False
+    )
+    cut = Embedder(
+        model,
+        tokenizer,
+        PoolingSpec(mode="last"),
+        batch_size=8,
+        long_batch_tokens=400,
+        dtype=torch.float32,
+        progress=False,
+    )
+    np.testing.assert_allclose(cut.embed(texts), plain.embed(texts), rtol=1e-4, atol=1e-5)
+    assert cut.throughput.tokens == plain.throughput.tokens > 24 * LONG_ROW_TOKENS
 
 
 @pytest.mark.parametrize("mode", ["last", "mean"])

@@ -275,6 +275,8 @@ def test_runtime_and_embedder_refuse_zero_batches():
 
     with pytest.raises(ValueError, match="eval_batch_size must be >= 1"):
         Runtime(eval_batch_size=0)
+    with pytest.raises(ValueError, match="eval_long_batch_tokens must be >= 1 or None"):
+        Runtime(eval_long_batch_tokens=0)
     model, tokenizer = load_backbone("tiny-llama")
     with pytest.raises(ValueError, match="batch_size must be >= 1"):
         Embedder(model, tokenizer, PoolingSpec(), batch_size=0)

@@ -27,6 +27,13 @@ Machines are shared and noisy, so everything is measured in one run and reported
    besides encoding (an encoder whose vectors cost nothing), for comparison with a run's encoding time.
 6. **Profile** (`--profile`): one stage of each kind under the torch profiler, its step time split
    by op category (matmul, elementwise, copies, attention, loss, optimizer, framework, Python).
+7. **Long texts**: the same `Embedder` (last pooling, max 512 tokens) on `--long-texts` STSBenchmark
+   sentences and as many SciFact abstracts (~15x longer), interleaved, best of `--repeats`: tokens/s
+   of each, from the data root. Two batchings: evaluation's default (`Runtime.eval_batching`:
+   `--batch-size` texts, long texts' batches cut at 2,048 tokens) and `--batch-size` texts whatever
+   their length (before the cut).
+8. **Item scoring**: seconds of `t2t.evaluation.item_scores`' vectorised resamples per task type
+   (`--resamples`, default 10,000) on synthetic records of the real sizes (what tables' intervals cost).
 
 Writes `results/benchmarks/benchmark-<backbone>.json`.
 """
@@ -209,6 +216,131 @@ def bench_llm2vec_encoding(
 def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """The cosine similarity of each row of `a` with the same row of `b`."""
     return (a * b).sum(1) / (np.linalg.norm(a, axis=1) * np.linalg.norm(b, axis=1))
+
+
+def long_and_short_texts(count: int, seed: int = 0) -> tuple[list[str], list[str]] | None:
+    """`count` distinct STSBenchmark test sentences and `count` SciFact abstracts (`title text`, as
+    mteb hands documents to the encoder), both a seeded random draw; None without the data root."""
+    from t2t.evaluation.offline import offline_available, offline_task
+    from t2t.evaluation.token_count import encoded_texts
+    from t2t.paths import data_root
+
+    root = data_root()
+    if not (offline_available("STSBenchmark", root) and offline_available("SciFact", root)):
+        print(f"  long texts: skipped (STSBenchmark and SciFact not under the data root {root})", flush=True)
+        return None
+    rng = np.random.default_rng(seed)
+    short = encoded_texts(offline_task("STSBenchmark", root))
+    long = encoded_texts(offline_task("SciFact", root))[300:]  # after the 300 claims: the abstracts
+    return tuple(
+        [texts[i] for i in rng.choice(len(texts), min(count, len(texts)), replace=False)]
+        for texts in (short, long)
+    )
+
+
+def bench_long_texts(backbone: str, count: int, batch_size: int, repeats: int) -> dict | None:
+    """Tokens/s of our `Embedder` (last pooling, max 512 tokens) on short STS sentences and on long
+    SciFact abstracts, with evaluation's default batching and with `batch_size` texts per batch; the
+    two kinds interleaved and the best of `repeats` taken, so that a busy machine slows both alike."""
+    from t2t.backbones import load_backbone
+    from t2t.encoder import Embedder
+    from t2t.pooling import PoolingSpec
+    from t2t.runtime import Runtime
+
+    texts = long_and_short_texts(count)
+    if texts is None:
+        return None
+    model, tokenizer = load_backbone(backbone, dtype=torch.bfloat16)
+    spec = PoolingSpec(mode="last")
+    batchings = {
+        "default": Runtime(eval_batch_size=batch_size).eval_batching(),
+        "texts": {"batch_size": batch_size},
+    }
+    embedders = {
+        label: Embedder(model, tokenizer, spec, max_length=512, progress=False, **batching)
+        for label, batching in batchings.items()
+    }
+    best = {(label, kind): 0.0 for label in batchings for kind in ("short", "long")}
+    row: dict = {"texts": count}
+    for _ in range(repeats):  # every batching and kind once per round: a busy machine slows all alike
+        for label, embedder in embedders.items():
+            for kind, chosen in zip(("short", "long"), texts, strict=True):
+                before_tokens, before_seconds = embedder.throughput.tokens, embedder.throughput.seconds
+                embedder.embed(chosen)
+                tokens = embedder.throughput.tokens - before_tokens
+                rate = tokens / (embedder.throughput.seconds - before_seconds)
+                best[label, kind] = max(best[label, kind], rate)
+                row[f"{kind}_tokens_per_text"] = tokens / len(chosen)
+    for label in batchings:
+        short, long = best[label, "short"], best[label, "long"]
+        row.update({f"short_tokens_per_s_{label}": short, f"long_tokens_per_s_{label}": long})
+        row[f"long_vs_short_{label}"] = long / short
+        print(
+            f"  encode long texts [{label}]: STS sentences {short:.0f} tok/s "
+            f"({row['short_tokens_per_text']:.0f} tokens/text), SciFact abstracts {long:.0f} tok/s "
+            f"({row['long_tokens_per_text']:.0f} tokens/text): long/short {long / short:.2f}",
+            flush=True,
+        )
+    return row
+
+
+def synthetic_records(rng: np.random.Generator) -> dict[str, tuple[dict, int]]:
+    """One record per task type at the sizes of the offline tasks (`offline-balanced` and SICK-R):
+    `{label: (record, items)}`, with the ties real scores have (STS gold scores, tied similarities)."""
+    records: dict[str, tuple[dict, int]] = {}
+    for n in (1379, 9927):  # STSBenchmark, SICK-R
+        gold = rng.integers(0, 26, n) / 5
+        records[f"STS n={n}"] = (
+            {"gold": gold.tolist(), "predicted": (gold + rng.normal(0, 2, n)).tolist()},
+            n,
+        )
+    gold = rng.integers(0, 77, 3080)  # Banking77, 10 experiments
+    predicted = [
+        np.where(rng.random(3080) < 0.7, gold, rng.integers(0, 77, 3080)).tolist() for _ in range(10)
+    ]
+    records["Classification n=3080 x10"] = ({"gold": gold.tolist(), "predicted": predicted}, 3080)
+    records["Retrieval n=300"] = ({"gold": [{}] * 300, "ndcg_at_10": rng.random(300).tolist()}, 300)
+    for n in (3000, 9334):  # TwitterURLCorpus-testpart-lite and -testpart
+        labels = (rng.random(n) < 0.2).astype(int)
+        scores = {
+            k: (labels + rng.normal(0, 1, n)).tolist()
+            for k in ("cosine_scores", "dot_scores", "euclidean_distances", "manhattan_distances")
+        }
+        scores["similarity_scores"] = scores["cosine_scores"]
+        records[f"PairClassification n={n}"] = ({"gold": labels.tolist(), "predicted": scores}, n)
+    human = [rng.integers(1, 6, 16).tolist() for _ in range(100)]
+    records["Summarization n=100"] = (
+        {"gold": human, "predicted": [rng.random(16).tolist() for _ in human]},
+        100,
+    )
+    n, labels = 2381, rng.integers(0, 20, 2381)  # TwentyNewsgroupsClustering-bydate-test
+    seen, clusters = [], []
+    for _ in range(10):  # experiments: 16,384 draws each, clusters agreeing with labels half the time
+        drawn = np.bincount(rng.integers(0, n, 16384), minlength=n)
+        cluster = np.where(rng.random(n) < 0.5, labels, rng.integers(0, 20, n))
+        cluster[drawn == 0] = -1
+        seen.append(drawn.tolist())
+        clusters.append(cluster.tolist())
+    record = {"gold": [[int(x)] for x in labels], "levels": [0] * 10, "predicted": clusters, "counts": seen}
+    records["Clustering n=2381 x10"] = (record, n)
+    return records
+
+
+def bench_item_scores(resamples: int, seed: int = 0) -> list[dict]:
+    """Seconds to score `resamples` bootstrap resamples of one record per task type (`synthetic_records`)."""
+    from t2t.evaluation.item_scores import scorer
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for label, (record, n) in synthetic_records(rng).items():
+        draw = rng.integers(0, n, size=(resamples, n))
+        start = time.perf_counter()
+        scorer(label.split()[0]).resampled(record, draw)
+        rows.append({"record": label, "resamples": resamples, "seconds": time.perf_counter() - start})
+        print(
+            f"  item scores {label:32s}: {rows[-1]['seconds']:5.2f} s for {resamples:,} resamples", flush=True
+        )
+    return rows
 
 
 SCORED_TASKS = ("AmazonCounterfactualClassification", "Banking77Classification")
@@ -490,6 +622,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--backbone", default="smollm2-135m")
     parser.add_argument("--preset", default="smol", help="whose stage settings to train with")
     parser.add_argument("--texts", type=integer(minimum=2), default=512)
+    parser.add_argument(
+        "--long-texts", type=integer(minimum=1), default=200, help="STS sentences and SciFact abstracts each"
+    )
+    parser.add_argument("--resamples", type=integer(minimum=1), default=10_000, help="item-scoring benchmark")
     parser.add_argument("--batch-size", type=integer(minimum=1), default=32)
     parser.add_argument("--repeats", type=integer(minimum=1), default=2)
     parser.add_argument(
@@ -546,7 +682,13 @@ def main(argv: list[str] | None = None) -> None:
                     row, "[mean, bidirectional]", "llm2vec LLM2Vec.encode bf16", "llm2vec", params, gemm
                 )
             )
+    long_texts = (
+        None
+        if args.skip_encoding
+        else bench_long_texts(args.backbone, args.long_texts, args.batch_size, args.repeats)
+    )
     scoring = [] if args.skip_encoding else bench_scoring()
+    item_scoring = bench_item_scores(args.resamples)
     training = bench_training(args.backbone, args.preset, args.kinds, args.paths, args.steps)
     for row in training:
         if "failed" in row:
@@ -586,6 +728,8 @@ def main(argv: list[str] | None = None) -> None:
         "training": training,
         "profiles": profiles,
         "scoring": scoring,
+        "long_texts": long_texts,
+        "item_scoring": item_scoring,
     }
     path = results_root() / "benchmarks" / f"benchmark-{args.backbone.replace('/', '_')}.json"
     atomic_write_json(path, report)

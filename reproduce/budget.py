@@ -161,7 +161,8 @@ def curve_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
     at = {(p.row, p.role, p.factor): p for p in points}
     columns = [MEAN_TASK_TYPE, *BUDGET_COLUMNS]
     rows = []
-    for label, _ in manifest.rows:
+    planned = {cell.row for cell in manifest.cells}  # a row planned on no backbone here is left out
+    for label in (label for label, _ in manifest.rows if label in planned):
         for factor in manifest.sweeps[0].values:
             cells = []
             for role in manifest.labels:

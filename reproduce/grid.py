@@ -32,7 +32,7 @@ def expand(spec: OutputSpec, preset: ScalePreset, seeds: int = 1) -> list[Manife
     cells = []
     for row, sweep, value in spec.points(preset):
         for role, backbone in preset.backbones_for(spec.id).items():
-            if row.backbones and backbone not in row.backbones:
+            if not row.plans_on(backbone):
                 continue
             for seed in range(seeds):
                 run = run_spec(row.method, preset, backbone, row.params, seed=seed)

@@ -349,14 +349,18 @@ def _local_weights(preset: BackbonePreset) -> str:
 
 
 def load_tokenizer(backbone: str):
-    """The tokenizer of a backbone, with a pad token (EOS when the tokenizer has none)."""
+    """The tokenizer of a backbone, with a pad token (EOS when the tokenizer has none).
+
+    A GGUF preset's comes from its tokenizer-only folder (the files `converted_gguf` copies), so
+    counting tokens for a plan never de-quantises weights.
+    """
     preset = resolve_preset(backbone)
     if preset.source == "tiny":
         path = smollm2_tokenizer_dir()
     elif preset.source == "shape":
         path = resized_bpe_dir(preset.config["vocab_size"])
     elif preset.source == "gguf":
-        path = converted_gguf(preset.name)
+        path = gguf_tokenizer_dir(preset.name)  # the same files `converted_gguf` copies, without the weights
     else:
         path = _local_weights(preset)
     tokenizer = AutoTokenizer.from_pretrained(path)

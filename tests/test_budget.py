@@ -31,17 +31,24 @@ def _tokens() -> dict[tuple[str, float], int]:
     simcse = token_flops("simcse", shape)
     return {("Text2Token", 1.0): t2t, ("Text2Token", 2.0): 4 * t2t,
             ("SimCSE, last + causal", 1.0): round(t2t_flops / 3 / simcse),
-            ("SimCSE, last + causal", 2.0): round(3 * t2t_flops / simcse)}  # fmt: skip
+            ("SimCSE, last + causal", 2.0): round(3 * t2t_flops / simcse),
+          ("LLM2Vec, mean + bidirectional", 1.0): 2 * t2t, ("LLM2Vec, mean + bidirectional", 2.0): 4 * t2t}  # fmt: skip
 
 
 SCORES = {("Text2Token", 1.0): 0.60, ("Text2Token", 2.0): 0.62,
-          ("SimCSE, last + causal", 1.0): 0.50, ("SimCSE, last + causal", 2.0): 0.58}  # fmt: skip
+          ("SimCSE, last + causal", 1.0): 0.50, ("SimCSE, last + causal", 2.0): 0.58,
+          ("LLM2Vec, mean + bidirectional", 1.0): 0.55, ("LLM2Vec, mean + bidirectional", 2.0): 0.57}  # fmt: skip
 
 
 def _store(root):
     tokens = _tokens()
     planned = expand(get_spec("budget"), TINY)
-    assert {item.row for item in planned} == {"Text2Token", "SimCSE, last + causal"}  # LLM2Vec: smol only
+    # LLM2Vec's last + causal row is SmolLM2-135M's best cell only: no tiny backbone plans it
+    assert {item.row for item in planned} == {
+        "Text2Token",
+        "SimCSE, last + causal",
+        "LLM2Vec, mean + bidirectional",
+    }
     for number, item in enumerate(planned):
         key = (item.row, item.value)
         store = store_run(
@@ -65,6 +72,7 @@ def test_budget_curves_table_figure_and_equal_flops_claim(tmp_path):
     _store(tmp_path)
     table = (tmp_path / "tables" / "budget.md").read_text()
     assert "| Text2Token × 1 |" in table and "| SimCSE, last + causal × 2 |" in table
+    assert "| LLM2Vec, mean + bidirectional × 2 |" in table and "LLM2Vec, last + causal" not in table
     assert (tmp_path / "figures" / "budget.png").is_file()
     [manifest] = read_manifests("budget", tmp_path)
     points = {(p.row, p.role, p.factor): p for p in curve_points(manifest, tmp_path)}

@@ -42,7 +42,8 @@ def test_every_table_and_figure_is_written(tiny_results):
         for line in rows:
             cells = [c.strip() for c in line.strip("|").split("|")[1:]]
             number = r"\**-?\d+\.\d+( ± \d+\.\d+)?\**"  # new runs keep item outputs: cells carry ±
-            assert all(re.fullmatch(rf"{number}|PC\d+", c) for c in cells), f"{spec.id}: {line}"
+            budget = r"\d{1,3}(,\d{3})*|\d(\.\d)?e[+-]\d+|\d+\.\d min"  # steps, tokens, FLOPs, time
+            assert all(re.fullmatch(rf"{number}|PC\d+|{budget}", c) for c in cells), f"{spec.id}: {line}"
     for figure in ("figure5", "spectrum"):
         assert (tiny_results / "figures" / f"{figure}.png").stat().st_size > 5_000
 
@@ -71,6 +72,12 @@ def test_claims_give_every_claim_a_verdict(tiny_results):
     section = text.split("## preset tiny")[1]
     for claim in CLAIMS:
         line = next(x for x in section.splitlines() if x.startswith(f"| {claim.text}"))
+        if claim.id == "equal-flops" and "| not measured |" in line:
+            # tiny models: the LM head dominates Text2Token's FLOPs (a 49k vocabulary on 64 dims),
+            # so its curve lies far beyond SimCSE's and no budget can be matched; it must say so
+            points = line.split("|")[-2].split("<br>")
+            assert points and all("outside SimCSE's measured FLOPs" in p for p in points), line
+            continue
         assert re.search(r"\| (holds|fails|inconclusive) \|", line), line  # everything is measured at tiny
         if claim.id != "first-component":  # a score comparison: decided by an interval, not a point
             assert "no interval" not in line and "resamples)" in line, line

@@ -20,9 +20,12 @@ def tokenizer(make_cache):
 
 
 def test_count_tokens_is_what_the_encoder_feeds_the_model(tokenizer):
-    """The tokens `t2t.pooling.tokenize` gives each text (the Embedder's count), prompt and cut included."""
+    """The tokens `t2t.pooling.tokenize` gives each text (the Embedder's count), prompt and cut
+    included, for every pooling mode (an echo prompt holds its text twice)."""
     texts = ["A man is playing a guitar.", " ".join(["word"] * 2000), ""]
-    for mode in ("last", "mean"):
+    import baselines.registration  # noqa: F401  (registers the training-free modes)
+
+    for mode in ("last", "mean", "echo", "token-prepending"):
         spec = PoolingSpec(mode=mode)
         for max_length in (64, 512):
             expected = sum(

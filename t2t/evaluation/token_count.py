@@ -39,7 +39,7 @@ from mteb.abstasks.text.summarization import AbsTaskSummarization
 
 from t2t.evaluation.offline import subset_datasets
 from t2t.evaluation.replay import classification_training_rows, clustering_draws
-from t2t.pooling import PoolingSpec, format_texts
+from t2t.pooling import PoolingSpec, tokenize
 
 PROMPT_EOL_LAST = PoolingSpec(mode="last")
 """The default pooling counted: last-token pooling with the PromptEOL template (the paper's)."""
@@ -85,11 +85,20 @@ def encoded_texts(task: AbsTask) -> list[str]:
     return list(dict.fromkeys(texts))
 
 
-def count_tokens(texts: Sequence[str], tokenizer, pooling: PoolingSpec, max_length: int = 512) -> int:
-    """Tokens of `texts` as the encoder feeds them: formatted for `pooling`, truncated at `max_length`."""
-    formatted = format_texts(texts, tokenizer, pooling, max_length)
-    ids = tokenizer(formatted, truncation=True, max_length=max_length).input_ids
-    return sum(max(len(row), 1) for row in ids)  # an empty text still costs one token (t2t.pooling)
+def count_tokens(
+    texts: Sequence[str], tokenizer, pooling: PoolingSpec, max_length: int = 512, chunk: int = 256
+) -> int:
+    """Tokens of `texts` as the encoder feeds them: the rows `t2t.pooling.tokenize` builds for
+    `pooling` (any registered mode: a PromptEOL template, an echo prompt's two copies, ...), counted
+    by their attention masks, so padding is not counted and an empty text costs its one token.
+
+    Texts go through in chunks of `chunk`, sorted by length, to keep the padded batches small.
+    """
+    ordered = sorted(texts, key=len)
+    return sum(
+        int(tokenize(ordered[i : i + chunk], tokenizer, pooling, max_length)["attention_mask"].sum())
+        for i in range(0, len(ordered), chunk)
+    )
 
 
 def evaluation_tokens(

@@ -37,6 +37,29 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    """Tests run torch on one thread: tiny models run fastest so, and it keeps a test's speed from
+    depending on which test ran before it. Tests of real-size models ask for `all_cores`."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def all_cores():
+    """torch on every core of the machine for this test (real-size models: MiniLM parity, paper shapes)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(os.cpu_count() or 1)
+    yield
+    torch.set_num_threads(threads)
+
+
 @pytest.fixture(scope="session")
 def tokenizer_cache(tmp_path_factory) -> Path:
     """The tiny presets' tokenizer, converted once per session into a cache root of its own."""

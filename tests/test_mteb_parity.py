@@ -159,6 +159,7 @@ def test_every_reference_row_is_evaluated_or_listed():
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("all_cores")
 def test_minilm_reproduces_mteb_on_the_offline_set(capsys):
     """The nine `offline` tasks, SummEvalSummarization.v2, and the partial copies' sanity ranges."""
     reference, root = references(), paths.data_root()
@@ -171,9 +172,10 @@ def test_minilm_reproduces_mteb_on_the_offline_set(capsys):
 
 
 @pytest.mark.slow
+@pytest.mark.usefixtures("all_cores")
 def test_minilm_reproduces_mteb_on_scifact(capsys):
     """SciFact on its whole corpus: 5,183 abstracts, 1.25M MiniLM tokens (cut at 256): about 7 minutes
-    of one CPU thread (425 s measured), so it is a test of its own that CI can schedule apart."""
+    of one CPU thread (425 s measured), less on every core, so it is a test of its own."""
     reference = references()
     scores, wall = minilm_scores([offline_task("SciFact", paths.data_root())])
     assert set(scores) == {"SciFact"}

@@ -79,6 +79,7 @@ def reuse_one_model(monkeypatch):
 
 @pytest.mark.slow
 @pytest.mark.needs_data
+@pytest.mark.usefixtures("all_cores")
 @pytest.mark.parametrize(
     ("paper", "kinds"),
     [

@@ -120,6 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
         "get intervals; rebuilds models from cached stages (retrains where the cache is gone)",
     )
     parser.add_argument(
+        "--task-set",
+        help="evaluate the output on this task set (t2t/evaluation/tasks.py). Without it an output keeps the "
+        "task set its committed manifest records; this moves it (the runs' missing tasks are evaluated)",
+    )
+    parser.add_argument(
         "--drop-unplanned",
         action="store_true",
         help="re-plan the output from today's code: cells of its committed manifest that the code no longer "
@@ -204,6 +209,7 @@ def _run(args: argparse.Namespace) -> int:
                 limit=args.limit,
                 runtime=runtime,
                 drop=args.drop_unplanned,
+                task_set=args.task_set,
             )
         )
         return 0
@@ -248,6 +254,7 @@ def _run(args: argparse.Namespace) -> int:
                 executor=executor,
                 drop=args.drop_unplanned,
                 from_scratch=args.from_scratch,
+                task_set=args.task_set,
             )
         )
     grid_model = cost_model_for(get_preset(args.preset).name, gpu)

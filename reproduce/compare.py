@@ -57,10 +57,13 @@ def compare(
     runtime: Runtime | None = None,
     root: Path | None = None,
     drop: bool = False,
+    task_set: str | None = None,
 ) -> str:
     resolve_preset(backbone)  # fail early with the list of presets on a typo
     spec = compare_spec(backbone)
-    scale, planned = plan_spec(spec, with_backbone(get_preset(preset), backbone), None, root, drop=drop)
+    scale, planned = plan_spec(
+        spec, with_backbone(get_preset(preset), backbone), None, root, drop=drop, task_set=task_set
+    )
     return run_table_plan(
         spec, scale, planned, dry_run=dry_run, limit=limit, runtime=runtime, root=root, drop=drop
     )

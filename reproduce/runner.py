@@ -29,9 +29,10 @@ from reproduce.perf.costs import (
     tokens_text,
 )
 from reproduce.perf.gpu_hours import CostModel, cost_model_for, run_gpu_hours, summary
-from reproduce.presets import ScalePreset, get_preset, with_backbone
+from reproduce.presets import SCALE_PRESETS, ScalePreset, get_preset, with_backbone
 from reproduce.rebuild import rebuild
 from reproduce.registry import OutputSpec, get_spec
+from t2t.config import choose
 from t2t.errors import UserError, debug_requested
 from t2t.evaluation.tasks import TASK_SETS
 from t2t.fingerprint import is_mirror_vs_hub
@@ -154,6 +155,7 @@ def plan(
     root: Path | None = None,
     *,
     drop: bool = False,
+    task_set: str | None = None,
 ):
     """`(spec, scale, planned runs)` of an output at a preset.
 
@@ -161,22 +163,51 @@ def plan(
     its seeds (`seeds` None = the larger of the preset's and the manifest's), so re-running an output
     adds what is missing and never plans less than what is recorded. `drop` plans from the code
     alone (the manifest's extra cells are then dropped by `run_table_plan`).
+
+    The task set is part of the record too: an output committed on another task set than its
+    preset's today keeps that set (its table stays what it is) until `task_set` names the set to
+    move it to; the move evaluates the tasks its runs lack (`task_set_note` says so in the plan).
     """
     spec = get_spec(spec_id)
     scale = get_preset(preset)
     if backbone:
         scale = with_backbone(scale, backbone)
-    return spec, *plan_spec(spec, scale, seeds, root, drop=drop)
+    return spec, *plan_spec(spec, scale, seeds, root, drop=drop, task_set=task_set)
 
 
-def plan_spec(spec, scale: ScalePreset, seeds: int | None, root: Path | None, *, drop: bool = False):
+def plan_spec(
+    spec,
+    scale: ScalePreset,
+    seeds: int | None,
+    root: Path | None,
+    *,
+    drop: bool = False,
+    task_set: str | None = None,
+):
     """`(scale, planned runs)` of `spec`, widened to its committed manifest (see `plan`)."""
-    committed = None if drop else committed_manifest(spec.id, scale.name, root)
-    if committed is not None:
+    committed = committed_manifest(spec.id, scale.name, root)
+    if task_set is not None:
+        choose(TASK_SETS, task_set, "task set")  # an unknown name fails here, with the known ones
+        scale = scale.replace(task_set=task_set)
+    elif committed is not None and committed.task_set != scale.task_set:  # kept even by --drop-unplanned
+        scale = scale.replace(task_set=committed.task_set)
+    if committed is not None and not drop:
         columns = {**committed.backbones, **scale.backbones_for(spec.id)}
         scale = scale.replace(output_backbones={**scale.output_backbones, spec.id: columns})
         seeds = seeds or max(scale.seeds, committed.seeds)
     return scale, expand(spec, scale, seeds or scale.seeds)
+
+
+def task_set_note(spec, scale: ScalePreset) -> str:
+    """A line when the plan keeps an output's committed task set over its preset's (see `plan`)."""
+    default = SCALE_PRESETS.get(scale.name)
+    if default is None or default.task_set == scale.task_set:
+        return ""
+    return (
+        f"{spec.id} @ {scale.name} is recorded on the task set `{scale.task_set}` and stays on it; the preset's "
+        f"set is now `{default.task_set}`: `--task-set {default.task_set}` moves it (evaluates the tasks its runs "
+        "lack, retraining from cached stages or on each run's recorded path, then rebuilds its table)."
+    )
 
 
 def describe(
@@ -202,6 +233,8 @@ def describe(
         + (f", {len(redo)} to re-evaluate (--add-items)" if redo else "")
         + f"; {estimate_text(statuses)}",
     ]
+    if note := task_set_note(spec, preset):
+        lines.append(note)
     if gpu:
         lines.append(f"GPU estimate for all {len(statuses)} runs: {summary(gpu_hours.values(), gpu)}")
     if stored:
@@ -240,6 +273,7 @@ def run_output(
     executor: ExecutorSpec | None = None,
     drop: bool = False,
     from_scratch: bool = False,
+    task_set: str | None = None,
 ) -> str:
     """Run what `spec_id` needs at `preset` with training seeds 0..seeds-1 (or print the plan,
     with GPU-hours from `gpu` or, at `paper` scale, the default cost model), then rebuild its outputs.
@@ -247,7 +281,7 @@ def run_output(
     The plan covers everything the output's committed manifest names (`plan`); `drop` re-plans the
     output from the code alone, dropping cells the code no longer plans.
     """
-    spec, scale, planned = plan(spec_id, preset, backbone, seeds, root, drop=drop)
+    spec, scale, planned = plan(spec_id, preset, backbone, seeds, root, drop=drop, task_set=task_set)
     if spec.analysis:  # its cells are analyses of trained models, not scored runs
         return _analyse(spec, scale, planned, dry_run, limit, runtime, root, drop)
     return run_table_plan(

@@ -177,6 +177,36 @@ def test_complete_runs_are_never_recomputed(tmp_path, monkeypatch):
     assert "| DD -> MD | **50.00** |" in (tmp_path / "tables" / "table3.md").read_text()
 
 
+def test_a_committed_task_set_is_kept_until_an_explicit_move(tmp_path, monkeypatch, capsys):
+    """An output recorded on one task set stays on it when its preset's set changes (its table and
+    runs unchanged, the plan says how to move); `--task-set` moves it and evaluates what is missing."""
+    import dataclasses
+
+    lite = TASK_SETS["offline-lite"]
+    wider = dataclasses.replace(lite, name="lite-wider", tasks=(*lite.tasks, "STS12"), pool=lite.name)
+    monkeypatch.setitem(TASK_SETS, "lite-wider", wider)
+    for item in expand(get_spec("table3"), TINY):
+        store_run(tmp_path, item.run, {task: 0.5 for task in lite.tasks})
+    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("ran a run"))
+    runner.run_output("table3", "tiny", root=tmp_path)
+    before = {p: p.read_bytes() for p in sorted((tmp_path / "tables").glob("table3.*"))}
+    manifest = (tmp_path / "manifests" / "table3" / "tiny.json").read_bytes()
+    monkeypatch.setitem(SCALE_PRESETS, "tiny", TINY.replace(task_set="lite-wider"))  # the preset moves on
+
+    capsys.readouterr()
+    runner.run_output("table3", "tiny", root=tmp_path)
+    report = capsys.readouterr().out  # the plan is printed before the runs start
+    assert "recorded on the task set `offline-lite` and stays on it" in report
+    assert "`--task-set lite-wider` moves it" in report
+    assert {p: p.read_bytes() for p in before} == before
+    assert (tmp_path / "manifests" / "table3" / "tiny.json").read_bytes() == manifest
+
+    moved = runner.run_output("table3", "tiny", root=tmp_path, dry_run=True, task_set="lite-wider")
+    assert "stays on it" not in moved and "0 complete, 8 to run" in moved and "tasks 4/5" in moved
+    with pytest.raises(ConfigError, match="offline-lite"):
+        runner.run_output("table3", "tiny", root=tmp_path, dry_run=True, task_set="no-such-set")
+
+
 def test_unfinished_runs_resume_and_limit_caps_the_starts(tmp_path, monkeypatch):
     tasks = TASK_SETS[TINY.task_set].tasks
     planned = expand(get_spec("table3"), TINY)

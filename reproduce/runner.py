@@ -249,11 +249,14 @@ def describe(
             "claim; `--add-items` re-evaluates them (retraining stages no longer cached)."
         )
     lines += tokens_text(s.run for s in statuses if not s.complete or s.reevaluate)
-    lines.append(f"{'run id':<14}{'method':<12}{'status':<40}{'est.':>8}{'  GPU-h' if gpu else ''}  cells")
+    width = max([12, *(len(s.run.method) + 2 for s in statuses)])  # e.g. "token-prepending"
+    lines.append(
+        f"{'run id':<14}{'method':<{width}}{'status':<40}{'est.':>8}{'  GPU-h' if gpu else ''}  cells"
+    )
     for s in statuses:
         column = f"{gpu_hours[s.run.run_id].total:>7.2f}" if gpu else ""
         estimate = "      --" if s.estimate_s is None else f"{s.estimate_s / 60:>7.1f}m"
-        lines.append(f"{s.run.run_id:<14}{s.run.method:<12}{s.state:<40}{estimate}{column}  {s.label}")
+        lines.append(f"{s.run.run_id:<14}{s.run.method:<{width}}{s.state:<40}{estimate}{column}  {s.label}")
         if s.error and not s.complete:
             lines.append(f"{'':<14}  ! last attempt failed: {s.error[:200]}")
     return "\n".join(lines)

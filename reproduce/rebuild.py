@@ -1,6 +1,7 @@
 """Rewrite outputs, the claims and the index from manifests and stored files (no model, no torch).
 
-    rebuild(["table3"])     # after a run: its output, then claims.md and results/README.md
+    rebuild(["table3"])     # that output, then claims.md and results/README.md
+    rebuild_after("table3") # after a run: it, every other output that has a manifest, claims, index
     rebuild_all()           # `nox -s tables`: every output that has a manifest, compare tables too
 
 Each output is built whole before any of its files is written, and one that fails to build is
@@ -56,6 +57,13 @@ def rebuild(output_ids: Iterable[str], root: Path | None = None) -> str:
     if failed:
         raise RebuildFailed(f"{message}\nfailed to rebuild (previous files kept): " + "; ".join(failed))
     return message
+
+
+def rebuild_after(output: str, root: Path | None = None) -> str:
+    """After `output` ran: it, then every other output with a manifest (tables quote each other:
+    a cell is degenerate against main's zero-shot rows, claims compare across tables), then the
+    claims and the index, so no file is left describing the previous state of another."""
+    return rebuild([output, *(other for other in outputs(root) if other != output)], root)
 
 
 def rebuild_all(root: Path | None = None) -> str:

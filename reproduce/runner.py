@@ -30,7 +30,7 @@ from reproduce.perf.costs import (
 )
 from reproduce.perf.gpu_hours import CostModel, cost_model_for, run_gpu_hours, summary
 from reproduce.presets import SCALE_PRESETS, ScalePreset, get_preset, with_backbone
-from reproduce.rebuild import rebuild
+from reproduce.rebuild import rebuild_after
 from reproduce.registry import OutputSpec, get_spec
 from t2t.config import choose
 from t2t.errors import UserError, debug_requested
@@ -409,7 +409,7 @@ def run_table_plan(
             failures.append(f"run {status.run.run_id} ({status.label}): {error}")
             continue
         logger.info("[%d/%d] done in %.1f min", number, len(todo), (time.perf_counter() - started) / 60)
-    written = rebuild([spec.id], root)
+    written = rebuild_after(spec.id, root)
     if failures:
         raise RunsFailed(written, failures)
     return written
@@ -495,4 +495,4 @@ def _analyse(spec: OutputSpec, preset, planned, dry_run, limit, runtime, root, d
     for run, item in pending[: limit if limit is not None else None]:
         logger.info("analysis %s for %s [%s]", run.analysis, item.row, item.role)
         analyse(run, runtime or Runtime(), root=root)
-    return rebuild([spec.id], root)
+    return rebuild_after(spec.id, root)

@@ -207,6 +207,22 @@ def test_a_committed_task_set_is_kept_until_an_explicit_move(tmp_path, monkeypat
         runner.run_output("table3", "tiny", root=tmp_path, dry_run=True, task_set="no-such-set")
 
 
+def test_running_one_output_rewrites_every_other_from_the_same_state(tmp_path, monkeypatch):
+    """Tables quote each other (degenerate cells name main's rows, claims span tables), so a run of one
+    output rebuilds every output that has a manifest: none is left describing an earlier state."""
+    tasks = TASK_SETS[TINY.task_set].tasks
+    for output in ("table3", "targets"):
+        for item in expand(get_spec(output), TINY):
+            store_run(tmp_path, item.run, {task: 0.5 for task in tasks})
+    monkeypatch.setattr(runner, "execute", lambda *a, **k: pytest.fail("recomputed a finished run"))
+    runner.run_output("targets", "tiny", root=tmp_path)
+    targets = (tmp_path / "tables" / "targets.md").read_bytes()
+    (tmp_path / "tables" / "targets.md").write_text("stale")
+    report = runner.run_output("table3", "tiny", root=tmp_path)
+    assert "tables/targets.md" in report
+    assert (tmp_path / "tables" / "targets.md").read_bytes() == targets
+
+
 def test_unfinished_runs_resume_and_limit_caps_the_starts(tmp_path, monkeypatch):
     tasks = TASK_SETS[TINY.task_set].tasks
     planned = expand(get_spec("table3"), TINY)

@@ -29,11 +29,7 @@ NON_PRESET = "Qwen/Qwen2.5-0.5B-Instruct"
 
 @pytest.fixture(scope="module")
 def tiny():
-    """The tiny model, run single-threaded for this module only (later tests keep every core)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield load_backbone("tiny-llama")
-    torch.set_num_threads(threads)
+    return load_backbone("tiny-llama")  # on one thread, as every test (conftest.one_torch_thread)
 
 
 def _embedder(tiny, mode: str, batch_size: int) -> Embedder:

@@ -11,6 +11,11 @@ cache for trained stages (so stages are retrained, not reloaded; converted backb
 tokenizers are shared, as they are derived from the package files the run's fingerprint names).
 Then each task's main score is compared with the stored one and every pair is printed.
 
+Each run is recomputed as it was computed: its stages on the training path it recorded (precision,
+attention kernel, dropout kind, CPU threads: `t2t.run.recorded_paths`) and its evaluation with the
+thread count its provenance names, whatever launch path `--verify` itself takes (inline with every
+core, or `--executor local` with a share): a run stored by a 1-thread worker is verified with 1.
+
 Tolerance: 0 (equal to the last digit) when the stored run was made on the same kind of hardware
 with the same versions of torch, transformers, peft and mteb: CPU training and evaluation are
 deterministic here (a test checks that an interrupted run resumes bit-identically). Otherwise
@@ -34,8 +39,9 @@ from t2t.config import ConfigError
 from t2t.evaluation.tasks import TASK_SETS
 from t2t.paths import cache_root
 from t2t.results import RunStore
-from t2t.run import RunSpec, execute
-from t2t.runtime import Runtime
+from t2t.run import RunSpec, execute, recorded_paths
+from t2t.runtime import PathUnavailable, Runtime
+from t2t.training.pipeline import torch_threads
 
 logger = logging.getLogger(__name__)
 
@@ -111,13 +117,25 @@ def verify(
     with scratch_cache(scratch / "cache"):
         for run in runs:
             stored = RunStore(run.run_id, root)
-            fresh = execute(run, runtime or Runtime(), root=scratch / "results")
+            threads = stored_threads(stored.read())
+            try:
+                paths = recorded_paths(run, stored)
+            except PathUnavailable as error:
+                paths = None
+                lines.append(f"  (its stages retrain on today's path: {error})")
+            with torch_threads(threads):  # trained and evaluated as the stored run was
+                fresh = execute(run, runtime or Runtime(), root=scratch / "results", trained_as=paths)
             limit, reason = (
                 (tolerance, "given")
                 if tolerance is not None
                 else default_tolerance(stored.read(), fresh.read())
             )
             lines.append(f"run {run.run_id} {label[run.run_id]} (tolerance {limit:g}: {reason})")
+            if threads != stored_threads(fresh.read()):
+                lines.append(
+                    f"  stored with {threads or 'an unrecorded number of'} thread(s), recomputed with "
+                    f"{stored_threads(fresh.read())}"
+                )
             tasks = TASK_SETS[run.evaluation.task_set].tasks  # a stored run may hold other sets' tasks too
             before = {t: v for t, v in stored.task_scores().items() if t in tasks}
             after = {t: v for t, v in fresh.task_scores().items() if t in tasks}
@@ -133,6 +151,11 @@ def verify(
                 lines.append(f"  {task:<40} stored {_fmt(old)}  fresh {_fmt(new)}  {verdict}")
     lines.append("all stored scores reproduced" if agree else "SOME STORED SCORES WERE NOT REPRODUCED")
     return "\n".join(lines), agree
+
+
+def stored_threads(info: dict) -> int | None:
+    """The torch thread count of the process that first evaluated a run (its provenance)."""
+    return ((info.get("provenance") or {}).get("hardware") or {}).get("torch_threads")
 
 
 def _fmt(score: float | None) -> str:

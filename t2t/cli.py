@@ -78,9 +78,15 @@ def add_training_arguments(parser: argparse.ArgumentParser) -> None:
         "--sparse-dropout",
         choices=["auto", "on", "off"],
         default="auto",
-        help="LoRA dropout drawing only the dropped positions (auto: on CPUs). Runs stored before the "
-        "training fast path retrain as they were with --precision mixed --train-attention sdpa "
-        "--sparse-dropout off",
+        help="LoRA dropout drawing only the dropped positions (auto: on CPUs)",
+    )
+    parser.add_argument(
+        "--train-threads",
+        type=integer(minimum=1),
+        default=None,
+        help="CPU threads a stage trains with (default: the process's). A stored run that gains tasks "
+        "or is verified retrains as it recorded (precision, kernel, dropout, threads), whatever these "
+        "options say",
     )
 
 
@@ -92,4 +98,5 @@ def training_runtime_fields(args: argparse.Namespace) -> dict[str, Any]:
         "checkpoint_above_gb": args.checkpoint_above_gb,
         "train_attention": args.train_attention,
         "sparse_dropout": args.sparse_dropout,
+        "train_threads": args.train_threads,
     }

@@ -37,7 +37,7 @@ from t2t.locks import exclusive
 from t2t.paths import cache_root, data_root
 from t2t.provenance import code_diff, provenance
 from t2t.results import RunStore, read_score
-from t2t.runtime import Runtime
+from t2t.runtime import PathUnavailable, Runtime, path_flags
 from t2t.training.pipeline import build_model, trained_with
 from t2t.training.spec import ModelSpec
 
@@ -136,22 +136,31 @@ def resolve_stale(store: RunStore, current: dict[str, Any], policy: str) -> None
         move_aside(store.dir, cache_root() / "stale-results")
 
 
-def execute(spec: RunSpec, runtime: Runtime | None = None, *, root=None, accelerator=None) -> RunStore:
+def execute(
+    spec: RunSpec, runtime: Runtime | None = None, *, root=None, accelerator=None, trained_as=None
+) -> RunStore:
     """Train (if needed) and evaluate `spec`, writing into the results store. Returns the store.
 
     One process at a time per run (`t2t.locks`): a second process on the same run waits, then finds
     the work done. Distributed workers (several processes of one launch) share the run by design
     and take no lock.
+
+    One run is one model. A run that already stores tasks is extended (new tasks, `--add-items`)
+    only with the model it stored them from: its stages are rebuilt on the training path the run
+    recorded (`recorded_paths`: precision, kernel, dropout kind, CPU threads), whatever `runtime`
+    says, and one stored task is scored again first
+    (`check_same_model`); if it moved, nothing is stored and the run is refused (`NotTheSameModel`).
+    `trained_as` asks for given paths on a fresh run (`--verify` recomputes a stored run this way).
     """
     runtime = runtime or Runtime()
     store = RunStore(spec.run_id, root)
     distributed = accelerator is not None and accelerator.num_processes > 1
     lock = nullcontext() if distributed else exclusive(store.lock_file, f"run {spec.run_id} ({spec.method})")
     with lock:
-        return _execute(spec, runtime, store, accelerator)
+        return _execute(spec, runtime, store, accelerator, trained_as)
 
 
-def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> RunStore:
+def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator, trained_as=None) -> RunStore:
     """Check the stored run, build the model, evaluate each missing task, record: the whole run,
     top-down (each step below is one short function)."""
     fingerprints = run_fingerprint(spec)
@@ -164,13 +173,105 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator) -> R
     missing = tasks_to_evaluate(store, tasks, runtime)
     if not missing and store.read().get("status") == "complete":
         return store
-    session = prepare(spec, runtime, store, fingerprints, accelerator)
+    try:
+        paths = trained_as or recorded_paths(spec, store)
+        follows = runtime.following(paths[0], f"run {spec.run_id} ({spec.method})") if paths else runtime
+        session = prepare(spec, follows, store, fingerprints, accelerator, paths, tasks)
+    except (PathUnavailable, NotTheSameModel) as error:  # its own model cannot be rebuilt here
+        if runtime.on_stale != "recompute" or trained_as:
+            raise
+        logger.warning("%s --on-stale recompute: the stored run is moved aside and recomputed.", error)
+        move_aside(store.dir, cache_root() / "stale-results")
+        return _execute(spec, runtime, store, accelerator)
     if session is None:  # a distributed worker other than the main process: it only trained
         return store
     for task in missing:
         evaluate_task(session, task)
     record(session)
     return store
+
+
+def recorded_paths(spec: RunSpec, store: RunStore) -> list[dict[str, Any]] | None:
+    """How the stages of a stored run were trained (`run.json`'s `stages_trained_with`), with the
+    CPU thread count of the process that first evaluated it where a stage's record predates
+    threads being recorded; None for a run with no stages or no stored task (a fresh run trains as
+    `Runtime` says). Raises `PathUnavailable` (naming the way forward) when a stage's path is not
+    recorded at all."""
+    info = store.read()
+    if not spec.model.stages or not store.task_names():
+        return None
+    recorded = info.get("stages_trained_with") or []
+    if len(recorded) != len(spec.model.stages) or any("unknown" in path for path in recorded):
+        raise PathUnavailable(
+            f"run {spec.run_id} ({spec.method}) stores tasks, but how its stages were trained is not "
+            f"recorded ({store.dir / 'run.json'}), so adding tasks would mix models. Recompute it as "
+            "a whole (--on-stale recompute moves the stored run aside) or leave its output on its "
+            "recorded task set."
+        )
+    threads = ((info.get("provenance") or {}).get("hardware") or {}).get("torch_threads")
+    return [
+        {**path, "threads": threads}
+        if path.get("device") == "cpu" and "threads" not in path and threads
+        else path
+        for path in recorded
+    ]
+
+
+class NotTheSameModel(UserError, RuntimeError):
+    """A stored run's model, rebuilt to evaluate new tasks, scores a stored task differently."""
+
+
+def check_same_model(session: Session, tasks) -> None:
+    """Before a stored run gains tasks from a rebuilt model, score one task it already stores (the
+    smallest of the set's, by stored evaluation order: BIOSSES where present) and compare with the
+    stored score, as `--verify` would (0 on the same hardware and versions, else
+    `REEVALUATION_TOLERANCE`). Done even when every stage came from the cache: a cached stage on
+    the recorded path is not necessarily the artifact the run was built from. With the embedding
+    cache, the same model scores it without encoding anything."""
+    store, spec = session.store, session.spec
+    if not session.paths:
+        return
+    stored = [task for task in tasks if store.has_task(task.metadata.name)]
+    if not stored:
+        return
+    task = min(stored, key=lambda t: (t.metadata.name != "BIOSSES", tasks.index(t)))
+    name = task.metadata.name
+    with tempfile.TemporaryDirectory(prefix=".check-", dir=store.dir) as folder:
+        result = mteb.evaluate(session.encoder, [task], cache=None, show_progress_bar=False).task_results[0]
+        path = Path(folder) / "check.json"
+        result.to_disk(path)
+        now = read_score(path)
+    before = read_score(store.task_path(name))
+    same_machine = _same_machine(session.previous.get("provenance") or {}, session.origin)
+    tolerance = 0.0 if same_machine else REEVALUATION_TOLERANCE
+    moved = None if now is None or before is None else now - before
+    if moved is None or abs(moved) > tolerance:
+        raise NotTheSameModel(
+            f"run {spec.run_id} ({spec.method}) was rebuilt on its recorded training path "
+            f"({path_flags(session.paths[0]) if session.paths else 'its own'}) to evaluate new tasks, "
+            f"but it scores {name} {now} against the stored {before} (tolerance {tolerance:g}): this "
+            "is not the model the run stored, so nothing was added to it. Recompute the run as a "
+            "whole (--on-stale recompute moves the stored run aside), or leave its output on its "
+            "recorded task set."
+        )
+    logger.info(
+        "run %s: the rebuilt model scores %s as stored (%.6f): the same model", spec.run_id, name, now
+    )
+
+
+SAME_MACHINE_KEYS = ("machine", "processor", "cuda", "cpu_fast_bf16")
+SAME_VERSION_KEYS = ("torch", "transformers", "peft", "mteb")
+
+
+def _same_machine(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Same hardware kind and versions of the packages that compute a score (`--verify`'s rule)."""
+    return all(
+        (before.get("hardware") or {}).get(k) == (after.get("hardware") or {}).get(k)
+        for k in SAME_MACHINE_KEYS
+    ) and all(
+        (before.get("versions") or {}).get(k) == (after.get("versions") or {}).get(k)
+        for k in SAME_VERSION_KEYS
+    )
 
 
 def work_left(store: RunStore, names, runtime: Runtime) -> bool:
@@ -215,19 +316,41 @@ class Session:
     started: float
     built: float
     later: bool
+    paths: list[dict[str, Any]] | None = None
     evaluated: list[str] = dataclasses.field(default_factory=list)
 
 
-def prepare(spec: RunSpec, runtime: Runtime, store: RunStore, fingerprints, accelerator) -> Session | None:
-    """Build the run's model (training what is not cached), record what it is, wrap it for mteb."""
+def prepare(
+    spec: RunSpec, runtime: Runtime, store: RunStore, fingerprints, accelerator, paths=None, tasks=()
+) -> Session | None:
+    """Build the run's model (training what is not cached; as `paths` say when given), check that a
+    rebuilt model is the one the run stored (`check_same_model`, against `tasks`), record what it
+    is, wrap it for mteb."""
     started = time.perf_counter()
     origin = provenance_with_diff(store)  # the code and machine this session runs with
-    model, tokenizer, logs = build_model(spec.model, runtime, accelerator)
+    model, tokenizer, logs = build_model(spec.model, runtime, accelerator, paths)
     if accelerator is not None and not accelerator.is_main_process:
         return None
     built = time.perf_counter()
     previous = store.read()
     later = previous.get("status") == "complete" or "provenance" in previous
+    embedder = make_embedder(spec, runtime, model, tokenizer)
+    encoder = text_encoder(f"t2t-repro/{spec.method}-{spec.run_id}", embedder, revision=spec.run_id)
+    session = Session(
+        spec,
+        store,
+        embedder,
+        encoder,
+        logs,
+        origin,
+        previous,
+        fingerprints,
+        started,
+        built,
+        later,
+        paths,
+    )
+    check_same_model(session, list(tasks))  # before anything is written
     if later:  # keep the original record; only the inputs of the new tasks are added
         recorded = previous.get("fingerprints") or {}
         merged = {**recorded, "data": {**(recorded.get("data") or {}), **fingerprints["data"]}}
@@ -241,15 +364,11 @@ def prepare(spec: RunSpec, runtime: Runtime, store: RunStore, fingerprints, acce
             error=None,
             fingerprints=fingerprints,
             backbone_shape=backbone_shape(model),
-            stages_trained_with=trained_with(spec.model),
+            stages_trained_with=trained_with(spec.model, paths),
         )
         if logs:
             store.save_train_log(logs)
-    embedder = make_embedder(spec, runtime, model, tokenizer)
-    encoder = text_encoder(f"t2t-repro/{spec.method}-{spec.run_id}", embedder, revision=spec.run_id)
-    return Session(
-        spec, store, embedder, encoder, logs, origin, previous, fingerprints, started, built, later
-    )
+    return session
 
 
 def make_embedder(spec: RunSpec, runtime: Runtime, model, tokenizer) -> Embedder:
@@ -327,7 +446,7 @@ def record(session: Session) -> None:
             "provenance": session.origin,
             "tasks": list(session.evaluated),
             "replaced": [t for t in session.evaluated if t in store.read().get("reevaluated", {})],
-            "stages_trained_with": trained_with(session.spec.model),
+            "stages_trained_with": trained_with(session.spec.model, session.paths),
             **_timings(session, cumulative=False),
         }
         store.update(status="complete", reevaluations=[*store.read().get("reevaluations", []), entry])
@@ -399,19 +518,18 @@ def reevaluation_moves(store: RunStore) -> dict[str, float]:
 def warn_if_reevaluation_moved(store: RunStore) -> None:
     """Never let a re-evaluation change a stored number quietly: name the tasks that moved.
 
-    A run whose stages are no longer cached is retrained with today's `Runtime`. When it was trained
-    with another path (before the CPU fast path: `--precision mixed --train-attention sdpa
-    --sparse-dropout off`) or other code, the new model can differ; the new scores are kept (they
-    are what today's code measures) and the stored ones stay in `run.json`'s `reevaluated`.
+    A run whose stages are no longer cached is retrained on its recorded path and checked against
+    one stored task (`check_same_model`), so a move here comes from other code or package versions
+    in evaluation; the new scores are kept (they are what today's code measures) and the stored
+    ones stay in `run.json`'s `reevaluated`.
     """
     moved = reevaluation_moves(store)
     if moved:
         worst = max(moved, key=lambda task: abs(moved[task]))
         logger.warning(
             "run %s: re-evaluation moved %d task score(s) by more than %.3f (largest: %s %+.4f); the "
-            "rebuilt model differs from the one stored (retrained with another training path or code?). "
-            "Both scores are in run.json 'reevaluated'; to retrain as a run stored before the training "
-            "fast path was trained, add --precision mixed --train-attention sdpa --sparse-dropout off.",
+            "evaluation differs from the one that stored them (other code or package versions). Both "
+            "scores are in run.json 'reevaluated'.",
             store.run_id,
             len(moved),
             REEVALUATION_TOLERANCE,

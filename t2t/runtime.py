@@ -10,6 +10,7 @@ from typing import Any, Literal
 
 import torch
 
+from t2t.errors import UserError
 from t2t.hardware import default_device, fast_bf16
 
 
@@ -58,6 +59,12 @@ class Runtime:
         sparse_dropout: LoRA dropout drawing only the dropped positions (`SparseDropout`, the same
             Bernoulli(p) masks in distribution, other random draws than `nn.Dropout`): `auto` = on
             CPUs, where drawing a random number per element costs ~19% of a step; `on` / `off`.
+        train_threads: CPU threads a stage trains with (None: the process's, `torch.get_num_threads()`).
+            The thread count changes how matmuls split their sums, so a stage trained with 1 thread
+            and the same stage trained with 2 differ in the last bits and, after 100 steps, by a few
+            hundredths of a point. It is recorded with each stage (`training_path()["threads"]`);
+            re-training a stored run (new tasks, `--verify`) sets it to the recorded count
+            (`following`), whatever the launch path (inline: all cores; `--executor local`: a share).
         add_items: re-evaluate stored tasks that have no per-item outputs (runs stored before them),
             so their cells get intervals; the new score replaces the stored one and both are
             recorded in `run.json` (`reevaluated`). The model is rebuilt from cached stages, or
@@ -79,6 +86,7 @@ class Runtime:
     eval_parallel: bool = True
     train_attention: Literal["auto", "sdpa", "eager"] = "auto"
     sparse_dropout: Literal["auto", "on", "off"] = "auto"
+    train_threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.checkpoint_every < 1:
@@ -99,6 +107,8 @@ class Runtime:
             raise ValueError(f"train_attention must be auto, sdpa or eager, got {self.train_attention!r}")
         if self.sparse_dropout not in ("auto", "on", "off"):
             raise ValueError(f"sparse_dropout must be auto, on or off, got {self.sparse_dropout!r}")
+        if self.train_threads is not None and self.train_threads < 1:
+            raise ValueError(f"train_threads must be >= 1 or None, got {self.train_threads}")
 
     def weight_dtype(self) -> torch.dtype:
         """The dtype the (frozen) backbone is loaded in; trainable LoRA weights stay fp32."""
@@ -143,13 +153,49 @@ class Runtime:
         bidirectional attention moved 4-18 STS points). So the path is kept with the stage and
         with every run built from it, and reusing a stage trained another way is logged.
         """
-        return {
+        path = {
             "device": self.device.split(":")[0],
             "weights": str(self.weight_dtype()).removeprefix("torch."),
             "autocast": str(self.autocast_dtype()).removeprefix("torch."),
             "attention": self.training_attention(),
             "sparse_dropout": self.use_sparse_dropout(),
         }
+        if path["device"] == "cpu":
+            path["threads"] = self.training_threads()
+        return path
+
+    def training_threads(self) -> int:
+        """The CPU threads a stage trains with: `train_threads`, else the process's."""
+        return self.train_threads or torch.get_num_threads()
+
+    def following(self, path: dict[str, Any], what: str = "this run") -> Runtime:
+        """This runtime, changed to train as `path` (a recorded `training_path()`) says: precision,
+        attention kernel, dropout kind and CPU threads. Evaluation then uses the recorded precision
+        too. Refused (`PathUnavailable`, naming the flags) when the path cannot be followed here: no
+        record (a stage cached before paths were recorded) or another device kind."""
+        if not path or "unknown" in path:
+            raise PathUnavailable(
+                f"{what}: how its stages were trained was not recorded, so they cannot be retrained "
+                "as they were. Recompute the run as a whole (--on-stale recompute moves it aside)."
+            )
+        device = self.device.split(":")[0]
+        if path.get("device") != device:
+            raise PathUnavailable(
+                f"{what} was trained on {path.get('device')} and this machine trains on {device}: "
+                "retraining it here makes another model. Evaluate its missing tasks on a machine of "
+                f"that kind with {path_flags(path)}, or recompute the run as a whole (--on-stale "
+                "recompute moves it aside)."
+            )
+        precision = PRECISION_OF.get((path.get("weights"), path.get("autocast")))
+        if precision is None:
+            raise PathUnavailable(f"{what}: unknown recorded precision {path!r}")
+        return dataclasses.replace(
+            self,
+            precision=precision,
+            train_attention=path.get("attention", "auto"),
+            sparse_dropout="on" if path.get("sparse_dropout") else "off",
+            train_threads=path.get("threads") if device == "cpu" else None,
+        )
 
     def use_sparse_dropout(self) -> bool:
         if self.sparse_dropout != "auto":
@@ -165,3 +211,40 @@ class Runtime:
 
     def eval_dtype(self) -> torch.dtype:
         return self.autocast_dtype()
+
+
+PRECISION_OF = {
+    ("float32", "float32"): "fp32",
+    ("bfloat16", "bfloat16"): "bf16",
+    ("float32", "bfloat16"): "mixed",
+}
+"""`--precision` of a recorded (weights, autocast) pair (`Runtime.training_path`)."""
+
+PATH_FIELDS = ("device", "weights", "autocast", "attention", "sparse_dropout", "threads")
+"""The fields of a training path that change a stage's numbers (checkpointing replays the same RNG
+and gives the same update; torch's version is a version, checked where runs are compared)."""
+
+
+def same_path(recorded: dict[str, Any] | None, wanted: dict[str, Any] | None) -> bool:
+    """Whether a stage trained as `recorded` is the stage `wanted` asks for (every `PATH_FIELDS`
+    entry equal; a record missing one of them matches nothing that names it)."""
+    if not recorded or not wanted:
+        return False
+    return all(recorded.get(key) == wanted.get(key) for key in PATH_FIELDS if key in wanted)
+
+
+def path_flags(path: dict[str, Any]) -> str:
+    """The command-line flags that train as `path` does, e.g. `--precision mixed --train-attention
+    sdpa --sparse-dropout off` (and the thread count on a CPU)."""
+    precision = PRECISION_OF.get((path.get("weights"), path.get("autocast")), "?")
+    flags = (
+        f"--precision {precision} --train-attention {path.get('attention')} "
+        f"--sparse-dropout {'on' if path.get('sparse_dropout') else 'off'}"
+    )
+    if path.get("threads"):
+        flags += f" --train-threads {path['threads']}"
+    return flags
+
+
+class PathUnavailable(UserError, ValueError):
+    """A stored run's recorded training path cannot be followed on this machine."""

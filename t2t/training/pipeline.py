@@ -11,9 +11,12 @@ Artifacts live in `cache_root()/models/<stage_key>/`: `adapter/` (peft), `train_
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import shutil
-from contextlib import nullcontext
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +29,7 @@ from t2t.fingerprint import accepted, compare, decide_stale, move_aside, weights
 from t2t.locks import exclusive
 from t2t.paths import cache_root
 from t2t.results import read_json
-from t2t.runtime import Runtime
+from t2t.runtime import PATH_FIELDS, Runtime, same_path
 from t2t.training.fastpath import activation_gb, attention_implementation, prepare_lora
 from t2t.training.loop import LoopSettings, train
 from t2t.training.objective import StageContext, get_objective
@@ -45,10 +48,16 @@ def make_accelerator(runtime: Runtime):
     return Accelerator(cpu=runtime.device == "cpu", mixed_precision="no")
 
 
-def build_model(spec: ModelSpec, runtime: Runtime, accelerator=None):
+def build_model(spec: ModelSpec, runtime: Runtime, accelerator=None, paths=None):
     """`(model, tokenizer, logs)`: the backbone after all stages of `spec`, merged, in eval mode.
 
     `logs` holds one training log per stage (from the artifact when the stage was reused).
+
+    `paths` (one recorded `Runtime.training_path()` per stage, or None) asks for the stages as a
+    stored run was trained: a cached stage is reused only when it was trained that way, and a stage
+    trained now follows it (`Runtime.following`). A stage cached under the same key but trained
+    another way stays where it is, and the one asked for lives beside it (`stage_folder`), so one
+    key can hold, say, the fp32-weights stage an old run was built from and today's bf16 one.
     """
     accelerator = accelerator or (make_accelerator(runtime) if spec.stages else None)
     device = str(accelerator.device) if accelerator else runtime.device
@@ -59,30 +68,65 @@ def build_model(spec: ModelSpec, runtime: Runtime, accelerator=None):
     distributed = accelerator is not None and accelerator.num_processes > 1
     for index in range(len(spec.stages)):
         key = spec.stage_key(index)
-        folder = stage_dir(key)
-        lock = nullcontext() if distributed else exclusive(folder.parent / f".{key}.lock", f"stage {key}")
-        with lock:  # one process trains a stage; another waits, then loads it
+        wanted = paths[index] if paths else None
+        stage_runtime = runtime.following(wanted, f"stage {key}") if wanted else runtime
+        lock = (
+            nullcontext()
+            if distributed
+            else exclusive(stage_dir(key).parent / f".{key}.lock", f"stage {key}")
+        )
+        with lock:  # one process trains a stage (any of its paths); another waits, then loads it
+            folder = stage_folder(key, wanted)
             fingerprint = stage_fingerprint(spec, index)
             if _stage_done(folder) and not _fresh_stage(folder, fingerprint, runtime.on_stale):
                 move_aside(folder, folder.parent.parent / "stale-models")
             if _stage_done(folder):
-                _log_other_path(folder, key, runtime)
+                _log_other_path(folder, key, stage_runtime)
                 model = _load_merged(model, folder / "adapter")
             else:
-                model = train_stage(model, tokenizer, spec, index, runtime, accelerator, folder, fingerprint)
+                with torch_threads(stage_runtime.training_threads() if device == "cpu" else None):
+                    model = train_stage(
+                        model, tokenizer, spec, index, stage_runtime, accelerator, folder, fingerprint
+                    )
         logs.append(read_json(folder / "train_log.json", "its loss log is left out of run.json.") or [])
     return model.eval(), tokenizer, logs
+
+
+def stage_folder(key: str, wanted: dict[str, Any] | None = None) -> Path:
+    """Where stage `key` trained as `wanted` lives: its usual folder (`stage_dir`) when that holds
+    this path or nothing yet, else a sibling named after the path (`<key>@<digest>`). Without
+    `wanted`, the usual folder, whatever path it was trained on."""
+    folder = stage_dir(key)
+    if wanted is None or not _stage_done(folder) or same_path(_recorded_path(folder), wanted):
+        return folder
+    digest = hashlib.sha256(json.dumps({k: wanted.get(k) for k in PATH_FIELDS}, sort_keys=True).encode())
+    return folder.with_name(f"{key}@{digest.hexdigest()[:8]}")
+
+
+@contextmanager
+def torch_threads(count: int | None) -> Iterator[None]:
+    """Run the block with `count` torch threads (None: unchanged), then restore the previous count."""
+    previous = torch.get_num_threads()
+    if count:
+        torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 UNRECORDED = {"unknown": "the stage was cached before how a stage was trained was recorded (stage.json)"}
 """What `trained_with` says of a stage whose `stage.json` does not record its training path."""
 
 
-def trained_with(spec: ModelSpec) -> list[dict[str, Any]]:
+def trained_with(spec: ModelSpec, paths=None) -> list[dict[str, Any]]:
     """How each cached stage of `spec` was trained (`Runtime.training_path`, plus checkpointing and
     torch's version), from its `stage.json`; `UNRECORDED` (never null) for a stage cached before
-    this was recorded."""
-    return [_recorded_path(stage_dir(spec.stage_key(i))) or dict(UNRECORDED) for i in range(len(spec.stages))]
+    this was recorded. `paths`: the paths `build_model` was asked for (their folders are read)."""
+    return [
+        _recorded_path(stage_folder(spec.stage_key(i), paths[i] if paths else None)) or dict(UNRECORDED)
+        for i in range(len(spec.stages))
+    ]
 
 
 def _recorded_path(folder: Path) -> dict[str, Any] | None:

@@ -194,3 +194,17 @@ class _Spec:
 class _Cell:
     def __init__(self, run):
         self.run, self.run_id, self.row, self.role, self.seed = run, run.run_id, "Text2Token", "t2t", 0
+
+
+@pytest.mark.needs_data
+def test_a_cached_run_gains_tasks_without_training_a_step(tmp_path, monkeypatch, make_cache, wider):
+    """Its stages still cached, a stored run re-scored on a wider task set trains zero steps."""
+    import t2t.training.pipeline as pipeline
+
+    narrow, wide = wider
+    monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
+    make_cache("first")
+    store = run_module.execute(text2token(narrow), FP32)
+    monkeypatch.setattr(pipeline, "train_stage", lambda *a, **k: pytest.fail("a cached stage was retrained"))
+    run_module.execute(text2token(wide), TODAY)
+    assert "STS12" in store.task_names() and store.read()["reevaluations"][0]["tasks"] == ["STS12"]

@@ -31,7 +31,10 @@ from t2t.results import problems_seen
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m reproduce", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m reproduce",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,  # `--seed 3` must not be read as `--seeds 3`
     )
     parser.add_argument("target", choices=[*REGISTRY, "all", "tables", "compare"])
     parser.add_argument(
@@ -198,21 +201,39 @@ def _run(args: argparse.Namespace) -> int:
         add_items=args.add_items,
         embedding_cache=not args.no_embedding_cache,
     )
+    gpu = CostModel(args.gpu or "H100", args.mfu) if (args.gpu or args.mfu is not None) else None
+    executor = ExecutorSpec(
+        kind=args.executor,
+        jobs=args.jobs,
+        folder=args.submitit_folder,
+        slurm_partition=args.slurm_partition,
+        gpus_per_run=args.gpus_per_run,
+        time_min=args.time,
+        mem_gb=args.mem,
+        slurm_args=tuple(args.slurm_arg),
+        wait=not args.no_wait,
+    )
     if args.target == "compare":
         if not args.backbone:
             raise ConfigError("compare needs --backbone <preset, HF id or local folder>")
-        print(
-            compare(
-                args.backbone,
-                args.preset,
-                dry_run=args.dry_run,
-                limit=args.limit,
-                runtime=runtime,
-                drop=args.drop_unplanned,
-                task_set=args.task_set,
-            )
+        report, ok = compare(
+            args.backbone,
+            args.preset,
+            dry_run=args.dry_run,
+            limit=args.limit,
+            runtime=runtime,
+            drop=args.drop_unplanned,
+            task_set=args.task_set,
+            seeds=args.seeds,
+            gpu=gpu,
+            executor=executor,
+            from_scratch=args.from_scratch,
+            verify=args.verify,
+            verify_dir=args.verify_dir,
+            verify_tolerance=args.verify_tolerance,
         )
-        return 0
+        print(report)
+        return 0 if ok else 1
     targets = list(REGISTRY) if args.target == "all" else [args.target]
     if args.verify:
         agree = True
@@ -228,18 +249,6 @@ def _run(args: argparse.Namespace) -> int:
             print(report)
             agree = agree and ok
         return 0 if agree else 1
-    gpu = CostModel(args.gpu or "H100", args.mfu) if (args.gpu or args.mfu is not None) else None
-    executor = ExecutorSpec(
-        kind=args.executor,
-        jobs=args.jobs,
-        folder=args.submitit_folder,
-        slurm_partition=args.slurm_partition,
-        gpus_per_run=args.gpus_per_run,
-        time_min=args.time,
-        mem_gb=args.mem,
-        slurm_args=tuple(args.slurm_arg),
-        wait=not args.no_wait,
-    )
     for target in targets:
         print(
             run_output(

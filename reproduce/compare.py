@@ -19,9 +19,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from reproduce.executors import ExecutorSpec
+from reproduce.perf.gpu_hours import CostModel
 from reproduce.presets import get_preset, with_backbone
 from reproduce.registry import PROMPTEOL, T2T_BEST, TRAINING_FREE, Row, TableSpec
 from reproduce.runner import plan_spec, run_table_plan
+from reproduce.verify import verify_plan
 from t2t.backbones import resolve_preset
 from t2t.runtime import Runtime
 
@@ -58,12 +61,37 @@ def compare(
     root: Path | None = None,
     drop: bool = False,
     task_set: str | None = None,
-) -> str:
+    seeds: int | None = None,
+    gpu: CostModel | None = None,
+    executor: ExecutorSpec | None = None,
+    from_scratch: bool = False,
+    verify: bool = False,
+    verify_dir: Path | None = None,
+    verify_tolerance: float | None = None,
+) -> tuple[str, bool]:
+    """Plan (and run, or `--dry-run`, or `--verify`) the compare table of `backbone`; returns the
+    report and whether it succeeded (False only when `verify` found a stored score not reproduced).
+    Takes every option a registered output takes (`reproduce.runner.run_output`)."""
     resolve_preset(backbone)  # fail early with the list of presets on a typo
     spec = compare_spec(backbone)
     scale, planned = plan_spec(
-        spec, with_backbone(get_preset(preset), backbone), None, root, drop=drop, task_set=task_set
+        spec, with_backbone(get_preset(preset), backbone), seeds, root, drop=drop, task_set=task_set
     )
-    return run_table_plan(
-        spec, scale, planned, dry_run=dry_run, limit=limit, runtime=runtime, root=root, drop=drop
+    if verify:
+        return verify_plan(
+            spec, scale, planned, runtime=runtime, root=root, scratch=verify_dir, tolerance=verify_tolerance
+        )
+    report = run_table_plan(
+        spec,
+        scale,
+        planned,
+        dry_run=dry_run,
+        limit=limit,
+        runtime=runtime,
+        root=root,
+        gpu=gpu,
+        executor=executor,
+        drop=drop,
+        from_scratch=from_scratch,
     )
+    return report, True

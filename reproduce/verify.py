@@ -95,8 +95,22 @@ def verify(
 ) -> tuple[str, bool]:
     """Recompute the complete stored runs of `spec_id` and compare; returns `(report, all_equal)`."""
     spec, scale, planned = plan(spec_id, preset, backbone, root=root)
+    return verify_plan(spec, scale, planned, runtime=runtime, root=root, scratch=scratch, tolerance=tolerance)
+
+
+def verify_plan(
+    spec,
+    scale,
+    planned,
+    *,
+    runtime: Runtime | None = None,
+    root: Path | None = None,
+    scratch: Path | None = None,
+    tolerance: float | None = None,
+) -> tuple[str, bool]:
+    """`verify` of a plan already made (`compare`'s, whose spec is not in the registry)."""
     if spec.analysis:
-        raise ConfigError(f"--verify compares task scores; {spec_id} is an analysis (no task scores)")
+        raise ConfigError(f"--verify compares task scores; {spec.id} is an analysis (no task scores)")
     label = {
         item.run_id: f"{item.row} [{item.role}]" + (f" seed {item.seed}" if item.seed else "")
         for item in planned

@@ -338,3 +338,46 @@ def test_a_dry_run_from_scratch_prices_each_shared_stage_once(tmp_path):
     assert (
         f"from scratch (no run stored, no stage cached) this plan would take {seconds / 3600:.2f} h" in report
     )
+
+
+def test_option_abbreviations_are_refused(capsys):
+    """`--seed 3` is not `--seeds 3` (argparse would triple the plan by abbreviation)."""
+    with pytest.raises(SystemExit) as exit_:
+        main(["table3", "--preset", "tiny", "--seed", "3", "--dry-run"])
+    assert exit_.value.code == 2 and "unrecognized arguments: --seed" in capsys.readouterr().err
+
+
+def test_compare_honours_seeds_from_scratch_executor_and_verify(tmp_path, monkeypatch, capsys, cache):
+    """compare takes what every output takes: `--seeds` plans them, `--from-scratch` prices the plan,
+    `--executor` dispatches through it, `--verify` recomputes into a scratch store."""
+    import reproduce.compare as compare_module
+
+    monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
+    args = ["compare", "--preset", "tiny", "--backbone", "tiny-llama"]
+    assert main([*args, "--seeds", "2", "--dry-run", "--from-scratch"]) == 0
+    out = capsys.readouterr().out
+    assert "seed 1" in out and "from scratch (no run stored, no stage cached)" in out
+
+    dispatched = []
+    monkeypatch.setattr(
+        runner,
+        "dispatch",
+        lambda runs, runtime, spec, root: dispatched.append((spec.kind, spec.jobs)) or _none(),
+    )
+    assert main([*args, "--executor", "local", "--jobs", "2", "--limit", "1"]) == 0
+    assert dispatched == [("local", 2)]
+
+    verified = []
+    monkeypatch.setattr(
+        compare_module,
+        "verify_plan",
+        lambda spec, scale, planned, **k: verified.append(k) or ("checked", False),
+    )
+    assert main([*args, "--verify", "--verify-tolerance", "0.5"]) == 1  # a failed check exits 1
+    assert verified[0]["tolerance"] == 0.5 and "checked" in capsys.readouterr().out
+
+
+def _none():
+    from reproduce.executors import Outcome
+
+    return Outcome()

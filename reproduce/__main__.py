@@ -156,18 +156,13 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "datasets", "mteb", "transformers", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    try:
-        if args.target == "tables":
-            return _tables()
-        return _run(args)
-    finally:
-        problems = problems_seen()
-        if problems:
-            print(
-                "unreadable results files (left out; see each line for what happens next):", file=sys.stderr
-            )
-            for line in problems:
-                print(f"  {line}", file=sys.stderr)
+    code = _tables() if args.target == "tables" else _run(args)
+    problems = problems_seen()  # an error above names its own files; this lists what was left out
+    if problems:
+        print("unreadable results files (left out; see each line for what happens next):", file=sys.stderr)
+        for line in problems:
+            print(f"  {line}", file=sys.stderr)
+    return code
 
 
 def _tables() -> int:

@@ -4,6 +4,9 @@
     rebuild_after("table3") # after a run: it, every other output that has a manifest, claims, index
     rebuild_all()           # `nox -s tables`: every output that has a manifest, compare tables too
 
+First, the stored task and item files every manifest names are checked (`reproduce.integrity`):
+a wrong number stops the rebuild with one line per file and nothing is written.
+
 Each output is built whole before any of its files is written, and one that fails to build is
 logged with its traceback and skipped: the others are still written, then `RebuildFailed` names
 what failed (the previous files of the failed output are kept).
@@ -22,6 +25,7 @@ from pathlib import Path
 from reproduce.builders import write_output
 from reproduce.claims import write_claims
 from reproduce.index import write_index
+from reproduce.integrity import check_stored
 from reproduce.manifest import orphans, outputs
 from reproduce.samples import resample_work
 from t2t.paths import results_root
@@ -35,7 +39,9 @@ class RebuildFailed(RuntimeError):
 
 
 def rebuild(output_ids: Iterable[str], root: Path | None = None) -> str:
-    """Rebuild the given outputs, then the claims and the index; returns "wrote ..." ."""
+    """Rebuild the given outputs, then the claims and the index; returns "wrote ..." . Stops before
+    writing anything when a stored number is wrong (`reproduce.integrity.check_stored`)."""
+    check_stored(root)
     bootstrap = Bootstrap()
     precompute(resample_work(root), bootstrap.resamples, bootstrap.block_seeds)
     parts: list[tuple[str, Callable[[], list[Path]]]] = [

@@ -192,14 +192,19 @@ def read_json(path: Path, consequence: str) -> Any | None:
         return None
 
 
+def problem_of(path: Path) -> str | None:
+    """What was wrong with `path` when it was last read (None: nothing reported)."""
+    return _PROBLEMS.get(Path(path))
+
+
 def problems_seen() -> list[str]:
     """Every unreadable results file this process met, one line each (for command-line reports)."""
     return [f"{path}: {message}" for path, message in sorted(_PROBLEMS.items())]
 
 
 def read_score(path: Path) -> float | None:
-    """The main score of a stored TaskResult, or None when the file is missing, unreadable or not
-    finite (reported once, with the path and what happens next)."""
+    """The main score of a stored TaskResult, or None when the file is missing, unreadable, not
+    finite or outside mteb's range [-1, 1] (reported once, with the path and what happens next)."""
     if not path.is_file():
         return None
     key = (str(path), *_stat(path))
@@ -208,6 +213,8 @@ def read_score(path: Path) -> float | None:
     try:
         score = main_score_of(json.loads(path.read_text(encoding="utf-8")))
         problem = None if math.isfinite(score) else f"main score is {score}, not a number"
+        if problem is None and not -1.0 <= score <= 1.0:
+            problem = f"main score {score:g} is outside mteb's [-1, 1] (a score x100?)"
     except Exception as error:  # any parse or validation error of a foreign file
         score, problem = None, f"not a readable mteb TaskResult ({type(error).__name__}: {str(error)[:120]})"
     if problem is not None:

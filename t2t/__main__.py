@@ -17,7 +17,10 @@ from t2t.plugins import load_plugins
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m t2t", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m t2t",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        allow_abbrev=False,
     )
     commands = parser.add_subparsers(dest="command", required=True)
     publish = commands.add_parser(
@@ -29,6 +32,11 @@ def main(argv: list[str] | None = None) -> int:
         "--name", help="the model's name, org/model (default: t2t-repro/<method>-<backbone>-<run id>)"
     )
     publish.add_argument("--revision", help="the model's revision (default: the run id)")
+    publish.add_argument(
+        "--skip-variants",
+        action="store_true",
+        help="leave out our variants of MTEB tasks (SciFact-lite, ...) and publish MTEB's own tasks only",
+    )
     export = commands.add_parser(
         "export", help="write a run's encoder as a sentence-transformers folder, with adapters and a card"
     )
@@ -44,7 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     else:
         from t2t.publish import publish as publish_run
 
-        folder = publish_run(args.run, args.out, name=args.name, revision=args.revision)
+        folder = publish_run(
+            args.run, args.out, name=args.name, revision=args.revision, skip_variants=args.skip_variants
+        )
     print(f"wrote {folder}")
     return 0
 

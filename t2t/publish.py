@@ -13,8 +13,16 @@ is written by hand: each stored `TaskResult` goes through `ResultCache.save_to_c
 `ModelMeta`, which also writes `model_meta.json`.
 
 The model's name defaults to `t2t-repro/<method>-<backbone>-<run id>` and its revision to the run id
-(the hash of the run's whole config, so two runs never share one). Only complete runs are published:
-a run with a missing or failed task would publish a partial row that looks whole.
+(the hash of the run's whole config, so two runs never share one). What is refused, with the reason:
+
+- a run that is not complete (a missing or failed task would publish a partial row that looks
+  whole), or whose stored numbers fail `t2t.integrity.task_problems`;
+- a run on a capped task set (`offline-lite`: rows capped, so its scores are not MTEB's, although
+  its tasks carry MTEB's names);
+- our variants of MTEB tasks (`SciFact-lite`, ...: `t2t.evaluation.partial_tasks`), which are not on
+  the leaderboard: `skip_variants` publishes MTEB's own tasks only and names those left out;
+- a revision folder written by another run (`RUN_MARKER` names the run that wrote one), which
+  would mix two runs' task files under one model: choose another `--revision`, or remove it.
 """
 
 from __future__ import annotations
@@ -22,10 +30,17 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from t2t.atomic import atomic_write_json
 from t2t.errors import UserError
-from t2t.results import RunStore
+from t2t.integrity import task_problems
+from t2t.results import RunStore, read_json
 
 logger = logging.getLogger(__name__)
+
+
+RUN_MARKER = ".t2t-run"
+"""Written into each revision folder (hidden, not a .json: mteb reads every .json there as a task
+result): the run whose results it holds."""
 
 
 class NotPublishable(UserError, ValueError):
@@ -69,7 +84,9 @@ def run_model_meta(info: dict, name: str, revision: str):
     )
 
 
-def publish(run: str, out: Path, *, name: str | None = None, revision: str | None = None) -> Path:
+def publish(
+    run: str, out: Path, *, name: str | None = None, revision: str | None = None, skip_variants: bool = False
+) -> Path:
     """Write the run's task results and model meta under `out` (see the module docstring); returns
     the revision folder."""
     from mteb.cache import ResultCache
@@ -81,15 +98,65 @@ def publish(run: str, out: Path, *, name: str | None = None, revision: str | Non
             f"run {store.dir.name} is {info.get('status') or 'unfinished'}, not complete: finish it "
             "(rerun the command that made it) before publishing"
         )
+    if name is not None and name.count("/") != 1:
+        raise NotPublishable(f"--name must be org/model (one '/'), as on the MTEB leaderboard, got {name!r}")
+    tasks = publishable_tasks(store, info, skip_variants)
+    meta = run_model_meta(info, name or default_name(info), revision or info["run_id"])
+    cache = ResultCache(Path(out))
+    folder = cache.get_task_result_path(tasks[0], meta).parent
+    check_folder(folder, store.dir.name)
+    for task in tasks:
+        cache.save_to_cache(store.load_task(task), meta)
+    atomic_write_json(folder / RUN_MARKER, {"run_id": store.dir.name, "method": info.get("method")})
+    logger.info("published %d task results of run %s to %s", len(tasks), store.dir.name, folder)
+    return folder
+
+
+def publishable_tasks(store: RunStore, info: dict, skip_variants: bool = False) -> list[str]:
+    """The run's tasks that may go out under MTEB's names, or `NotPublishable` saying why not."""
+    from t2t.evaluation.partial_tasks import LOCAL_TASKS
+    from t2t.evaluation.tasks import TASK_SETS
+
     tasks = store.task_names()
     if not tasks:
         raise NotPublishable(f"run {store.dir.name} has no task results in {store.dir / 'tasks'}")
-    if name is not None and name.count("/") != 1:
-        raise NotPublishable(f"--name must be org/model (one '/'), as on the MTEB leaderboard, got {name!r}")
-    meta = run_model_meta(info, name or default_name(info), revision or info["run_id"])
-    cache = ResultCache(Path(out))
-    for task in tasks:
-        cache.save_to_cache(store.load_task(task), meta)
-    folder = cache.get_task_result_path(tasks[0], meta).parent
-    logger.info("published %d task results of run %s to %s", len(tasks), store.dir.name, folder)
-    return folder
+    task_set = TASK_SETS.get(((info.get("config") or {}).get("evaluation") or {}).get("task_set"))
+    if task_set is not None and task_set.limit is not None:
+        raise NotPublishable(
+            f"run {store.dir.name} was evaluated on {task_set.name}, whose tasks are capped at "
+            f"{task_set.limit} rows: its scores are not MTEB's, although its tasks carry MTEB's names. "
+            "Publish a run on a full-size task set (offline, offline-balanced, mteb-eng-v2)."
+        )
+    problems = task_problems(store, tasks)
+    if problems:
+        raise NotPublishable(
+            f"run {store.dir.name} stores numbers that fail their checks:\n  " + "\n  ".join(problems)
+        )
+    variants = [task for task in tasks if task in LOCAL_TASKS]
+    if variants and not skip_variants:
+        raise NotPublishable(
+            f"run {store.dir.name} holds our variants of MTEB tasks ({', '.join(variants)}): they are not "
+            "MTEB's tasks and would not be read as such. --skip-variants publishes MTEB's own tasks only."
+        )
+    if variants:
+        logger.warning("left out (our variants, not MTEB's tasks): %s", ", ".join(variants))
+    kept = [task for task in tasks if task not in variants]
+    if not kept:
+        raise NotPublishable(f"run {store.dir.name} has no MTEB task to publish (only {', '.join(variants)})")
+    return kept
+
+
+def check_folder(folder: Path, run_id: str) -> None:
+    """Refuse a revision folder that holds another run's results (or files of unknown origin)."""
+    if not folder.is_dir() or not any(folder.iterdir()):
+        return
+    marker = read_json(folder / RUN_MARKER, "the folder's origin is unknown.") or {}
+    if marker.get("run_id") == run_id:
+        return
+    files = sorted(p.name for p in folder.iterdir() if p.name != RUN_MARKER)
+    origin = f"run {marker['run_id']}" if marker.get("run_id") else "no run of this suite"
+    raise NotPublishable(
+        f"{folder} already holds {len(files)} file(s) written by {origin} ({', '.join(files[:5])}"
+        f"{', ...' if len(files) > 5 else ''}): publishing run {run_id} there would mix two runs under "
+        "one model and revision. Choose another --revision (or --name), or remove the folder."
+    )

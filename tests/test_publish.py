@@ -10,16 +10,25 @@ import mteb
 import pytest
 
 from t2t.__main__ import main
+from t2t.evaluation.tasks import TASK_SETS
 from t2t.publish import NotPublishable, publish
 from t2t.results import RunStore
 
 STORED = Path(__file__).resolve().parents[1] / "results" / "runs" / "955b182f8aab"  # a committed smol run
 
 
+OFFLINE = TASK_SETS["offline"].tasks
+
+
 @pytest.fixture
 def run_folder(tmp_path) -> Path:
+    """A copy of the committed run with its `offline` tasks only (it gains others as it is re-scored)."""
     folder = tmp_path / "store" / "runs" / STORED.name
     shutil.copytree(STORED, folder, ignore=shutil.ignore_patterns(".lock*"))
+    for kind in ("tasks", "items", "predictions"):
+        for path in (folder / kind).glob("*"):
+            if path.name.split(".")[0] not in OFFLINE:
+                path.unlink()
     return folder
 
 
@@ -55,3 +64,47 @@ def test_unfinished_unknown_or_badly_named_runs_are_refused(run_folder, tmp_path
     with pytest.raises(NotPublishable, match="not complete"):
         publish(str(run_folder), tmp_path / "out")
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_a_revision_folder_of_another_run_is_refused_and_the_same_run_may_publish_again(run_folder, tmp_path):
+    """Two runs under one name and revision would mix their task files: the second is refused,
+    naming the folder and the run that wrote it; the same run publishing again is fine."""
+    publish(str(run_folder), tmp_path / "out", name="org/m", revision="v1")
+    publish(str(run_folder), tmp_path / "out", name="org/m", revision="v1")
+    other = run_folder.parent / "abcdef123456"
+    shutil.copytree(run_folder, other)
+    info = json.loads((other / "run.json").read_text())
+    (other / "run.json").write_text(json.dumps({**info, "run_id": other.name}))
+    with pytest.raises(NotPublishable, match=f"written by run {STORED.name}.*another --revision"):
+        publish(str(other), tmp_path / "out", name="org/m", revision="v1")
+    publish(str(other), tmp_path / "out", name="org/m", revision="v2")
+
+
+def test_capped_runs_variants_and_bad_numbers_are_refused(run_folder, tmp_path):
+    info = json.loads((run_folder / "run.json").read_text())
+    capped = {
+        **info,
+        "config": {
+            **info["config"],
+            "evaluation": {**info["config"]["evaluation"], "task_set": "offline-lite"},
+        },
+    }
+    (run_folder / "run.json").write_text(json.dumps(capped))
+    with pytest.raises(NotPublishable, match="capped at 128 rows"):
+        publish(str(run_folder), tmp_path / "out")
+    (run_folder / "run.json").write_text(json.dumps(info))
+
+    store = RunStore(STORED.name, run_folder.parent.parent)
+    shutil.copy(store.task_path("STS12"), store.dir / "tasks" / "SciFact-lite.json")  # a variant task
+    shutil.copy(store.items_path("STS12"), store.items_path("SciFact-lite"))
+    with pytest.raises(NotPublishable, match="variants of MTEB tasks \\(SciFact-lite\\).*--skip-variants"):
+        publish(str(run_folder), tmp_path / "out")
+    folder = publish(str(run_folder), tmp_path / "out", skip_variants=True)
+    assert not (folder / "SciFact-lite.json").exists() and (folder / "STS12.json").is_file()
+
+    payload = json.loads(store.task_path("STS13").read_text())
+    payload["scores"]["test"][0]["main_score"] *= 100
+    store.task_path("STS13").write_text(json.dumps(payload))
+    with pytest.raises(NotPublishable, match="STS13.json: main score .* outside mteb's"):
+        publish(str(run_folder), tmp_path / "out2", skip_variants=True)
+    assert not (tmp_path / "out2").exists()

@@ -19,7 +19,7 @@ from reproduce.analysis import analyse
 from reproduce.collect import load_analysis
 from reproduce.executors import ExecutorSpec, dispatch
 from reproduce.grid import analysis_run, expand, plan_manifest, unique_runs
-from reproduce.manifest import ManifestCell, committed_manifest, merge, write_manifest
+from reproduce.manifest import ManifestCell, cell_key, committed_manifest, merge, write_manifest
 from reproduce.perf.costs import (
     MeasuredCosts,
     estimate_text,
@@ -38,9 +38,9 @@ from t2t.evaluation.tasks import TASK_SETS
 from t2t.fingerprint import is_mirror_vs_hub
 from t2t.paths import results_root
 from t2t.results import RunStore
-from t2t.run import RunSpec, execute, lacks_items, run_fingerprint, staleness
-from t2t.runtime import Runtime
-from t2t.training.pipeline import stage_dir
+from t2t.run import RunSpec, execute, lacks_items, recorded_paths, run_fingerprint, staleness
+from t2t.runtime import Runtime, path_flags
+from t2t.training.pipeline import stage_folder
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +69,9 @@ class RunStatus:
     )
     without_items: bool = False  # stored before per-item outputs: prints without ±, `--add-items` redoes it
     reevaluate: bool = False  # `--add-items` given and the run is `without_items`: it is redone
+    retrain: str = (
+        ""  # a stored run whose stages must be retrained to add tasks: how (`t2t.run.recorded_paths`)
+    )
 
     @property
     def state(self) -> str:
@@ -81,6 +84,8 @@ class RunStatus:
         if self.complete:
             return "complete"
         progress = f"stages {self.stages_done}/{len(self.run.model.stages)}, tasks {self.tasks_done}/{self.tasks_total}"
+        if self.retrain:
+            progress += f", {self.retrain}"
         return f"FAILED ({progress})" if self.error else progress
 
     @property
@@ -120,9 +125,20 @@ def status_of(
         mirror_vs_hub = bool(stale) and is_mirror_vs_hub(info.get("fingerprints"), current)
     except UserError as error:  # inputs not available here (no data root, no weights): cannot check
         stale = [f"cannot check: {error}"]
+    paths, retrain = None, ""
+    if not complete and store.task_names() and run.model.stages:  # a stored run gains tasks: its own model
+        try:
+            paths = recorded_paths(run, store)
+        except UserError as error:
+            retrain = f"REFUSED: {error}"
     stages_done = sum(
-        (stage_dir(run.model.stage_key(i)) / "adapter").is_dir() for i in range(len(run.model.stages))
+        (stage_folder(run.model.stage_key(i), paths[i] if paths else None) / "adapter").is_dir()
+        for i in range(len(run.model.stages))
     )
+    if paths and stages_done < len(run.model.stages):
+        retrain = (
+            f"retrains {len(run.model.stages) - stages_done} stage(s) as recorded ({path_flags(paths[0])})"
+        )
     lacking = [t for t in store.task_names() if lacks_items(store, t)] if complete else []
     redo = lacking if add_items else []
     estimate = 0.0
@@ -144,6 +160,7 @@ def status_of(
         mirror_vs_hub=mirror_vs_hub,
         without_items=bool(lacking),
         reevaluate=bool(redo),
+        retrain=retrain,
     )
 
 
@@ -303,13 +320,20 @@ def run_output(
 
 
 def record_plan(spec, scale: ScalePreset, planned: list[ManifestCell], root: Path | None, drop: bool):
-    """The manifest this plan writes (`reproduce.manifest.merge`) and a note on what it keeps.
+    """The manifest this plan writes (`reproduce.manifest.merge`) and a note on what it keeps,
+    drops or moves.
 
     Refuses (a `UserError`) when the code now fills committed cells with other runs than the
-    manifest names: a changed default must not re-point a committed table silently.
+    manifest names: a changed default must not re-point a committed table silently. Two things
+    re-plan on purpose, and the note lists what they change: `--drop-unplanned` (cells the code no
+    longer plans are dropped, re-pointed cells follow the code), and a move to a task set of another
+    pool (`--task-set`: runs of another pool are other runs, so every cell is planned anew).
     """
-    committed = None if drop else committed_manifest(spec.id, scale.name, root)
-    merged = merge(committed, plan_manifest(spec, scale, planned), drop=drop)
+    committed = committed_manifest(spec.id, scale.name, root)
+    fresh = plan_manifest(spec, scale, planned)
+    moved = committed is not None and _pool(committed.task_set) != _pool(fresh.task_set)
+    replan = drop or moved
+    merged = merge(None if replan else committed, fresh, drop=replan)
     if merged.repointed:
         shown = "; ".join(
             f"{row} [{role}]{f' seed {seed}' if seed else ''}: manifest {old}, code {new}"
@@ -321,13 +345,54 @@ def record_plan(spec, scale: ScalePreset, planned: list[ManifestCell], root: Pat
             "unless you re-plan the output on purpose with --drop-unplanned (cells follow the code; cells "
             "it no longer plans are dropped from the manifest; run folders are kept)."
         )
-    note = (
-        f"{len(merged.kept)} cell(s) of the committed manifest are not in today's plan and are kept "
-        "(--drop-unplanned drops them)"
-        if merged.kept
-        else ""
-    )
-    return merged.manifest, note
+    notes = []
+    if merged.kept:
+        notes.append(
+            f"{len(merged.kept)} cell(s) of the committed manifest are not in today's plan and are kept "
+            "(--drop-unplanned drops them)"
+        )
+    if moved:
+        notes.append(
+            f"{spec.id} @ {scale.name} moves from `{committed.task_set}` to `{fresh.task_set}`, whose runs are "
+            f"other runs (another pool: `t2t.evaluation.tasks.TaskSet.pool`), so every cell is planned anew; "
+            f"the runs on `{committed.task_set}` stay in their folders and `--task-set {committed.task_set}` "
+            "moves it back"
+        )
+    if replan and committed is not None:
+        notes += _replanned(committed, fresh, "--task-set" if moved and not drop else "--drop-unplanned")
+    return merged.manifest, "\n".join(notes)
+
+
+def _pool(task_set: str) -> str:
+    known = TASK_SETS.get(task_set)
+    return known.pool_name if known else task_set
+
+
+def _replanned(committed, fresh, why: str) -> list[str]:
+    """Lines naming the committed cells a re-plan drops and those it points at other runs."""
+    now = {cell_key(cell): cell.run_id for cell in fresh.cells}
+
+    def name(cell) -> str:
+        return f"{cell.row} [{cell.role}]{f' seed {cell.seed}' if cell.seed else ''} ({cell.run_id})"
+
+    dropped = [name(cell) for cell in committed.cells if cell_key(cell) not in now]
+    moved = [
+        f"{name(cell)} -> {now[cell_key(cell)]}"
+        for cell in committed.cells
+        if now.get(cell_key(cell), cell.run_id) != cell.run_id
+    ]
+    lines = []
+    for count, label, cells in (
+        (len(dropped), "dropped from the manifest", dropped),
+        (len(moved), "now name other runs", moved),
+    ):
+        if count:
+            lines.append(
+                f"{why}: {count} committed cell(s) {label} (run folders are kept): "
+                + "; ".join(cells[:8])
+                + (f"; ... {count - 8} more" if count > 8 else "")
+            )
+    return lines
 
 
 def run_table_plan(

@@ -193,3 +193,52 @@ def test_task_sets_of_one_pool_share_runs_and_only_missing_tasks_are_evaluated(t
     assert after["reevaluations"][0]["tasks"] == ["STS12"] and "STS12" in after["fingerprints"]["data"]
     assert set(store.task_names()) == {*lite.tasks, "STS12"}
     assert dataclasses.replace(wider, pool=None).pool_name == "lite-wider"
+
+
+def test_a_replan_names_what_it_drops_and_a_move_to_another_pool_is_not_a_changed_default(tmp_path):
+    """`--drop-unplanned` lists the committed cells it drops; moving tiny from `offline-lite` to
+    `offline` (another pool: every run is another run) plans every cell anew instead of refusing with
+    "a default changed", says so, and the way back it names works too."""
+    store_all(tmp_path, seeds=2)
+    runner.run_output("table3", "tiny", root=tmp_path, seeds=2)
+    report = runner.run_output("table3", "tiny", root=tmp_path, drop=True, dry_run=True)
+    assert "--drop-unplanned: 8 committed cell(s) dropped from the manifest (run folders are kept)" in report
+    assert "DD only [llama] seed 1 (" in report
+
+    moved = runner.run_output("table3", "tiny", root=tmp_path, task_set="offline", dry_run=True)
+    assert "a default changed" not in moved
+    assert (
+        "moves from `offline-lite` to `offline`" in moved
+        and "--task-set offline-lite` moves it back" in moved
+    )
+    assert "--task-set: 16 committed cell(s) now name other runs" in moved
+
+
+@pytest.mark.needs_data
+def test_a_dry_run_says_which_stored_runs_retrain_and_how(tmp_path, monkeypatch, make_cache):
+    """A stored Text2Token run planned on a wider set of its pool, its stage cache gone: the plan
+    says it retrains its stage on the recorded path (with the flags that reproduce it)."""
+    import dataclasses
+
+    import t2t.run as run_module
+    from reproduce.methods import run_spec
+    from t2t.evaluation.tasks import TaskSet
+
+    monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
+    lite = TASK_SETS["offline-lite"]
+    wide = TaskSet(
+        "lite-wide", "test", (*lite.tasks, "STS12"), mirrored=True, limit=lite.limit, pool=lite.name
+    )
+    monkeypatch.setitem(TASK_SETS, wide.name, wide)
+    make_cache("first")
+    spec = run_spec("text2token", TINY, "tiny-llama", {"pooling": "last", "order": ("dd",)})
+    run_module.execute(spec, Runtime(device="cpu", precision="fp32", progress=False))
+    make_cache("fresh")
+    status = runner.status_of(
+        dataclasses.replace(spec, evaluation=spec.evaluation.replace(task_set=wide.name)),
+        [],
+        TINY,
+        runner.measured_costs(tmp_path),
+        tmp_path,
+    )
+    assert "retrains 1 stage(s) as recorded (--precision fp32 --train-attention eager" in status.state

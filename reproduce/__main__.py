@@ -25,7 +25,9 @@ from reproduce.registry import REGISTRY
 from t2t.cli import add_training_arguments, integer, number, training_runtime_fields
 from t2t.config import ConfigError
 from t2t.errors import report_user_errors
+from t2t.paths import results_location
 from t2t.plugins import load_plugins
+from t2t.preflight import check_backbone_folder, check_folders
 from t2t.results import problems_seen
 
 
@@ -156,7 +158,15 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("httpx", "datasets", "mteb", "transformers", "sentence_transformers"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
-    code = _tables() if args.target == "tables" else _run(args)
+    try:
+        code = _tables() if args.target == "tables" else _run(args)
+    except KeyboardInterrupt:
+        print(
+            "interrupted; nothing half-written: every file is either as it was or written whole (atomic "
+            "writes); finished runs, tasks and stages are kept, and the same command resumes",
+            file=sys.stderr,
+        )
+        return 130
     problems = problems_seen()  # an error above names its own files; this lists what was left out
     if problems:
         print("unreadable results files (left out; see each line for what happens next):", file=sys.stderr)
@@ -167,6 +177,12 @@ def main(argv: list[str] | None = None) -> int:
 
 def _tables() -> int:
     """Rebuild every output from manifests and run folders. Imports no torch, mteb or spaCy."""
+    where = results_location()
+    if not (where / "manifests").is_dir():
+        raise ConfigError(
+            f"{where} has no manifests/ folder, so there is nothing to build tables from: is T2T_RESULTS_DIR "
+            "right? (It should name a results folder such as the repository's results/.)"
+        )
     try:
         print(rebuild_all())
     except RebuildFailed as error:
@@ -179,6 +195,9 @@ def _run(args: argparse.Namespace) -> int:
     # Planning and running need the model stack (torch, transformers, mteb); `tables` above does not,
     # so these imports wait until a command needs them.
     load_plugins()  # every process that plans or runs knows every method (t2t.plugins)
+    check_folders()  # results and cache roots writable, before anything is planned or printed
+    if args.backbone:
+        check_backbone_folder(args.backbone)
     from reproduce.compare import compare
     from reproduce.executors import ExecutorSpec
     from reproduce.perf.gpu_hours import cost_model_for, run_gpu_hours, summary

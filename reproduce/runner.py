@@ -37,6 +37,7 @@ from t2t.errors import UserError, debug_requested
 from t2t.evaluation.tasks import TASK_SETS
 from t2t.fingerprint import is_mirror_vs_hub
 from t2t.paths import results_root
+from t2t.preflight import check_task_source
 from t2t.results import RunStore
 from t2t.run import RunSpec, execute, lacks_items, recorded_paths, run_fingerprint, staleness
 from t2t.runtime import Runtime, path_flags
@@ -445,11 +446,13 @@ def run_table_plan(
     if stale and runtime.on_stale == "error":
         raise StaleRuns(stale)
     recorded, note = record_plan(spec, scale, planned, root, drop)
-    write_manifest(recorded, root)
-    print("\n".join(filter(None, [report, note])), flush=True)
     todo = [  # a stale run is refused or redone; --add-items re-evaluates runs stored without items
         s for s in statuses if not s.complete or s.stale or s.reevaluate
     ]
+    if todo:
+        check_task_source(scale.task_set)  # before anything is written or printed
+    write_manifest(recorded, root)
+    print("\n".join(filter(None, [report, note])), flush=True)
     todo = todo[: limit if limit is not None else None]
     failures = []
     if executor is not None and executor.kind != "inline":

@@ -17,7 +17,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from t2t.errors import UserError
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class DataRootMissing(UserError, FileNotFoundError):
+    """`T2T_DATA_DIR` names no folder."""
 
 
 def data_root() -> Path | None:
@@ -29,7 +35,7 @@ def data_root() -> Path | None:
     if explicit:
         path = Path(explicit).expanduser()
         if not path.is_dir():
-            raise FileNotFoundError(
+            raise DataRootMissing(
                 f"T2T_DATA_DIR={explicit} is not a folder. Point it at a copy of the offline assets, "
                 "or unset it to load tasks from the Hugging Face Hub."
             )
@@ -45,9 +51,14 @@ def cache_root() -> Path:
     return path
 
 
+def results_location() -> Path:
+    """Where the results store is (`T2T_RESULTS_DIR`, default `<repo>/results`), created or not."""
+    return Path(os.environ.get("T2T_RESULTS_DIR", REPO_ROOT / "results")).expanduser()
+
+
 def results_root() -> Path:
-    """Root of the committed results store."""
-    path = Path(os.environ.get("T2T_RESULTS_DIR", REPO_ROOT / "results")).expanduser()
+    """Root of the committed results store (created when missing)."""
+    path = results_location()
     path.mkdir(parents=True, exist_ok=True)
     return path
 

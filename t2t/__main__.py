@@ -42,13 +42,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     export.add_argument("run", help="a run id (under T2T_RESULTS_DIR/runs) or a run folder")
     export.add_argument("out", type=Path, help="a new folder")
+    export.add_argument(
+        "--retrain",
+        action="store_true",
+        help="retrain stages no longer in the cache, on the run's recorded path (else refused)",
+    )
     args = parser.parse_args(argv)
     load_plugins()  # every method's objectives, whatever run is exported
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.command == "export":
         from t2t.export import export_run
 
-        folder = export_run(args.run, args.out)
+        folder = export_run(args.run, args.out, retrain=args.retrain)
     else:
         from t2t.publish import publish as publish_run
 

@@ -210,6 +210,13 @@ def model_card(info: dict, scores: list[str]) -> str:
             f"| {number} | {stage['objective']} | {stage['steps']} | {stage['batch_size']} | "
             f"{stage['max_length']} | {stage['corpus']} | {stage['learning_rate']:g} |"
         )
+    if info.get("retrained_for_export"):
+        lines += [
+            "",
+            f"**Retrained at export** ({', '.join(info['retrained_for_export'])}): the cached stages were gone, "
+            "so they were trained again on the run's recorded path; the scores below were measured on the "
+            "run's first training and were not re-measured on this one.",
+        ]
     lines += [
         "",
         f"Scores (MTEB main score x100, task set `{info['config']['evaluation']['task_set']}`; ± is half "
@@ -220,13 +227,15 @@ def model_card(info: dict, scores: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def export_run(run: str, out: Path, runtime=None) -> Path:
-    """Rebuild a stored run's model (from its cached stages, retraining where the cache is gone) and
-    export it with its adapters and a model card."""
+def export_run(run: str, out: Path, runtime=None, retrain: bool = False) -> Path:
+    """Rebuild a stored run's model from its cached stages (those trained on the path the run
+    recorded) and export it with its adapters and a model card. A stage no longer cached is
+    retrained only with `retrain`, on the recorded path, and the card says so; without it the export
+    is refused, naming the flags."""
     from t2t.publish import run_store
-    from t2t.run import RunSpec
-    from t2t.runtime import Runtime
-    from t2t.training.pipeline import build_model, stage_dir
+    from t2t.run import RunSpec, recorded_paths
+    from t2t.runtime import Runtime, path_flags
+    from t2t.training.pipeline import build_model, stage_dir, stage_folder
 
     store = run_store(run)
     info = store.read()
@@ -236,12 +245,32 @@ def export_run(run: str, out: Path, runtime=None) -> Path:
     if spec.run_id != store.dir.name:
         raise NotExportable(f"{store.run_json} describes run {spec.run_id}, not {store.dir.name}")
     runtime = runtime or Runtime(precision="fp32", progress=False)
-    model, tokenizer, _ = build_model(spec.model, runtime)
+    paths = recorded_paths(spec, store)
+    missing = [
+        index
+        for index in range(len(spec.model.stages))
+        if not (stage_folder(spec.model.stage_key(index), paths[index]) / "adapter").is_dir()
+    ]
+    if missing and not retrain:
+        raise NotExportable(
+            f"run {spec.run_id}: {len(missing)} of its {len(spec.model.stages)} trained stage(s) are not in "
+            f"the cache ({stage_dir('').parent}), so its model would have to be trained again. --retrain "
+            f"retrains them as the run recorded ({path_flags(paths[missing[0]])}) and exports that model; "
+            "the model card then says its stored scores were measured on the first training."
+        )
+    if missing:
+        logger.warning(
+            "run %s: retraining %d stage(s) as recorded (%s)", spec.run_id, len(missing), path_flags(paths[0])
+        )
+        build_model(spec.model, runtime.following(paths[0], f"run {spec.run_id}"), paths=paths)
+    model, tokenizer, _ = build_model(spec.model, runtime, paths=paths)
     out = export_encoder(
         model, tokenizer, spec.model.pooling, Path(out), max_length=spec.evaluation.max_length
     )
+    if missing:
+        info = {**info, "retrained_for_export": [spec.model.stages[i].objective for i in missing]}
     for index, stage in enumerate(spec.model.stages):
-        adapter = stage_dir(spec.model.stage_key(index)) / "adapter"
+        adapter = stage_folder(spec.model.stage_key(index), paths[index] if paths else None) / "adapter"
         shutil.copytree(adapter, out / "adapters" / f"{index + 1}-{stage.objective}")
     (out / "README.md").write_text(model_card(info, score_lines(store)))
     (out / "t2t_run.json").write_text(json.dumps(info["config"], indent=2) + "\n")

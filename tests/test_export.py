@@ -99,6 +99,36 @@ def test_export_run_rebuilds_the_runs_model_with_adapters_and_card(tmp_path, cac
     assert cosines(ours(model, tokenizer, spec.model.pooling), theirs(out)).min() >= 0.9999
 
 
+def test_a_run_whose_stages_left_the_cache_is_exported_only_with_retrain(tmp_path, make_cache, monkeypatch):
+    """Its cache gone, export is refused with the flags of the run's recorded path; `--retrain`
+    retrains on that path (fp32 here, not the default bf16) and the card says the scores are from
+    the first training."""
+    from reproduce.methods import text2token
+    from reproduce.presets import get_preset
+    from t2t.run import EvalSpec, RunSpec, execute
+    from t2t.runtime import Runtime
+
+    monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path / "results"))
+    make_cache("first")
+    spec = RunSpec(
+        method="text2token",
+        model=text2token(get_preset("tiny"), "tiny-llama", order=("dd",)),
+        evaluation=EvalSpec(task_set="offline-lite"),
+    )
+    execute(spec, Runtime(device="cpu", precision="fp32", progress=False))
+    make_cache("gone")
+    with pytest.raises(
+        NotExportable, match="--retrain retrains them as the run recorded \\(--precision fp32"
+    ):
+        export_run(spec.run_id, tmp_path / "refused")
+    assert not (tmp_path / "refused").exists()
+    out = export_run(spec.run_id, tmp_path / "export", retrain=True)
+    assert "Retrained at export" in (out / "README.md").read_text()
+    from t2t.training.pipeline import trained_with
+
+    assert trained_with(spec.model)[0]["weights"] == "float32"
+
+
 @pytest.mark.needs_data
 def test_mteb_loads_an_exported_folder_through_its_model_meta(tmp_path):
     import mteb

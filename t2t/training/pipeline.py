@@ -69,7 +69,6 @@ def build_model(spec: ModelSpec, runtime: Runtime, accelerator=None, paths=None)
     for index in range(len(spec.stages)):
         key = spec.stage_key(index)
         wanted = paths[index] if paths else None
-        stage_runtime = runtime.following(wanted, f"stage {key}") if wanted else runtime
         lock = (
             nullcontext()
             if distributed
@@ -81,9 +80,10 @@ def build_model(spec: ModelSpec, runtime: Runtime, accelerator=None, paths=None)
             if _stage_done(folder) and not _fresh_stage(folder, fingerprint, runtime.on_stale):
                 move_aside(folder, folder.parent.parent / "stale-models")
             if _stage_done(folder):
-                _log_other_path(folder, key, stage_runtime)
+                _log_other_path(folder, key, runtime)
                 model = _load_merged(model, folder / "adapter")
-            else:
+            else:  # trained now: as `wanted` says (refused where it cannot be followed), else as `runtime`
+                stage_runtime = runtime.following(wanted, f"stage {key}") if wanted else runtime
                 with torch_threads(stage_runtime.training_threads() if device == "cpu" else None):
                     model = train_stage(
                         model, tokenizer, spec, index, stage_runtime, accelerator, folder, fingerprint

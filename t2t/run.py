@@ -37,7 +37,7 @@ from t2t.locks import exclusive
 from t2t.paths import cache_root, data_root
 from t2t.provenance import code_diff, provenance
 from t2t.results import RunStore, read_score
-from t2t.runtime import PathUnavailable, Runtime, path_flags
+from t2t.runtime import PATH_FIELDS, PathUnavailable, Runtime, path_flags
 from t2t.training.pipeline import build_model, trained_with
 from t2t.training.spec import ModelSpec
 
@@ -192,29 +192,59 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator, trai
 
 
 def recorded_paths(spec: RunSpec, store: RunStore) -> list[dict[str, Any]] | None:
-    """How the stages of a stored run were trained (`run.json`'s `stages_trained_with`), with the
-    CPU thread count of the process that first evaluated it where a stage's record predates
-    threads being recorded; None for a run with no stages or no stored task (a fresh run trains as
-    `Runtime` says). Raises `PathUnavailable` (naming the way forward) when a stage's path is not
-    recorded at all."""
+    """How the stages of the model behind a stored run's scores were trained: `run.json`'s
+    `stages_trained_with`, or a later evaluation's when it replaced every task stored before it
+    (`--add-items` on a run whose cache was gone, before this check existed, retrained the model on
+    another path and re-scored everything: the run's model is then that one). A stage's record that
+    predates threads being recorded gets the thread count of the process that trained it. None for
+    a run with no stages or no stored task (a fresh run trains as `Runtime` says).
+
+    Raises `PathUnavailable`, naming the way forward, when a stage's path is not recorded or when
+    the stored tasks already come from two models (a later evaluation on another path replaced
+    only some of them)."""
     info = store.read()
     if not spec.model.stages or not store.task_names():
         return None
-    recorded = info.get("stages_trained_with") or []
-    if len(recorded) != len(spec.model.stages) or any("unknown" in path for path in recorded):
+    paths, threads = info.get("stages_trained_with") or [], _threads(info)
+    added = {task for entry in info.get("reevaluations", []) for task in entry.get("tasks", [])} - {
+        task for entry in info.get("reevaluations", []) for task in entry.get("replaced", [])
+    }
+    known = set(store.task_names()) - added
+    for entry in info.get("reevaluations", []):
+        later = entry.get("stages_trained_with") or paths
+        if _signature(later) != _signature(paths):
+            if not known <= set(entry.get("replaced", [])):
+                raise PathUnavailable(
+                    f"run {spec.run_id} ({spec.method}) already holds tasks from two models: an evaluation "
+                    f"at {(entry.get('provenance') or {}).get('written_at', '?')} retrained it on another "
+                    f"path and replaced {len(entry.get('replaced', []))} of its {len(known)} tasks. Recompute "
+                    "it as a whole (--on-stale recompute moves the stored run aside)."
+                )
+            paths, threads = later, _threads(entry)
+        known |= set(entry.get("tasks", []))
+    if len(paths) != len(spec.model.stages) or any("unknown" in path for path in paths):
         raise PathUnavailable(
             f"run {spec.run_id} ({spec.method}) stores tasks, but how its stages were trained is not "
             f"recorded ({store.dir / 'run.json'}), so adding tasks would mix models. Recompute it as "
             "a whole (--on-stale recompute moves the stored run aside) or leave its output on its "
             "recorded task set."
         )
-    threads = ((info.get("provenance") or {}).get("hardware") or {}).get("torch_threads")
     return [
         {**path, "threads": threads}
         if path.get("device") == "cpu" and "threads" not in path and threads
         else path
-        for path in recorded
+        for path in paths
     ]
+
+
+def _threads(record: dict[str, Any]) -> int | None:
+    return ((record.get("provenance") or {}).get("hardware") or {}).get("torch_threads")
+
+
+def _signature(paths) -> list[tuple]:
+    """What distinguishes two recorded training paths (`t2t.runtime.PATH_FIELDS` but threads, which
+    older records lack)."""
+    return [tuple(path.get(key) for key in PATH_FIELDS if key != "threads") for path in paths or []]
 
 
 class NotTheSameModel(UserError, RuntimeError):

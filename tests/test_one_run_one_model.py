@@ -208,3 +208,36 @@ def test_a_cached_run_gains_tasks_without_training_a_step(tmp_path, monkeypatch,
     monkeypatch.setattr(pipeline, "train_stage", lambda *a, **k: pytest.fail("a cached stage was retrained"))
     run_module.execute(text2token(wide), TODAY)
     assert "STS12" in store.task_names() and store.read()["reevaluations"][0]["tasks"] == ["STS12"]
+
+
+def test_the_model_behind_the_scores_is_the_one_a_later_evaluation_retrained_when_it_replaced_all(tmp_path):
+    """A run re-evaluated on another path (an old `--add-items` on a gone cache) that replaced every
+    stored task is now that model; one that replaced only some holds two models and is refused."""
+    from t2t.run import recorded_paths
+
+    spec = text2token("offline-lite")
+    mixed = {
+        "device": "cpu",
+        "weights": "float32",
+        "autocast": "bfloat16",
+        "attention": "sdpa",
+        "sparse_dropout": False,
+    }
+    fast = {**mixed, "weights": "bfloat16", "attention": "eager", "sparse_dropout": True}
+    store = RunStore(spec.run_id, tmp_path)
+    for task in ("A", "B"):
+        (store.dir / "tasks").mkdir(parents=True, exist_ok=True)
+        (store.dir / "tasks" / f"{task}.json").write_text("{}")
+    hardware = {"hardware": {"torch_threads": 2}}
+    later = {"stages_trained_with": [fast], "provenance": {"hardware": {"torch_threads": 1}}}
+    store.update(
+        stages_trained_with=[mixed],
+        provenance=hardware,
+        reevaluations=[{**later, "tasks": ["A", "B"], "replaced": ["A", "B"]}],
+    )
+    assert recorded_paths(spec, store) == [{**fast, "threads": 1}]
+    store.update(reevaluations=[{**later, "tasks": ["A"], "replaced": ["A"]}])
+    with pytest.raises(PathUnavailable, match="already holds tasks from two models"):
+        recorded_paths(spec, store)
+    store.update(reevaluations=[])
+    assert recorded_paths(spec, store) == [{**mixed, "threads": 2}]

@@ -159,7 +159,7 @@ def test_a_stage_trained_another_way_is_kept_and_the_asked_one_lives_beside_it(c
 
 
 @pytest.mark.needs_data
-def test_verify_recomputes_a_run_with_the_threads_it_was_stored_with(tmp_path, monkeypatch, make_cache):
+def test_verify_recomputes_a_run_with_the_threads_it_was_stored_with(tmp_path, monkeypatch, make_cache, wider):
     """Stored by a 2-thread process, verified from a 1-thread one: every score equal (tolerance 0),
     because the stage retrains and the tasks evaluate with 2 threads, as recorded."""
     from reproduce import runner
@@ -168,7 +168,7 @@ def test_verify_recomputes_a_run_with_the_threads_it_was_stored_with(tmp_path, m
     monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
     make_cache("first")
     runtime = Runtime(device="cpu", precision="bf16", progress=False)
-    spec = text2token("offline-lite")
+    spec = text2token(wider[0])  # two tasks
     with torch_threads(2):
         store = run_module.execute(spec, runtime)
     assert store.read()["stages_trained_with"][0]["threads"] == 2

@@ -1,12 +1,14 @@
 """Everything `baselines` adds to t2t's registries, in one import.
 
 Loaded by `t2t.plugins.load_plugins()` through the `t2t.plugins` entry point (`pyproject.toml`), so
-every process of the suite knows the baselines' objectives (`mntp`, `simcse`) and the training-free
-methods' pooling modes (`echo`, `token-prepending`), whatever it imported first.
+every process of the suite knows the baselines' objectives (`mntp`, `simcse`), the training-free
+methods' pooling modes (`echo`, `token-prepending`) and the searchers (`bm25`), whatever it imported
+first.
 """
 
 from __future__ import annotations
 
+import baselines.bm25  # noqa: F401  (registers the bm25 searcher)
 import baselines.mntp  # noqa: F401  (registers the mntp objective; declared in baselines.masking)
 import baselines.simcse  # noqa: F401  (declares and registers simcse)
 import baselines.training_free  # noqa: F401  (registers the echo and token-prepending pooling modes)

@@ -32,6 +32,10 @@ BUDGET_NOTE = (
     "the optimiser steps' wall times (setup such as a model-derived stage's common distribution "
     "is not included). Training-free rows train nothing: 0."
 )
+BUDGET_LEGEND = (  # under the LaTeX table (`Table.legend`); the note above goes into its comments
+    "Budget: optimiser steps, real training tokens, estimated training FLOPs and the steps' wall "
+    "time (training-free rows: 0)."
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,6 +105,7 @@ def add_budget(table: Table, manifest: Manifest, root: Path | None = None) -> No
             else:
                 cells.extend(budget_cells(RunStore(cell.run_id, root), cell.backbone))
     table.footnotes.append(BUDGET_NOTE)
+    table.legend.append(BUDGET_LEGEND)
 
 
 # ---------------------------------------------------------------- budget curves
@@ -146,7 +151,7 @@ def curve_points(manifest: Manifest, root: Path | None = None) -> list[CurvePoin
 
 
 CURVE_NOTE = (
-    f"{MEAN_TASK_TYPE} x100 ± half its 95% interval (test items; single-seed points: test items only) "
+    f"{MEAN_TASK_TYPE} x100 ± half its 95% interval (test items, evaluator fits and seeds; single-seed points: s²/1) "
     "at each training budget (a factor of the preset's optimiser steps; every other setting is the "
     "preset's). FLOPs and tokens as in the Budget note."
 )
@@ -186,5 +191,9 @@ def curve_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
         [(label, list(columns)) for label in manifest.labels.values()],
         rows,
         footnotes=[CURVE_NOTE, BUDGET_NOTE],
+        legend=[
+            f"{MEAN_TASK_TYPE} x100 at each training budget (a factor of the preset's steps).",
+            BUDGET_LEGEND,
+        ],
     )
     return table, points

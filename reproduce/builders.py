@@ -28,11 +28,20 @@ import numpy as np
 import pandas as pd
 
 from reproduce.budget import add_budget, curve_section
-from reproduce.collect import cell_averages, failed_runs, load_analysis, scores_frame, unverified
-from reproduce.degenerate import mark_degenerate
+from reproduce.collect import (
+    cell_averages,
+    failed_runs,
+    load_analysis,
+    scores_frame,
+    searcher_descriptions,
+    unverified,
+)
+from reproduce.degenerate import DEGENERATE, mark_degenerate
+from reproduce.latex import to_latex
 from reproduce.manifest import Manifest, analysis_path, items_path, read_manifests
+from reproduce.markdown import markdown_document
 from reproduce.reported import reported_cell
-from reproduce.samples import pool_sources, samples
+from reproduce.samples import pool_sources, restricted, run_tasks, samples
 from reproduce.tables import (
     FAILED,
     MEAN_TASK_TYPE,
@@ -43,8 +52,6 @@ from reproduce.tables import (
     mark_best,
     score_table,
     seed_model_note,
-    to_latex,
-    to_markdown,
 )
 from t2t.atomic import atomic_write_bytes
 from t2t.paths import results_root
@@ -67,9 +74,12 @@ def section_title(manifest: Manifest) -> str:
 def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table | None, None]:
     """The score table of one preset, or None when no cell has stored results (or a failure).
 
-    Cells with item outputs print their interval (`reproduce.samples`: a single-seed cell's is over
-    test items only); a cell not significantly worse than its column's best is bold; a trained cell
-    significantly below its own untrained backbone is `degenerate‡` (`reproduce.degenerate`)."""
+    Cells with item outputs print their interval (`reproduce.samples`: test items, the evaluator's
+    fits and, for a trained cell, its method's seed variance, one seed or several); a cell not
+    significantly worse than its column's best is bold; a trained cell
+    significantly below its own untrained backbone is `degenerate‡` (`reproduce.degenerate`). A cell
+    whose run evaluates only some task types (BM25: Retrieval, `reproduce.samples.run_tasks`) has
+    numbers, intervals and bold in those columns only (`scope`)."""
     cells = manifest.seed_cells()
     frame = scores_frame(cells, root)
     failed = failed_runs(cells, root)
@@ -83,10 +93,16 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
     shown = {(row, role): sample for (row, role, _, _), sample in samples(manifest, root).items()}
     compared = {(row, role): s for (row, role, _, _), s in samples(manifest, root, comparison=True).items()}
     columns = _columns(manifest)
+    scope = {
+        (cell.row, cell.role): run_tasks(cell.run_id, manifest, root)
+        for cell in cells
+        if restricted(cell.run_id, manifest, root)
+    }
     intervals = {
         (row, role, column): cell_interval(sample, tasks, weights=weights)
         for (row, role), sample in shown.items()
         for column, (tasks, weights) in columns.items()
+        if set(tasks) <= set(scope.get((row, role), tasks))
     }
 
     def not_worse(_: int, best, other) -> bool:
@@ -113,6 +129,8 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
         failed=failed,
         intervals=intervals,
         not_worse=not_worse,
+        scope=scope,
+        scope_reasons=searcher_descriptions(cells, root),
     )
     if intervals:
         table.footnotes.append(seed_model_note(intervals, pool_sources(manifest, root)))
@@ -124,7 +142,23 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
             UNVERIFIED_NOTE
             + "; ".join(f"{row} [{role}] {run}" for (row, role), run in sorted(accepted.items()))
         )
+    table.legend[:0] = score_legend(table, manifest, bool(intervals), bool(accepted))
     return table, None
+
+
+def score_legend(table: Table, manifest: Manifest, intervals: bool, unverified: bool) -> list[str]:
+    """The LaTeX legend of a score table (`Table.legend`, `reproduce.latex`): what its numbers are
+    and what bold and ‡ mean, in a few words (the full footnotes stay in the Markdown, and in the
+    LaTeX as comments)."""
+    legend = [f"MTEB main scores x100; Avg: mean over the {len(manifest.tasks)} tasks."]
+    if any(cell.bold for _, cells in table.rows for cell in cells):
+        significance = ", or not significantly worse (paired, 95%)" if intervals else ""
+        legend.append(f"Bold: best of its column{significance}.")
+    if any(DEGENERATE in cell.mark for _, cells in table.rows for cell in cells):
+        legend.append("‡: significantly below its own untrained backbone with the same pooling (95%).")
+    if unverified:
+        legend.append("Some cells come from runs whose recorded inputs differ (see the comments).")
+    return legend
 
 
 UNVERIFIED_NOTE = (
@@ -158,21 +192,22 @@ def _columns(manifest: Manifest) -> dict[str, tuple[list[str], dict[str, float] 
 
 
 def sweep_points(manifest: Manifest, root: Path | None = None) -> pd.DataFrame:
-    """`sweep, value, role, score, partial, half` per point with results (score = Avg over tasks
-    x100; `half` = half the 95% interval, over test items only for a single-seed point
-    (`reproduce.samples`), NaN without item outputs)."""
+    """`sweep, value, role, score, partial, half, seeds` per point with results (score = Avg over
+    tasks x100; `half` = half the 95% interval, a trained single-seed point's with its method's s²
+    (`reproduce.samples`), NaN without item outputs; `seeds`: the training seeds it averages)."""
     runs = samples(manifest, root)
     records = []
     for cell, average in cell_averages(manifest.seed_cells(), manifest.tasks, root):
         if average.value is None:
             continue
         found = runs.get((cell.row, cell.role, cell.sweep, cell.value))
-        value, half = average.value, float("nan")
+        value, half, seeds = average.value, float("nan"), 1
         if found:
             interval = cell_interval(found, list(manifest.tasks))
-            value, half = interval.estimate, interval.half_width
-        records.append((cell.sweep, cell.value, cell.role, value, average.partial, half))
-    return pd.DataFrame.from_records(records, columns=["sweep", "value", "role", "score", "partial", "half"])
+            value, half, seeds = interval.estimate, interval.half_width, interval.seeds
+        records.append((cell.sweep, cell.value, cell.role, value, average.partial, half, seeds))
+    columns = ["sweep", "value", "role", "score", "partial", "half", "seeds"]
+    return pd.DataFrame.from_records(records, columns=columns)
 
 
 def figure_table(manifest: Manifest, points: pd.DataFrame, failed: dict | None = None) -> Table:
@@ -207,10 +242,11 @@ def figure_table(manifest: Manifest, points: pd.DataFrame, failed: dict | None =
         bold_columns=set(),
     )
     table.footnotes = ["Avg: mean MTEB main score x100 over the task set; -- = point not run yet."]
+    table.legend = ["Avg: mean MTEB main score x100 over the task set."]
     if "half" in points and points.half.notna().any():
         table.footnotes.append(
-            "± is half the 95% interval of a point (`t2t.stats`): over test items only for a point "
-            "with one training seed, over test items and seeds with several."
+            "± is half the 95% interval of a point (`t2t.stats`): over test items, the evaluator's "
+            "fits and training seeds (a trained point with one seed: its method's pooled s²)."
         )
     if failed:
         table.footnotes.append(
@@ -251,10 +287,13 @@ def spectrum_cells(data: dict | None) -> list[Cell]:
 
 
 def alignment_cells(data: dict | None) -> list[Cell]:
+    """in input, exact ids, and how many top tokens are punctuation (`ignored_mean`: `--` for a
+    result stored before it was recorded)."""
     if data is None:
-        return [Cell(), Cell()]
+        return [Cell(), Cell(), Cell()]
     result = data["result"]
-    return [Cell(result["normalized"]["mean"]), Cell(result["exact_ids"]["mean"])]
+    normalized = result["normalized"]
+    return [Cell(normalized["mean"]), Cell(result["exact_ids"]["mean"]), Cell(normalized.get("ignored_mean"))]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -265,8 +304,9 @@ class AnalysisKind:
     columns: tuple[str, ...]
     cells: Callable[[dict | None], list[Cell]]
     notes: tuple[str, ...]
-    bold_best: bool
+    bold: tuple[str, ...]  # the columns whose best value is bold
     curves: bool
+    legend: tuple[str, ...] = ()  # the notes in a few words, under the LaTeX table (`Table.legend`)
 
 
 ANALYSES: dict[str, AnalysisKind] = {
@@ -277,18 +317,32 @@ ANALYSES: dict[str, AnalysisKind] = {
             "PC1 share: fraction of the squared change of the (norm-scaled) embeddings that lies on the "
             "untrained model's first principal component; largest: the component that moves most.",
         ),
-        bold_best=False,
+        bold=(),
         curves=True,
+        legend=(
+            "PC1 share: share of the embeddings' squared change on the untrained model's first "
+            "principal component; largest: the component that moves most.",
+        ),
     ),
     "alignment": AnalysisKind(
-        ("in input", "exact ids"),
+        ("in input", "exact ids", "punctuation"),
         alignment_cells,
         (
-            "Mean number of the top-10 LM-head tokens of a text's embedding that occur in the text "
-            "(case- and space-insensitive; exact ids: same token id).",
+            "in input: mean number of the top-10 LM-head tokens of a text's embedding that occur in the "
+            "text, compared case- and space-insensitively (`reproduce.analysis.token_alignment`). A top "
+            "token with no letter or digit (punctuation, symbols) never counts, even when the text "
+            "contains it: the measure is about the text's words.",
+            "exact ids: the same count by token id, without normalisation, so a punctuation id that the "
+            "text contains does count; that is why exact ids can exceed in input (a row whose top tokens "
+            "are largely punctuation). punctuation: the mean number of top-10 tokens with no letter or "
+            "digit, the ones in input skips.",
         ),
-        bold_best=True,
+        bold=("in input", "exact ids"),
         curves=False,
+        legend=(
+            "Of an embedding's top-10 LM-head tokens, how many occur in its text: in input, by word "
+            "(case-insensitive); exact ids, by token id; punctuation: top tokens with no letter or digit.",
+        ),
     ),
 }
 
@@ -320,7 +374,8 @@ def analysis_section(manifest: Manifest, root: Path | None = None) -> tuple[Tabl
         [(label, list(columns)) for label in roles.values()],
         rows,
         footnotes=list(kind.notes),
-        bold_columns=set(range(len(roles) * len(columns))) if kind.bold_best else set(),
+        bold_columns={i for i in range(len(roles) * len(columns)) if columns[i % len(columns)] in kind.bold},
+        legend=[*kind.legend, *(["Bold: best of its column."] if kind.bold else [])],
     )
     mark_best(table)
     if not kind.curves:
@@ -425,7 +480,7 @@ def _table_files(
 ) -> dict[Path, str]:
     name = manifests[0].name if manifests else output
     if sections:
-        markdown = f"# {name}: {manifests[0].caption}\n\n" + "\n".join(to_markdown(t) for t in sections)
+        markdown = markdown_document(name, manifests[0].caption, sections)
         latex = "\n".join(to_latex(t) for t in sections)
     else:
         markdown = f"# {name}\n\nNo results stored yet. Run `nox -s {output}`.\n"

@@ -28,9 +28,12 @@ from reproduce.budget import curve_points
 from reproduce.collect import load_analysis
 from reproduce.degenerate import DEGENERATE
 from reproduce.manifest import PRESET_ORDER, Manifest, all_manifests, read_manifests
+from reproduce.markdown import wrap
+from reproduce.samples import preset_pools
 from reproduce.tables import category_weights
 from reproduce.verdicts import (
     MARKS,
+    NOT_COMPARABLE,
     Comparison,
     Finding,
     Interpolated,
@@ -43,7 +46,7 @@ from reproduce.verdicts import (
 )
 from t2t.atomic import atomic_write_text
 from t2t.paths import results_root
-from t2t.stats import FAILS, HOLDS, Bootstrap
+from t2t.stats import FAILS, HOLDS, INCONCLUSIVE, Bootstrap
 
 
 @dataclasses.dataclass(frozen=True)
@@ -257,64 +260,174 @@ def best_cells(preset: str, root: Path | None) -> list[tuple[str, str, str, Side
     return [(method, backbone, f"{s.table}: {s.row}", s) for (method, backbone), s in sorted(best.items())]
 
 
-def claims_markdown(root: Path | None = None) -> str:
-    """The claims per preset that has any planned output (`reproduce.manifest`), largest first."""
+Checked = list[tuple[Manifest, list[tuple[Claim, list[tuple[str, str, str | None]]]]]]
+"""Per preset (largest first, with one of its manifests for its description): each claim with its
+decided comparisons (`reproduce.verdicts.decide_claim`: `(role, evidence text, verdict)`)."""
+
+
+def check_claims(root: Path | None = None) -> Checked:
+    """Every claim at every preset that has any planned output (`reproduce.manifest`)."""
     presets: dict[str, Manifest] = {}
     for manifest in all_manifests(root):
         presets.setdefault(manifest.preset, manifest)
-    bootstrap = Bootstrap()
+    order = sorted(presets, key=lambda n: PRESET_ORDER.index(n) if n in PRESET_ORDER else len(PRESET_ORDER))
+    return [(presets[name], [(c, decide_claim(c.check(name, root), root)) for c in CLAIMS]) for name in order]
+
+
+MARKS_LEGEND = (
+    "Marks: ✓ holds; ✗ fails; ? inconclusive (not significant, unstable across resampling blocks, or "
+    f"no item outputs); ⊘ not comparable (a side is {DEGENERATE}: significantly below its own untrained "
+    "backbone with the same pooling); · context, not counted."
+)
+
+
+def method_text(bootstrap: Bootstrap) -> str:
+    """How a comparison is decided (the "Method" section of claims.md)."""
+    return (
+        "Comparisons use complete task-set averages (MTEB main score x100, mean over tasks and seeds). "
+        "Each difference has a paired interval over test items, the evaluator's fits and training seeds "
+        f"(`t2t.stats`): the item-bootstrap variance ({bootstrap.blocks} blocks of {bootstrap.resamples:,} "
+        "resamples, the same for every run), plus the spread of mteb's repeated classifier fits and k-means "
+        "runs (`t2t.stats.evaluator`), plus s²/S per side, s² the unbiased between-seed variance of the "
+        "side's training method pooled over its multi-seed cells of the preset and backbone (a single-seed "
+        "side included; none for zero-shot; the values are at the top), with a Welch-Satterthwaite t "
+        "critical value. The comparisons of one claim form a family decided by "
+        "**Holm's step-down at 5%** on their p-values; the evidence gives each difference with its "
+        "interval at its Holm step's level and the adjusted p. A verdict must be the same on every block "
+        "of resamples, else it is inconclusive. A claim and each backbone read the worst of their "
+        "comparisons (fails, not comparable, inconclusive, holds); see `reproduce/claims.py` and "
+        "`reproduce/verdicts.py`."
+    )
+
+
+def seed_variance_lines(checked: Checked, root: Path | None) -> list[str]:
+    """The seed variances s² the comparisons use, per preset, task set and backbone, each method's
+    with its df and where it was pooled (or whose it borrows: `reproduce.samples`)."""
+    lines = []
+    for manifest, _ in checked:
+        for (task_set, backbone), pools in sorted(preset_pools(manifest.preset, root).items()):
+            shown = "; ".join(
+                pool.source or f"{method}: not measured (no cell with 2 seeds)"
+                for method, pool in sorted(pools.items())
+            )
+            lines += wrap(f"{manifest.preset}, {task_set}, {backbone}: {shown}", first="- ", rest="  ")
+    if not lines:
+        return []
+    return [
+        *wrap(
+            "Seed variances s² (x100², of one trained run's task-set average) per training method, pooled "
+            "over its cells with 2 or more seeds; a method with none yet borrows the pool with the most df:"
+        ),
+        "",
+        *lines,
+        "",
+    ]
+
+
+def preset_heading(manifest: Manifest) -> str:
+    return f"preset {manifest.preset} ({manifest.preset_description}; tasks: {manifest.task_set})"
+
+
+def _evidence(name: str, claims: list[tuple[Claim, list]]) -> list[str]:
+    """Under the verdicts: each measured claim in bold with its verdict, then one list item per
+    comparison (every number of it), wrapped."""
+    measured = [(claim, decided) for claim, decided in claims if decided]
+    if not measured:
+        return []
+    lines = [f"### Evidence at {name}", ""]
+    for claim, decided in measured:
+        lines += [f"**{claim.text}** Verdict: {verdict(decided)}.", ""]
+        for _, text, mark in decided:
+            lines += wrap(MARKS[mark] + text, first="- ", rest="  ")
+        lines.append("")
+    return lines
+
+
+def _best_cells_section(name: str, root: Path | None) -> list[str]:
+    best = best_cells(name, root)
+    if not best:
+        return []
+    return [
+        f"### Best cell per method at {name}",
+        "",
+        *wrap(
+            "Best complete cell per method over every score table, by the value the table prints (mean "
+            f"over seeds), {DEGENERATE} cells skipped (context for the claims, not a claim):"
+        ),
+        "",
+        "| method | backbone | best cell | average | seeds |",
+        "|---|---|---|---:|---:|",
+        *(
+            f"| {method} | {backbone} | {where} | {side.value:.2f}"
+            f"{' ' + DEGENERATE if side.degenerate else ''} | {side.seeds} |"
+            for method, backbone, where, side in best
+        ),
+        "",
+    ]
+
+
+def claims_markdown(root: Path | None = None, checked: Checked | None = None) -> str:
+    """claims.md: per preset (largest first) one verdict line per claim, then the evidence of each
+    measured claim as a list, then the best cell per method; the marks' legend at the top and the
+    method once, at the end. `checked`: `check_claims(root)` when already computed."""
+    checked = check_claims(root) if checked is None else checked
     lines = [
         "# The paper's claims, checked on stored results",
         "",
-        "Comparisons use complete task-set averages (MTEB main score x100, mean over tasks and seeds).",
-        "Each difference has a paired interval over test items and training seeds (`t2t.stats`): the",
-        f"item-bootstrap variance ({bootstrap.blocks} blocks of {bootstrap.resamples:,} resamples, the same "
-        "for every run) plus",
-        "s²/S per side, s² the unbiased between-seed variance pooled over the trained multi-seed cells of",
-        "the side's table and backbone (a single-seed side included; none for zero-shot), with a t critical",
-        "value. The comparisons of one claim form a family decided by **Holm's step-down at 5%** on their",
-        "p-values; the evidence gives each difference with its interval at its Holm step's level and the",
-        "adjusted p. A verdict must be the same on every block of resamples, else it is inconclusive.",
-        "✓ holds, ✗ fails, ? inconclusive (not significant, unstable, or no item outputs), ⊘ not comparable",
-        f"(a side is {DEGENERATE}: significantly below its own untrained backbone with the same pooling),",
-        "· context (not counted). A claim and each backbone read the worst of their comparisons (fails,",
-        "not comparable, inconclusive, holds); see `reproduce/claims.py` and `reproduce/verdicts.py`.",
+        *wrap(
+            "Per preset, one line per claim with its verdict and each backbone's, then the evidence: "
+            "every comparison with its difference, interval and adjusted p. How a comparison is "
+            "decided: [Method](#method)."
+        ),
         "",
+        *wrap(MARKS_LEGEND),
+        "",
+        *seed_variance_lines(checked, root),
     ]
-    for name in sorted(
-        presets, key=lambda n: PRESET_ORDER.index(n) if n in PRESET_ORDER else len(PRESET_ORDER)
-    ):
-        info = presets[name]
+    for manifest, claims in checked:
         lines += [
-            f"## preset {name} ({info.preset_description}; tasks: {info.task_set})",
+            f"## {preset_heading(manifest)}",
             "",
-            "| claim | status | per backbone | evidence |",
-            "|---|---|---|---|",
+            "| claim | verdict | per backbone |",
+            "|---|---|---|",
+            *(
+                f"| {claim.text} | {verdict(decided)} | {per_backbone(decided)} |"
+                for claim, decided in claims
+            ),
+            "",
         ]
-        for claim in CLAIMS:
-            decided = decide_claim(claim.check(name, root))
-            shown = "<br>".join(MARKS[v] + text for _, text, v in decided) or "--"
-            lines.append(f"| {claim.text} | {verdict(decided)} | {per_backbone(decided)} | {shown} |")
-        lines.append("")
-        best = best_cells(name, root)
-        if best:
-            lines += [
-                "Best complete cell per method over every score table, by the value the table prints (mean over",
-                f"seeds), {DEGENERATE} cells skipped (context for the claims, not a claim):",
-                "",
-                "| method | backbone | best cell | average | seeds |",
-                "|---|---|---|---|---|",
-                *(
-                    f"| {method} | {backbone} | {where} | {side.value:.2f}"
-                    f"{' ' + DEGENERATE if side.degenerate else ''} | {side.seeds} |"
-                    for method, backbone, where, side in best
-                ),
-                "",
-            ]
+        lines += _evidence(manifest.preset, claims)
+        lines += _best_cells_section(manifest.preset, root)
+    lines += ["## Method", "", *wrap(method_text(Bootstrap())), ""]
     return "\n".join(lines)
 
 
-def write_claims(root: Path | None = None) -> Path:
+def reproduction_summary(checked: Checked) -> list[str]:
+    """A few lines for the top of results/README.md, from the claims' verdicts: per preset with a
+    measured claim, how many hold, then each claim's verdict (what held first); the presets with
+    none measured in one line."""
+    order = [HOLDS, FAILS, NOT_COMPARABLE, INCONCLUSIVE, "not measured"]
+    lines, unmeasured = [], []
+    for manifest, claims in checked:
+        verdicts = [(claim, verdict(decided), per_backbone(decided)) for claim, decided in claims]
+        if all(v == "not measured" for _, v, _ in verdicts):
+            unmeasured.append(f"**{manifest.preset}**")
+            continue
+        counts = {v: sum(1 for _, x, _ in verdicts if x == v) for v in order}
+        tally = ", ".join(f"{v}: {n}" for v, n in counts.items() if n and v != HOLDS)
+        lines.append(f"- **{manifest.preset}**: {counts[HOLDS]} of {len(verdicts)} claims hold ({tally}).")
+        for v in order:
+            lines += [
+                f"  - {v}: {claim.text.rstrip('.')}" + (f" ({backbones})" if backbones != "--" else "")
+                for claim, x, backbones in verdicts
+                if x == v
+            ]
+    if unmeasured:
+        lines.append(f"- {', '.join(unmeasured)}: no claim measured yet.")
+    return lines
+
+
+def write_claims(root: Path | None = None, checked: Checked | None = None) -> Path:
     path = (root or results_root()) / "tables" / "claims.md"
-    atomic_write_text(path, claims_markdown(root))
+    atomic_write_text(path, claims_markdown(root, checked))
     return path

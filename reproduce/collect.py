@@ -56,6 +56,17 @@ def failed_runs(
     return failed
 
 
+def searcher_descriptions(cells: Sequence[ManifestCell], root: Path | None = None) -> dict[str, str]:
+    """`{row: what it is}` for the rows whose runs are searchers (`t2t.searchers`, e.g. BM25: "a
+    lexical retrieval baseline ..."), as `run.json` records it (`searcher`), for the tables' footnotes."""
+    found = {}
+    for cell in cells:
+        description = RunStore(cell.run_id, root).read().get("searcher")
+        if description:
+            found.setdefault(cell.row, description)
+    return found
+
+
 def load_analysis(analysis: str, analysis_id: str, root: Path | None = None) -> dict | None:
     return read_json(
         analysis_path(analysis, analysis_id, root),

@@ -8,7 +8,8 @@ replaces the preset's. Writes `results/tables/compare-<backbone>.{md,tex}`.
 Rows: the zero-shot backbone (PromptEOL, i.e. last pooling, and mean pooling), the training-free
 methods (echo embeddings, Token Prepending), SimCSE, LLM2Vec and Text2Token as each paper
 configures them, plus SimCSE and LLM2Vec with last-token pooling and causal attention (LLM2Vec's
-best cell at smol; SimCSE there says how much of it SimCSE alone gives). The table is budget-aware:
+best cell at smol; SimCSE there says how much of it SimCSE alone gives), and BM25, the lexical
+reference on retrieval (scored on Retrieval only). The table is budget-aware:
 each row states its training steps, training tokens, estimated training FLOPs and the time its
 steps took (`reproduce.budget.budget_cells`), so a reader sees when one method simply trained
 more; the untrained rows state 0.
@@ -22,7 +23,7 @@ from pathlib import Path
 from reproduce.executors import ExecutorSpec
 from reproduce.perf.gpu_hours import CostModel
 from reproduce.presets import get_preset, with_backbone
-from reproduce.registry import PROMPTEOL, T2T_BEST, TRAINING_FREE, Row, TableSpec
+from reproduce.registry import BM25, PROMPTEOL, T2T_BEST, TRAINING_FREE, Row, TableSpec
 from reproduce.runner import plan_spec, run_table_plan
 from reproduce.verify import verify_plan
 from t2t.backbones import resolve_preset
@@ -38,6 +39,7 @@ COMPARE_ROWS = (
     Row("LLM2Vec", "llm2vec"),
     Row("LLM2Vec, last + causal", "llm2vec", {"pooling": "last", "attention": "causal"}),
     Row("Text2Token", "text2token", dict(T2T_BEST)),
+    BM25,
 )
 
 

@@ -11,6 +11,8 @@ average and that of the zero-shot cell of the same backbone and pooling is below
 live in the `main` and `compare-*` manifests of the same preset (method `zero-shot`; pooling from
 the run's `run.json`: `config.model.pooling.mode`), so every table finds them there. Tables mark a
 degenerate cell `degenerate‡` with a footnote; claims read a comparison with it "not comparable".
+A cell whose run evaluates only some of the tasks (BM25, `reproduce.samples.restricted`) has no
+task-set average, so it is neither checked nor a reference.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from pathlib import Path
 
 from reproduce.manifest import Manifest, read_manifests
 from reproduce.manifest import outputs as manifest_outputs
-from reproduce.samples import run_config, samples, untrained
+from reproduce.samples import restricted, run_config, samples, untrained
 from reproduce.tables import Table
 from t2t.stats import FAILS, Interval, Sample, decide, paired_difference
 
@@ -68,6 +70,8 @@ def zero_shot_cells(preset: str, tasks: tuple[str, ...], root: Path | None = Non
                 cell = first.get(key)
                 if cell is None or cell.method != "zero-shot" or not untrained(cell.run_id, root):
                     continue
+                if restricted(cell.run_id, manifest, root):
+                    continue
                 pooling = _pooling(cell.run_id, root)
                 found.setdefault((cell.backbone, pooling), ZeroShot(f"{name}: {cell.row}", sample))
     return found
@@ -85,7 +89,7 @@ def degenerate_cells(manifest: Manifest, root: Path | None = None) -> dict[tuple
     out = {}
     for key, sample in samples(manifest, root, comparison=True).items():
         cell = first.get(key)
-        if cell is None or untrained(cell.run_id, root):
+        if cell is None or untrained(cell.run_id, root) or restricted(cell.run_id, manifest, root):
             continue
         reference = zero.get((cell.backbone, _pooling(cell.run_id, root)))
         if reference is None:

@@ -28,6 +28,8 @@ def expand(spec: OutputSpec, preset: ScalePreset, seeds: int = 1) -> list[Manife
 
     Seeds are 0..seeds-1: the seed is the `ModelSpec.seed` of the run (data order, LoRA init,
     dropout), so seed 0 is the run the grid had before seeds existed, with the same id.
+    A row restricted to task types (`Row.task_types`) has no cell where its run would evaluate no
+    task of the preset's set (BM25 on a set without retrieval).
     """
     cells = []
     for row, sweep, value in spec.points(preset):
@@ -35,7 +37,9 @@ def expand(spec: OutputSpec, preset: ScalePreset, seeds: int = 1) -> list[Manife
             if not row.plans_on(backbone):
                 continue
             for seed in range(seeds):
-                run = run_spec(row.method, preset, backbone, row.params, seed=seed)
+                run = run_spec(row.method, preset, backbone, row.params, seed=seed, task_types=row.task_types)
+                if not run.evaluation.tasks:
+                    continue
                 analysis = analysis_run(spec, run, preset) if spec.analysis else None
                 cells.append(
                     ManifestCell(
@@ -74,6 +78,10 @@ def plan_manifest(spec: OutputSpec, preset: ScalePreset, planned: list[ManifestC
     """What the builders need to write `spec`'s section at `preset` from stored files alone."""
     tasks = TASK_SETS[preset.task_set].tasks
     backbones = preset.backbones_for(spec.id)
+    fields = spec.manifest_fields(preset)
+    planned_rows = {cell.row for cell in planned}
+    idle = {row.label for row, _, _ in spec.points(preset) if row.task_types} - planned_rows
+    fields["rows"] = tuple(row for row in fields["rows"] if row[0] not in idle)  # e.g. BM25, no retrieval
     return Manifest(
         output=spec.id,
         kind=spec.kind,
@@ -87,5 +95,5 @@ def plan_manifest(spec: OutputSpec, preset: ScalePreset, planned: list[ManifestC
         backbones=backbones,
         labels={role: backbone_label(backbone) for role, backbone in backbones.items()},
         cells=tuple(planned),
-        **spec.manifest_fields(preset),
+        **fields,
     )

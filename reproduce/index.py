@@ -1,14 +1,16 @@
-"""`results/README.md`: every table and figure, the presets it has results for, when, and how to
-regenerate it. Rebuilt from the stored files after every run (and by `nox -s tables`)."""
+"""`results/README.md`: first what reproduced (the claims' verdicts, `reproduce.claims`), then every
+table and figure, the presets it has results for, when, its files (links only to files that exist)
+and how to regenerate it. Rebuilt from the stored files after every run (and by `nox -s tables`)."""
 
 from __future__ import annotations
 
 from collections import Counter
 from pathlib import Path
 
-from reproduce.builders import draws_figure
+from reproduce.claims import Checked, check_claims, reproduction_summary
 from reproduce.collect import run_dates, scores_frame
 from reproduce.manifest import analysis_path, orphans, outputs, read_manifests
+from reproduce.markdown import wrap
 from reproduce.registry import REGISTRY
 from t2t.atomic import atomic_write_text
 from t2t.paths import results_root
@@ -35,21 +37,41 @@ def _plans_only(output: str, root: Path | None, with_results: list[tuple[str, st
     return [m.preset for m in read_manifests(output, root) if m.preset not in done]
 
 
-def _row(output: str, caption: str, paper_number: str | None, root: Path | None) -> str:
+def _links(output: str, root: Path | None) -> str:
+    """Links to the files of `output` that exist (tables, then figures); `--` when none does."""
+    base = root or results_root()
+    candidates = [
+        ("md", "tables", "md"),
+        ("tex", "tables", "tex"),
+        ("png", "figures", "png"),
+        ("pdf", "figures", "pdf"),
+    ]
+    found = [
+        f"[{label}]({folder}/{output}.{suffix})"
+        for label, folder, suffix in candidates
+        if (base / folder / f"{output}.{suffix}").is_file()
+    ]
+    return " ".join(found) or "--"
+
+
+def _row(output: str, paper_number: str | None, root: Path | None) -> str:
+    """`| output | paper | presets with results; planned, nothing run: ... | links |`."""
     presets = _presets_with_results(output, root)
     plans = _plans_only(output, root, presets)
     shown = ", ".join(f"{name} ({date})" for name, date in presets) or "none yet"
     if plans:
         shown += f"; planned, nothing run: {', '.join(plans)}"
-    files = [f"[md](tables/{output}.md)", f"[tex](tables/{output}.tex)"]
-    if any(draws_figure(m) for m in read_manifests(output, root)):
-        files.append(f"[png](figures/{output}.png)")
+    return f"| {output} | {paper_number or '--'} | {shown} | {_links(output, root)} |"
+
+
+def _command(output: str, root: Path | None) -> str:
+    """How to regenerate `output` at the first preset with results (`smol` when none has)."""
+    presets = _presets_with_results(output, root)
     preset = presets[0][0] if presets else "smol"
-    command = f"`nox -s {output} -- --preset {preset}`"
     if output.startswith("compare-"):
         backbone = next(iter(read_manifests(output, root)[0].backbones.values()))
-        command = f"`nox -s compare -- --backbone {backbone} --preset {preset}`"
-    return f"| {output}: {caption} | {paper_number or '--'} | {shown} | {' '.join(files)} | {command} |"
+        return f"`nox -s compare -- --backbone {backbone} --preset {preset}`"
+    return f"`nox -s {output} -- --preset {preset}`"
 
 
 def _run_cost(info: dict) -> tuple[float, float, int]:
@@ -101,9 +123,23 @@ def cost_section(root: Path | None = None) -> list[str]:
     ]
 
 
-def index_markdown(root: Path | None = None) -> str:
+def index_markdown(root: Path | None = None, checked: Checked | None = None) -> str:
+    """results/README.md: what reproduced (from the claims' verdicts, `checked`: `check_claims`),
+    then every output with its presets, files (only those that exist) and command, and what each
+    shows; what the stored runs took; bookkeeping."""
+    base = root or results_root()
+    checked = check_claims(root) if checked is None else checked
+    claims = (
+        "[tables/claims.md](tables/claims.md)" if (base / "tables" / "claims.md").is_file() else "claims.md"
+    )
     lines = [
         "# Results",
+        "",
+        *wrap(f"What reproduced: the verdicts of {claims} (a claim reads the worst of its comparisons)."),
+        "",
+        *reproduction_summary(checked),
+        "",
+        "## Outputs",
         "",
         "Generated from the run folders under `runs/` (one per config hash: `run.json` with config, git sha,",
         "versions, hardware and timings, plus one mteb TaskResult JSON per task) and `analyses/`.",
@@ -112,15 +148,20 @@ def index_markdown(root: Path | None = None) -> str:
         "A preset listed as *planned, nothing run* has a manifest (the cells its output would show, with",
         "their run ids) but no stored result: a plan, e.g. the `paper` preset, which needs GPUs.",
         "",
-        "| output | paper | presets with results (latest run) | files | regenerate |",
-        "|---|---|---|---|---|",
+        "| output | paper | presets with results (latest run) | files |",
+        "|---|---|---|---|",
     ]
-    for spec in REGISTRY.values():
-        lines.append(_row(spec.id, spec.caption, spec.paper_number, root))
-    for output in outputs(root):
-        if output.startswith("compare-"):  # `nox -s compare` tables, one per backbone
-            lines.append(_row(output, read_manifests(output, root)[0].caption, None, root))
-    lines += ["", "Claims checked on these results: [tables/claims.md](tables/claims.md).", ""]
+    shown = [(spec.id, spec.caption, spec.paper_number) for spec in REGISTRY.values()]
+    shown += [  # `nox -s compare` tables, one per backbone
+        (output, read_manifests(output, root)[0].caption, None)
+        for output in outputs(root)
+        if output.startswith("compare-")
+    ]
+    lines += [_row(output, paper_number, root) for output, _, paper_number in shown]
+    lines += ["", "What each output shows, and the command that regenerates it:", ""]
+    for output, caption, _ in shown:
+        lines += wrap(f"**{output}**: {caption} {_command(output, root)}", first="- ", rest="  ")
+    lines.append("")
     lines += cost_section(root)
     unnamed, missing = orphans(root)
     if unnamed or missing:
@@ -138,7 +179,7 @@ def index_markdown(root: Path | None = None) -> str:
     return "\n".join(lines)
 
 
-def write_index(root: Path | None = None) -> Path:
+def write_index(root: Path | None = None, checked: Checked | None = None) -> Path:
     path = (root or results_root()) / "README.md"
-    atomic_write_text(path, index_markdown(root))
+    atomic_write_text(path, index_markdown(root, checked))
     return path

@@ -15,6 +15,10 @@ any process.
 Training-free methods have no stages, so their runs cost no training (a budget of 0 in `compare`):
 PromptEOL is `zero-shot` with last pooling; `echo` and `token-prepending` take their settings
 (`EchoOptions`, `TokenPrependingOptions`, the papers' defaults) as row parameters.
+
+`bm25` is no embedding at all: mteb's BM25 (`baselines.bm25`), a searcher (`t2t.searchers`) that
+scores retrieval tasks only, so its rows name `task_types=("Retrieval",)` (`reproduce.registry.Row`)
+and `run_spec` restricts the run's evaluation to them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from baselines.bm25 import BM25Settings, bm25_model
 from baselines.recipes import llm2vec_model, simcse_model, zero_shot_model
 from baselines.training_free import EchoOptions, TokenPrependingOptions, echo_model, token_prepending_model
 from reproduce.presets import ScalePreset
@@ -139,10 +144,17 @@ def token_prepending(preset: ScalePreset, backbone: str, **options: Any) -> Mode
     return token_prepending_model(backbone, options=TokenPrependingOptions.from_dict(options))
 
 
+def bm25(preset: ScalePreset, backbone: str, **settings: Any) -> ModelSpec:
+    """BM25, mteb's lexical retrieval baseline; no weights, no training. `settings` override
+    `BM25Settings` (mteb's defaults); `backbone` only names the column the row stands in."""
+    return bm25_model(backbone, BM25Settings.from_dict(settings))
+
+
 METHODS: dict[str, Callable[..., ModelSpec]] = {
     "zero-shot": zero_shot,
     "echo": echo,
     "token-prepending": token_prepending,
+    "bm25": bm25,
     "text2token": text2token,
     "llm2vec": llm2vec,
     "simcse": simcse,
@@ -150,15 +162,22 @@ METHODS: dict[str, Callable[..., ModelSpec]] = {
 
 
 def run_spec(
-    method: str, preset: ScalePreset, backbone: str, params: dict[str, Any] | None = None, seed: int = 0
+    method: str,
+    preset: ScalePreset,
+    backbone: str,
+    params: dict[str, Any] | None = None,
+    seed: int = 0,
+    task_types: tuple[str, ...] = (),
 ) -> RunSpec:
     """The run of `method` with `params` on `backbone` and training `seed`, evaluated on the
-    preset's task set."""
+    preset's task set (only its tasks of `task_types` when some are named: `EvalSpec.task_types`)."""
     model = choose(METHODS, method, "method")(preset, backbone, **(params or {}))
     if seed:
         model = model.replace(seed=seed)
     return RunSpec(
         method=method,
         model=model,
-        evaluation=EvalSpec(task_set=preset.task_set, max_length=preset.eval_max_length),
+        evaluation=EvalSpec(
+            task_set=preset.task_set, max_length=preset.eval_max_length, task_types=tuple(task_types)
+        ),
     )

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from reproduce.builders import write_output
-from reproduce.claims import write_claims
+from reproduce.claims import check_claims, write_claims
 from reproduce.index import write_index
 from reproduce.integrity import check_stored
 from reproduce.manifest import orphans, outputs
@@ -47,7 +47,13 @@ def rebuild(output_ids: Iterable[str], root: Path | None = None) -> str:
     parts: list[tuple[str, Callable[[], list[Path]]]] = [
         (output, lambda output=output: write_output(output, root)) for output in output_ids
     ]
-    parts += [("claims", lambda: [write_claims(root)]), ("index", lambda: [write_index(root)])]
+    checked: list = []  # the claims' verdicts, computed once for claims.md and the index's summary
+
+    def claims() -> list[Path]:
+        checked.append(check_claims(root))
+        return [write_claims(root, checked[0])]
+
+    parts += [("claims", claims), ("index", lambda: [write_index(root, checked[0] if checked else None)])]
     written: list[Path] = []
     failed: list[str] = []
     for name, build in parts:

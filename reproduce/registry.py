@@ -37,6 +37,10 @@ class Row:
     `backbones`: plan the row on these backbones only (empty: every column of the preset);
     `excluding`: never on these. Together they let rows stand for a per-family choice (the budget
     curves' LLM2Vec: its best cell per family, and LLM2Vec's own recipe on every other backbone).
+    `task_types`: its runs evaluate only the task set's tasks of these MTEB types
+    (`t2t.run.EvalSpec.task_types`; BM25: Retrieval). Its other columns and its averages print `--`
+    (`reproduce.tables.score_table`), and at a preset whose task set has none of them the row has
+    no cell and no line (`reproduce.grid`).
     """
 
     label: str
@@ -44,6 +48,7 @@ class Row:
     params: dict[str, Any] = dataclasses.field(default_factory=dict)
     backbones: tuple[str, ...] = ()
     excluding: tuple[str, ...] = ()
+    task_types: tuple[str, ...] = ()
 
     def plans_on(self, backbone: str) -> bool:
         """Whether this row has a cell in `backbone`'s column."""
@@ -206,6 +211,11 @@ TRAINING_FREE = (
 """Methods that read the frozen backbone differently and train nothing (`baselines.training_free`),
 next to PromptEOL (the zero-shot backbone with last pooling): what training must beat for free."""
 
+BM25 = Row("BM25 (lexical)", "bm25", task_types=("Retrieval",))
+"""mteb's BM25 (`baselines.bm25`): the lexical reference an unsupervised embedding must beat on
+retrieval. Scored on Retrieval only (it has no embeddings); last, as a committed manifest appends
+the rows it gains after its own."""
+
 POOLING_ATTENTION = tuple(
     Row(
         f"{'Text2Token' if cell['method'] == T2T else 'LLM2Vec'}, {cell['pooling']} + {cell['attention']}",
@@ -224,13 +234,14 @@ REGISTRY: dict[str, OutputSpec] = {
             id="main",
             caption="Main results: zero-shot backbone (PromptEOL, mean), training-free methods (echo "
             "embeddings, Token Prepending), LLM2Vec and Text2Token, per MTEB category and averaged over "
-            "tasks (main score x100).",
+            "tasks (main score x100); BM25 as the lexical reference on retrieval.",
             rows=(
                 PROMPTEOL,
                 Row("Zero-shot, mean", "zero-shot", {"pooling": "mean", "attention": "causal"}),
                 *TRAINING_FREE,
                 Row("LLM2Vec", "llm2vec"),
                 Row("Text2Token", T2T, dict(T2T_BEST)),
+                BM25,
             ),
         ),
         TableSpec(

@@ -113,7 +113,7 @@ def status_of(
     item outputs is priced as what `--add-items` does to it: its uncached stages retrained and the
     tasks lacking items re-evaluated."""
     store = RunStore(run.run_id, root)
-    tasks = TASK_SETS[run.evaluation.task_set].tasks
+    tasks = run.evaluation.tasks
     done = len(tasks) - len(store.missing_tasks(list(tasks)))
     info = store.read()
     complete = done == len(tasks) and info.get("status") == "complete"
@@ -449,8 +449,8 @@ def run_table_plan(
     todo = [  # a stale run is refused or redone; --add-items re-evaluates runs stored without items
         s for s in statuses if not s.complete or s.stale or s.reevaluate
     ]
-    if todo:
-        check_task_source(scale.task_set)  # before anything is written or printed
+    if any(not s.complete or s.reevaluate or (s.stale and runtime.on_stale == "recompute") for s in todo):
+        check_task_source(scale.task_set)  # tasks will be loaded: before anything is written or printed
     write_manifest(recorded, root)
     print("\n".join(filter(None, [report, note])), flush=True)
     todo = todo[: limit if limit is not None else None]

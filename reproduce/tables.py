@@ -1,10 +1,15 @@
-"""Table builders: results (a DataFrame) -> `Table` -> Markdown / LaTeX. Pure functions, no models.
+"""Table builders: results (a DataFrame) -> `Table`. Pure functions, no models.
+
+Rendered by `reproduce.markdown` (Markdown) and `reproduce.latex` (LaTeX).
 
 Rules (STYLE.md, "Results are files, tables are pure functions"):
 - a cell is the mean of MTEB main scores x100 over the tasks of its column (a category, or all
   tasks for "Avg" = MTEB's mean over tasks);
 - a missing number prints `--`, never 0; a cell averaged over fewer tasks than the task set has
   is marked partial (†) with a footnote saying how many;
+- a row whose runs evaluate only some task types (BM25: Retrieval) has numbers in those categories'
+  columns only: its other columns, Avg and Mean(TaskType) print `--` (by design, not "partial"),
+  and a footnote says why;
 - the best value of each column is bold (ours only, never the reported column);
 - "Reported" and "Δ" columns compare the average with the reference (`reproduce.reported`);
   an empty reference slot prints "no reference".
@@ -70,6 +75,9 @@ class Table:
     rows: list[tuple[str, list[Cell]]]
     footnotes: list[str] = dataclasses.field(default_factory=list)
     bold_columns: set[int] = dataclasses.field(default_factory=set)
+    # Short notes under the LaTeX table (`reproduce.latex`), set by its builder; the footnotes go
+    # into `%` comments there (Markdown prints the footnotes, never these).
+    legend: list[str] = dataclasses.field(default_factory=list)
 
     @property
     def columns(self) -> list[tuple[str, str]]:
@@ -86,30 +94,37 @@ def aggregate(scores: dict[str, float], tasks: Sequence[str]) -> Cell:
 
 NOT_WORSE_NOTE = (
     "Bold: the best cell of its column and every cell not significantly worse than it (paired "
-    "difference at 95% over test items and seeds, a single-seed side with its table's pooled seed "
-    "variance; a difference significant in only some of the resampling blocks is not significant); "
-    "± is half the 95% interval of the cell."
+    "difference at 95% over test items, the evaluator's fits and seeds, every trained side with its "
+    "method's pooled seed variance; a difference significant in only some of the resampling blocks is "
+    "not significant); ± is half the 95% interval of the cell."
 )
 
 
 def seed_model_note(intervals: dict, sources: dict[str, str]) -> str:
     """What a table's ± hold (`t2t.stats`): the formula, the resamples, where the seed variance was
-    pooled (`sources`: column label -> description), and which cells are over test items only."""
+    pooled (`sources`: column label -> description), and which cells have no seed term."""
     models = {getattr(interval, "seed_model", "") for interval in intervals.values()}
     first = next(iter(intervals.values()))
     blocks = len(getattr(first, "item_variances", ())) or 1
     note = (
-        "± = t sqrt(V_items + s²/S) (`t2t.stats`): V_items, the variance of the cell's mean over seeds "
-        f"under {blocks} x {first.resamples // blocks:,} resamples of the test items (the same for every run)"
+        "± = t sqrt(V_items + V_eval + s²/S) (`t2t.stats`): V_items, the variance of the cell's mean over "
+        f"seeds under {blocks} x {first.resamples // blocks:,} resamples of the test items (the same for "
+        "every run)"
     )
+    if any(getattr(interval, "evaluator_terms", ()) for interval in intervals.values()):
+        note += (
+            "; V_eval, the spread of mteb's repeated classifier fits and k-means runs over their "
+            "number (`t2t.stats.evaluator`; classification and clustering columns, and the averages over them)"
+        )
     if sources:
         pooled = "; ".join(f"{label}: {source}" for label, source in sources.items())
         note += (
-            "; s², the unbiased between-seed variance of one trained run's average, pooled over the "
-            f"trained cells with several seeds ({pooled}); S, the cell's seeds; t with Welch-Satterthwaite df"
+            "; s², the unbiased between-seed variance of one trained run's average, per training method "
+            f"pooled over its cells with several seeds ({pooled}); S, the cell's seeds (a single-seed "
+            "trained cell: S = 1); t with Welch-Satterthwaite df"
         )
     if "test items only" in models:
-        note += "; cells over one seed: test items only (s² enters their comparisons)"
+        note += "; trained cells with no seed variance to pool on their backbone: no seed term"
     if "test items only (untrained)" in models:
         note += "; zero-shot rows: test items only (untrained: no seed effect)"
     return note + "."
@@ -176,6 +191,8 @@ def score_table(
     failed: dict[tuple[str, str], str] | None = None,
     intervals: dict[tuple[str, str, str], object] | None = None,
     not_worse: Callable[[int, Cell, Cell], bool] | None = None,
+    scope: dict[tuple[str, str], Sequence[str]] | None = None,
+    scope_reasons: dict[str, str] | None = None,
 ) -> Table:
     """Build a score table.
 
@@ -193,9 +210,15 @@ def score_table(
             `half_width`, `seeds`); such a cell shows the estimate (the mean over seeds) ± half width.
         not_worse: bolds cells not significantly worse than the best (see `mark_best`); cells carry
             `key = (row, role, column)` for it.
+        scope: (row, role) -> the tasks that cell's runs evaluate, for runs restricted to some task
+            types (`t2t.evaluation.task_types`); a column over any other task prints `--` (text, so
+            neither "not measured" nor bold), Avg and Mean(TaskType) included.
+        scope_reasons: row -> what the row is, for the footnote on its `--` (e.g. BM25's "a lexical
+            retrieval baseline ..."); a scoped row without one is said to be restricted.
     """
     references = references or {}
     failed = failed or {}
+    scope = scope or {}
     categories = [c for c in CATEGORY_ORDER if any(category_of.get(t) == c for t in tasks)]
     categories += sorted({category_of.get(t, "Other") for t in tasks} - set(categories))
     data_columns = [*categories, "Avg"] if by_category else ["Avg"]
@@ -218,11 +241,16 @@ def score_table(
         cells: list[Cell] = []
         for role in roles:
             found = lookup.get((label, role), {})
+            evaluated = scope.get((label, role))
             for column in data_columns:
+                whole = column in ("Avg", MEAN_TASK_TYPE)
+                members = tasks if whole else [t for t in tasks if category_of.get(t) == column]
+                if evaluated is not None and not set(members) <= set(evaluated):  # not what its runs score
+                    cells.append(Cell(text=MISSING, key=(label, role, column)))
+                    continue
                 if column == MEAN_TASK_TYPE:
                     cell = mean_over_categories(found, tasks, category_of, categories)
                 else:
-                    members = tasks if column == "Avg" else [t for t in tasks if category_of.get(t) == column]
                     cell = aggregate(found, members)
                 interval = (intervals or {}).get((label, role, column))
                 if interval is not None:
@@ -239,6 +267,7 @@ def score_table(
     table = Table(table_id, title, caption, groups, rows, bold_columns=bold_columns)
     mark_best(table, not_worse)
     table.footnotes = _footnotes(table, len(tasks))
+    table.footnotes += scope_notes(scope, scope_reasons or {}, row_labels, category_of)
     if intervals:
         table.footnotes.append(
             NOT_WORSE_NOTE + f" Cells with ± are means over {_seed_counts(intervals, roles)}; "
@@ -253,6 +282,29 @@ def score_table(
             + "; ".join(f"{row} [{role}] {why}" for (row, role), why in sorted(shown.items()))
         )
     return table
+
+
+def scope_notes(
+    scope: dict[tuple[str, str], Sequence[str]],
+    reasons: dict[str, str],
+    row_labels: Sequence[str],
+    category_of: dict[str, str],
+) -> list[str]:
+    """One footnote per row with scoped cells (see `score_table`): what it is and what it is scored
+    on, e.g. "BM25 (lexical): a lexical retrieval baseline ..., so it is scored on Retrieval only: ..."."""
+    notes = []
+    for label in row_labels:
+        evaluated = [tasks for (row, _), tasks in scope.items() if row == label]
+        if not evaluated:
+            continue
+        categories = sorted({category_of.get(task, "Other") for tasks in evaluated for task in tasks})
+        what = reasons.get(label, "its runs evaluate only some task types (`EvalSpec.task_types`)")
+        notes.append(
+            f"{label}: {what}, so it is scored on {', '.join(categories) or 'no task of this set'} only: "
+            f"its other category columns, Avg and {MEAN_TASK_TYPE} print {MISSING} (no score for the "
+            "other categories, and no average over fewer)."
+        )
+    return notes
 
 
 def _seed_counts(intervals: dict[tuple[str, str, str], object], roles: dict[str, str]) -> str:
@@ -294,75 +346,3 @@ def _footnotes(table: Table, n_tasks: int) -> list[str]:
             "no reference: the paper's value is not available to this project (slot kept, source noted)."
         )
     return notes
-
-
-def to_markdown(table: Table) -> str:
-    header = ["", *[f"{group} · {column}" for group, column in table.columns]]
-    lines = [
-        f"### {table.title}",
-        "",
-        table.caption,
-        "",
-        "| " + " | ".join(header) + " |",
-        "|" + "---|" * len(header),
-    ]
-    for label, cells in table.rows:
-        lines.append("| " + " | ".join([label, *[cell.render() for cell in cells]]) + " |")
-    lines.append("")
-    lines.extend(f"- {note}" for note in table.footnotes)
-    return "\n".join(lines) + "\n"
-
-
-def _latex_escape(text: str) -> str:
-    for raw, escaped in [
-        ("\\", r"\textbackslash{}"),
-        ("&", r"\&"),
-        ("%", r"\%"),
-        ("_", r"\_"),
-        ("#", r"\#"),
-        ("->", r"$\rightarrow$"),
-        ("†", r"$^\dagger$"),
-        ("‡", r"$^\ddagger$"),
-        ("Δ", r"$\Delta$"),
-        ("·", ""),
-    ]:
-        text = text.replace(raw, escaped)
-    return text
-
-
-def _latex_cell(cell: Cell) -> str:
-    text = _latex_escape(cell.render(bold=("", ""), plus_minus="PLUSMINUS")).replace(
-        "PLUSMINUS", r"\,{\scriptsize$\pm$"
-    )
-    text += "}" if cell.half_width is not None and cell.text is None and cell.value is not None else ""
-    return rf"\textbf{{{text}}}" if cell.bold else text
-
-
-def to_latex(table: Table) -> str:
-    n = len(table.columns)
-    spec = "l" + "r" * n
-    group_line, rules, start = [""], [], 2
-    for group, columns in table.groups:
-        group_line.append(rf"\multicolumn{{{len(columns)}}}{{c}}{{{_latex_escape(group)}}}")
-        rules.append(rf"\cmidrule(lr){{{start}-{start + len(columns) - 1}}}")
-        start += len(columns)
-    body = [
-        r"\begin{table}[t]",
-        r"\centering",
-        r"\small",
-        rf"\caption{{{_latex_escape(table.title)}. {_latex_escape(table.caption)}}}",
-        rf"\label{{tab:{table.id}}}",
-        rf"\begin{{tabular}}{{{spec}}}",
-        r"\toprule",
-        " & ".join(group_line) + r" \\",
-        " ".join(rules),
-        " & ".join(["", *[_latex_escape(column) for _, column in table.columns]]) + r" \\",
-        r"\midrule",
-    ]
-    for label, cells in table.rows:
-        rendered = [_latex_cell(cell) for cell in cells]
-        body.append(" & ".join([_latex_escape(label), *rendered]) + r" \\")
-    body += [r"\bottomrule", r"\end{tabular}"]
-    body += [rf"\par\footnotesize {_latex_escape(note)}" for note in table.footnotes]
-    body.append(r"\end{table}")
-    return "\n".join(body) + "\n"

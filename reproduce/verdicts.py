@@ -2,14 +2,15 @@
 
 A comparison says "cell `better` > cell `worse` - margin" on one backbone. The comparisons of one
 claim at one preset (every backbone together) are one **family**, decided by Holm's step-down at
-5% (`t2t.stats.decide_family`) on the p-values of their paired intervals (test items and seeds,
-`t2t.stats.paired_difference`; a single-seed side gets its table's pooled seed variance). Each
-comparison reads:
+5% (`t2t.stats.decide_family`) on the p-values of their paired intervals (test items, the
+evaluator's fits and seeds, `t2t.stats.linear_contrast`; every trained side, a single-seed one
+included, with its method's pooled seed variance, `reproduce.samples`). Each comparison reads:
 
 - **holds** / **fails**: significant after Holm, above / below the margin, in every one of the 5
   resampling blocks and on all of them together;
 - **inconclusive**: not significant, significant in some blocks only (the resampling seed would
-  decide it), or a cell without item outputs (no interval);
+  decide it), or a cell without item outputs (no interval); with an interval, the evidence says
+  what would settle it: the seeds per cell for 80% power and their cost here (`reproduce.settle`);
 - **not comparable**: a side is degenerate (`reproduce.degenerate`: a trained cell significantly
   below its own untrained backbone), so winning or losing against it means nothing.
 
@@ -28,7 +29,8 @@ import numpy as np
 from reproduce.collect import cell_averages
 from reproduce.degenerate import DEGENERATE, Degenerate, degenerate_cells
 from reproduce.manifest import Manifest
-from reproduce.samples import run_config, samples, score_manifests
+from reproduce.samples import restricted, run_config, samples, score_manifests
+from reproduce.settle import settle_text
 from t2t.stats import (
     FAILS,
     HOLDS,
@@ -125,7 +127,9 @@ class Interpolated:
 
 def table_sides(manifest: Manifest, root: Path | None = None) -> dict[tuple, Side]:
     """`{(row, role): Side}` for the complete cells of one score table; for a curve (one row at
-    several values of its parameter: `reproduce.budget`), `{(row, role, value): Side}`."""
+    several values of its parameter: `reproduce.budget`), `{(row, role, value): Side}`. A cell whose
+    run evaluates only some of the tasks (BM25: Retrieval, `reproduce.samples.restricted`) has no
+    task-set average and is no side: it enters no claim."""
     curve = bool(manifest.sweeps) and not manifest.score_table
     found = {
         (row, role, value) if curve else (row, role): s
@@ -134,7 +138,7 @@ def table_sides(manifest: Manifest, root: Path | None = None) -> dict[tuple, Sid
     degenerate = degenerate_cells(manifest, root)
     out = {}
     for cell, average in cell_averages(manifest.seed_cells(), manifest.tasks, root):
-        if average.value is None or average.partial:
+        if average.value is None or average.partial or restricted(cell.run_id, manifest, root):
             continue
         key = (cell.row, cell.role, cell.value) if curve else (cell.row, cell.role)
         sample = found.get(key)
@@ -233,9 +237,12 @@ def _text(comparison: Comparison, decision=None, interval=None) -> str:
     return text
 
 
-def decide_claim(items: Sequence[Comparison | Finding]) -> list[tuple[str, str, str | None]]:
+def decide_claim(
+    items: Sequence[Comparison | Finding], root: Path | None = None
+) -> list[tuple[str, str, str | None]]:
     """`(role, evidence text, verdict)` per comparison or finding, the comparisons decided as one
-    Holm family (those with an interval and no degenerate side)."""
+    Holm family (those with an interval and no degenerate side); an inconclusive one also says what
+    would settle it (`reproduce.settle`: seeds for 80% power, priced from the runs under `root`)."""
     tested = [
         c
         for c in items
@@ -254,7 +261,12 @@ def decide_claim(items: Sequence[Comparison | Finding]) -> list[tuple[str, str, 
             out.append((item.role, item.text, item.verdict))
         elif id(item) in decisions:
             decision, interval = decisions[id(item)]
-            out.append((item.role, _text(item, decision, interval), decision.verdict))
+            text = _text(item, decision, interval)
+            if decision.verdict == INCONCLUSIVE:  # what would settle it (`reproduce.settle`)
+                text += "; " + settle_text(
+                    item.terms(), interval, decision, item.margin, item.better.tasks, root
+                )
+            out.append((item.role, text, decision.verdict))
         else:
             broken = item.better.degenerate or item.worse.degenerate
             out.append((item.role, _text(item), NOT_COMPARABLE if broken else INCONCLUSIVE))

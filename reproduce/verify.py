@@ -36,7 +36,6 @@ from reproduce.grid import unique_runs
 from reproduce.manifest import committed_manifest
 from reproduce.runner import plan
 from t2t.config import ConfigError
-from t2t.evaluation.tasks import TASK_SETS
 from t2t.paths import cache_root
 from t2t.results import RunStore
 from t2t.run import RunSpec, execute, recorded_paths
@@ -150,7 +149,7 @@ def verify_plan(
                     f"  stored with {threads or 'an unrecorded number of'} thread(s), recomputed with "
                     f"{stored_threads(fresh.read())}"
                 )
-            tasks = TASK_SETS[run.evaluation.task_set].tasks  # a stored run may hold other sets' tasks too
+            tasks = run.evaluation.tasks  # a stored run may hold other sets' tasks too
             before = {t: v for t, v in stored.task_scores().items() if t in tasks}
             after = {t: v for t, v in fresh.task_scores().items() if t in tasks}
             for task in sorted(set(before) | set(after)):

@@ -159,8 +159,9 @@ def exported_model_meta(folder: Path, name: str, revision: str | None = None):
 
 
 def score_lines(store) -> list[str]:
-    """Markdown rows `| task | score ± half-interval |` and the average, with 95% item-bootstrap
-    intervals (`t2t.stats`) where the run stored per-item outputs; point scores otherwise."""
+    """Markdown rows `| task | score ± half-interval |` and the average, with 95% intervals over the
+    test items and the evaluator's repeated fits (`t2t.stats`; no seeds: one run) where the run stored
+    per-item outputs; point scores otherwise."""
     from t2t.stats import cell_interval
 
     scores = store.task_scores()
@@ -244,6 +245,11 @@ def export_run(run: str, out: Path, runtime=None, retrain: bool = False) -> Path
     spec = RunSpec.from_dict(info["config"], where=str(store.run_json))
     if spec.run_id != store.dir.name:
         raise NotExportable(f"{store.run_json} describes run {spec.run_id}, not {store.dir.name}")
+    if spec.model.searcher is not None:
+        raise NotExportable(
+            f"run {spec.run_id} is the searcher {spec.model.searcher.name!r} (`t2t.searchers`): it has "
+            "no embeddings, so there is no encoder to export"
+        )
     runtime = runtime or Runtime(precision="fp32", progress=False)
     paths = recorded_paths(spec, store)
     missing = [

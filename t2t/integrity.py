@@ -2,7 +2,9 @@
 `reproduce.integrity` (every run a manifest names, before tables are written) and `t2t publish`.
 
 `t2t.results.read_score` refuses task files that do not parse, or whose main score is not finite or
-lies outside mteb's range ([-1, 1]: a score x100 is a slip, not a result). `task_problems` adds what
+lies outside mteb's range ([-1, 1]). The first two count as not done (an interrupted or damaged
+write: the next run evaluates the task again; tables mark the cell partial); the last is a wrong
+number (a score x100 is a slip, not a result), a problem here. `task_problems` adds what
 needs the per-item outputs (`items/<task>.json.gz`, `t2t.evaluation.items`) next to each task file:
 
 - an items file of the wrong shape (no `type`, no `subsets` of splits with `gold` values);
@@ -38,8 +40,9 @@ def task_problems(store: RunStore, tasks: Iterable[str]) -> list[str]:
             continue
         score = read_score(path)  # parse, finiteness and range are checked there
         items_path = store.items_path(task)
-        if score is None:
-            problems.append(f"{path}: {problem_of(path) or 'unreadable'}")
+        if score is None:  # unreadable or not finite: not done (re-evaluated next run); out of range: wrong
+            if "outside mteb's" in (problem_of(path) or ""):
+                problems.append(f"{path}: {problem_of(path)}")
             continue
         if not items_path.is_file():
             if store.predictions_path(task).is_file() or with_items:

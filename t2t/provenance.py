@@ -17,7 +17,19 @@ from typing import Any
 from t2t.hardware import describe_hardware
 from t2t.paths import REPO_ROOT
 
-PACKAGES = ("torch", "transformers", "peft", "mteb", "accelerate", "datasets", "spacy", "numpy", "t2t-repro")
+PACKAGES = (
+    "torch",
+    "transformers",
+    "peft",
+    "mteb",
+    "accelerate",
+    "datasets",
+    "spacy",
+    "numpy",
+    "bm25s",  # with PyStemmer: what mteb's BM25 baseline computes with (`baselines.bm25`)
+    "PyStemmer",
+    "t2t-repro",
+)
 
 
 CODE_PATHS = (".", ":(exclude)results")

@@ -19,19 +19,21 @@ import tempfile
 import time
 from contextlib import nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import mteb
+from mteb.abstasks.task_metadata import TaskType
 
 from t2t.atomic import atomic_write_text
-from t2t.config import Config
+from t2t.config import Config, ConfigError, field_omitted_at_default
 from t2t.corpus import corpus_fingerprint
 from t2t.embedding_cache import EmbeddingCache, model_fingerprint
-from t2t.encoder import Embedder, text_encoder
+from t2t.encoder import Embedder, Throughput, text_encoder
 from t2t.errors import UserError
 from t2t.evaluation.items import rescorable, task_items
 from t2t.evaluation.offline import task_data_fingerprint
-from t2t.evaluation.tasks import TASK_SETS, get_tasks
+from t2t.evaluation.task_types import tasks_of_types
+from t2t.evaluation.tasks import TASK_SETS, get_tasks, task_category
 from t2t.fingerprint import accepted, compare, decide_stale, move_aside, weights_fingerprint
 from t2t.locks import exclusive
 from t2t.paths import cache_root, data_root
@@ -56,20 +58,57 @@ class EvalSpec(Config):
         normalize: unit-normalise embeddings before mteb scores them. The paper does not say;
             llm2vec's `encode` does not normalise, so the default is False. Cosine-based tasks
             (STS, retrieval) are unaffected; classification (logistic regression) is.
+        task_types: evaluate only the set's tasks of these MTEB task types (`tasks`;
+            `t2t.evaluation.task_types`), e.g. `("Retrieval",)` for a lexical retrieval baseline
+            (`t2t.searchers`). Empty (the default, omitted from the hash): every task of the set.
+            Kept sorted and without repeats, so two specs that mean the same hash the same.
     """
 
     task_set: str = "offline"
     max_length: int = 512
     normalize: bool = False
+    task_types: tuple[str, ...] = field_omitted_at_default(default=())
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.task_types) - set(get_args(TaskType)))
+        if unknown:
+            raise ConfigError(
+                f"EvalSpec.task_types: {unknown[0]!r} is not an MTEB task type; choose from: "
+                + ", ".join(get_args(TaskType))
+            )
+        object.__setattr__(self, "task_types", tuple(sorted(set(self.task_types))))
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks this evaluation runs, in the set's order: the set's tasks of `task_types` (all
+        of them when none are named). What every caller that lists a run's tasks reads: `execute`,
+        the runner's status and cost, `--verify`, the token count of `--dry-run`."""
+        return tasks_of_types(TASK_SETS[self.task_set].tasks, self.task_types, task_category)
 
 
 @dataclasses.dataclass(frozen=True)
 class RunSpec(Config):
-    """A method label, the model that implements it, and the evaluation."""
+    """A method label, the model that implements it, and the evaluation.
+
+    A searcher model (`ModelSpec.searcher`, `t2t.searchers`) scores only the task types it declares,
+    so its evaluation must name some of them (`EvalSpec.task_types`); anything else is refused here.
+    """
 
     method: str
     model: ModelSpec
     evaluation: EvalSpec = EvalSpec()
+
+    def __post_init__(self) -> None:
+        if self.model.searcher is None:
+            return
+        declared = self.model.searcher.declared.task_types
+        asked = self.evaluation.task_types
+        if not asked or not set(asked) <= set(declared):
+            raise ConfigError(
+                f"RunSpec {self.method!r}: the searcher {self.model.searcher.name!r} scores "
+                f"{', '.join(declared)} tasks only (it has no embeddings), so its evaluation must "
+                f"set task_types within {list(declared)}; got {list(asked)}"
+            )
 
     @property
     def run_id(self) -> str:
@@ -88,12 +127,11 @@ class RunFailed(UserError, RuntimeError):
 def run_fingerprint(spec: RunSpec) -> dict[str, Any]:
     """The inputs `spec` reads, fingerprinted (`t2t.fingerprint`): weights, corpora, task files."""
     root = data_root()
+    searcher = spec.model.searcher is not None  # reads no weights (`t2t.searchers`)
     return {
-        "weights": weights_fingerprint(spec.model.backbone),
+        "weights": None if searcher else weights_fingerprint(spec.model.backbone),
         "corpora": {stage.corpus: corpus_fingerprint(stage.corpus) for stage in spec.model.stages},
-        "data": {
-            name: task_data_fingerprint(name, root) for name in TASK_SETS[spec.evaluation.task_set].tasks
-        },
+        "data": {name: task_data_fingerprint(name, root) for name in spec.evaluation.tasks},
     }
 
 
@@ -163,12 +201,18 @@ def execute(
 def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator, trained_as=None) -> RunStore:
     """Check the stored run, build the model, evaluate each missing task, record: the whole run,
     top-down (each step below is one short function)."""
+    names = spec.evaluation.tasks
+    if not names:
+        raise UserError(
+            f"run {spec.run_id} ({spec.method}) evaluates no task: its task set "
+            f"{spec.evaluation.task_set} has none of its task types ({', '.join(spec.evaluation.task_types)})"
+        )
     fingerprints = run_fingerprint(spec)
     resolve_stale(store, fingerprints, runtime.on_stale)
-    if not work_left(store, TASK_SETS[spec.evaluation.task_set].tasks, runtime):
+    if not work_left(store, names, runtime):
         logger.info("run %s (%s) is complete; nothing to do", spec.run_id, spec.method)
         return store
-    tasks = get_tasks(spec.evaluation.task_set)  # loads task data only when there is work
+    tasks = get_tasks(spec.evaluation.task_set, only=names)  # loads task data only when there is work
     backfill_items(store, tasks)
     missing = tasks_to_evaluate(store, tasks, runtime)
     if not missing and store.read().get("status") == "complete":
@@ -333,11 +377,13 @@ class Session:
     `later` is True when the run was complete before (new tasks of a larger task set, or
     `--add-items`): the run's original record (provenance, timings, training log) then stays as it
     is and this session is appended to `run.json`'s `reevaluations` instead (`record`).
+    `embedder` is None for a searcher (`t2t.searchers`): mteb calls the searcher itself, which
+    encodes nothing.
     """
 
     spec: RunSpec
     store: RunStore
-    embedder: Embedder
+    embedder: Embedder | None
     encoder: Any
     logs: list
     origin: dict[str, Any]
@@ -355,17 +401,25 @@ def prepare(
 ) -> Session | None:
     """Build the run's model (training what is not cached; as `paths` say when given), check that a
     rebuilt model is the one the run stored (`check_same_model`, against `tasks`), record what it
-    is, wrap it for mteb."""
+    is, wrap it for mteb. A searcher (`ModelSpec.searcher`) is built instead of the backbone: mteb
+    calls it as it is (no encoder wrapper, nothing trained)."""
     started = time.perf_counter()
     origin = provenance_with_diff(store)  # the code and machine this session runs with
-    model, tokenizer, logs = build_model(spec.model, runtime, accelerator, paths)
+    searcher = spec.model.searcher
+    if searcher is None:
+        model, tokenizer, logs = build_model(spec.model, runtime, accelerator, paths)
+    else:
+        model, tokenizer, logs = searcher.build(), None, []
     if accelerator is not None and not accelerator.is_main_process:
         return None
     built = time.perf_counter()
     previous = store.read()
     later = previous.get("status") == "complete" or "provenance" in previous
-    embedder = make_embedder(spec, runtime, model, tokenizer)
-    encoder = text_encoder(f"t2t-repro/{spec.method}-{spec.run_id}", embedder, revision=spec.run_id)
+    if searcher is None:
+        embedder = make_embedder(spec, runtime, model, tokenizer)
+        encoder = text_encoder(f"t2t-repro/{spec.method}-{spec.run_id}", embedder, revision=spec.run_id)
+    else:
+        embedder, encoder = None, model
     session = Session(
         spec,
         store,
@@ -395,6 +449,7 @@ def prepare(
             fingerprints=fingerprints,
             backbone_shape=backbone_shape(model),
             stages_trained_with=trained_with(spec.model, paths),
+            **({"searcher": searcher.declared.description} if searcher else {}),
         )
         if logs:
             store.save_train_log(logs)
@@ -495,7 +550,7 @@ def _timings(session: Session, cumulative: bool = True) -> dict[str, Any]:
     that worked on the same (first) evaluation, whose figures were saved after each finished task."""
     previous = session.previous if cumulative and not session.later else {}
     timing, throughput = previous.get("timing", {}), previous.get("throughput", {})
-    done = session.embedder.throughput
+    done = session.embedder.throughput if session.embedder else Throughput()  # a searcher encodes nothing
     texts = throughput.get("encode_texts", 0) + done.texts
     tokens = throughput.get("encode_tokens", 0) + done.tokens
     seconds = throughput.get("encode_seconds", 0.0) + done.seconds

@@ -82,6 +82,27 @@ def write_outputs(spec, presets, root: Path) -> list[Path]:
     return write_output(spec.id, root)
 
 
+def unwrap(markdown: str) -> str:
+    """Generated Markdown with each wrapped list item or paragraph back on one line (`reproduce.markdown.wrap`
+    indents continuation lines by two spaces), so a test can search one note or comparison whole."""
+    return markdown.replace("\n  ", " ")
+
+
+def claim_block(markdown: str, claim: str) -> str:
+    """A claim in claims.md, unwrapped: its verdict row (`| <claim> | verdict | per backbone |`), then
+    its evidence items ("- ✓ [role] ..."), one per line, from the first preset section that has it."""
+    lines = unwrap(markdown).splitlines()
+    row = next(line for line in lines if line.startswith(f"| {claim}"))
+    text = row.split(" | ")[0].removeprefix("| ")
+    heading = next((i for i, line in enumerate(lines) if line.startswith(f"**{text}**")), None)
+    items = []
+    for line in lines[heading + 2 :] if heading is not None else []:
+        if not line.startswith("- "):
+            break
+        items.append(line)
+    return "\n".join([row, *items])
+
+
 def hashing_encoder(dim: int = 64):
     """A deterministic, nearly free mteb encoder with meaningful similarities: each lowercased word
     adds a fixed random vector (seeded by the word's CRC) to its text's embedding, so texts that share

@@ -14,7 +14,7 @@ from reproduce.perf.gpu_hours import Shape, token_flops
 from reproduce.presets import SCALE_PRESETS
 from reproduce.registry import get_spec
 from t2t.evaluation.tasks import TASK_SETS
-from tests.fakes import store_run, write_outputs
+from tests.fakes import claim_block, store_run, write_outputs
 
 TINY = SCALE_PRESETS["tiny"]
 TASKS = list(TASK_SETS["offline-lite"].tasks)
@@ -86,7 +86,7 @@ def test_budget_curves_table_figure_and_equal_flops_claim(tmp_path):
     )
     expected = t2t.score - (weight * simcse[0].score + (1 - weight) * simcse[1].score)
     claims = claims_markdown(tmp_path)
-    line = next(x for x in claims.splitlines() if x.startswith("| At equal training FLOPs"))
+    line = claim_block(claims, "At equal training FLOPs")
     assert "SimCSE interpolated in log FLOPs between x1 and x2" in line
     assert f"difference {expected:+.2f}" in line
     assert "Text2Token x2" in line and "outside SimCSE's measured FLOPs" in line

@@ -30,10 +30,11 @@ import torch
 
 from reproduce.__main__ import main as reproduce_main
 from reproduce.grid import unique_runs
+from reproduce.markdown import to_markdown
 from reproduce.presets import get_preset
 from reproduce.registry import get_spec
 from reproduce.runner import measured_costs, status_of
-from reproduce.tables import FAILED, score_table, to_markdown
+from reproduce.tables import FAILED, score_table
 from t2t.encoder import DegenerateEmbeddings, check_embeddings
 from t2t.evaluation.offline import offline_task
 from t2t.fingerprint import DataIntegrityError, StaleResult

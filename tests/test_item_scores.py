@@ -129,6 +129,24 @@ def test_clustering_score_is_v_measure_of_each_experiments_draw():
         labels = np.repeat([g[level] for g in record["gold"]], seen)
         expected.append(v_measure_score(labels, np.repeat(cluster, seen)))
     assert scorer("Clustering").score(record) == float(np.mean(expected))
+    np.testing.assert_allclose(scorer("Clustering").experiments(record)[:, 0], expected, rtol=0, atol=1e-12)
+
+
+def test_experiments_are_mtebs_per_experiment_scores_and_only_where_the_evaluator_fits():
+    """Classification: one row per fit, each test text's correctness, row means = each fit's
+    accuracy (mteb's `scores_per_experiment`), their mean the main score; the types that fit nothing
+    have no experiments."""
+    rng = np.random.default_rng(9)
+    record = classification_record(rng)
+    values = scorer("Classification").experiments(record)
+    gold = np.asarray(record["gold"])
+    assert values.shape == (4, 300)
+    accuracies = [np.mean(np.asarray(p) == gold) for p in record["predicted"]]
+    np.testing.assert_allclose(values.mean(axis=1), accuracies, rtol=0, atol=1e-15)
+    assert values.mean() == pytest.approx(scorer("Classification").score(record), abs=1e-15)
+    assert {kind for kind, s in SCORERS.items() if s.experiments is None} == {
+        "STS", "Retrieval", "PairClassification", "Summarization"
+    }  # fmt: skip
 
 
 def test_average_precision_resampled_is_sklearns_on_each_draw():

@@ -159,7 +159,9 @@ def test_a_stage_trained_another_way_is_kept_and_the_asked_one_lives_beside_it(c
 
 
 @pytest.mark.needs_data
-def test_verify_recomputes_a_run_with_the_threads_it_was_stored_with(tmp_path, monkeypatch, make_cache, wider):
+def test_verify_recomputes_a_run_with_the_threads_it_was_stored_with(
+    tmp_path, monkeypatch, make_cache, wider
+):
     """Stored by a 2-thread process, verified from a 1-thread one: every score equal (tolerance 0),
     because the stage retrains and the tasks evaluate with 2 threads, as recorded."""
     from reproduce import runner

@@ -228,6 +228,56 @@ def test_precompute_in_two_processes_gives_the_same_scores_as_one(tmp_path):
     clear_cache()
 
 
+def fitted_classifier_run(rng, n: int, fits: int, ability: float, shifts: np.ndarray, u: np.ndarray) -> dict:
+    """A classification task scored by `fits` fits of a noisy classifier: fit e gets test text i
+    right when u_i + noise < ability + shifts[e] (noise N(0, 0.05^2) per fit and text), so the
+    expected accuracy over texts, fits and noise is `ability`."""
+    correct = u[None] + rng.normal(0, 0.05, (fits, n)) < ability + shifts[:, None]
+    return {"T": classification(np.zeros(n, dtype=int), np.where(correct, 0, 1))}
+
+
+def test_the_evaluators_own_fits_widen_the_interval_to_cover_the_true_accuracy():
+    """Each of 10 fits shifts the classifier by N(0, 0.05^2): the fits' accuracies spread as much as
+    the test items' draw does. Intervals with the fits' variance (`t2t.stats.evaluator`) cover the
+    true accuracy (60) in >= 93% of 500 trials; the same intervals over test items only (the fitted
+    classifiers held fixed, as the item bootstrap holds them) cover far less."""
+    import dataclasses
+
+    rng = np.random.default_rng(0)
+    n, fits, trials = 1000, 10, 500
+    covered = items_only = 0
+    for trial in range(trials):
+        run = fitted_classifier_run(rng, n, fits, 0.6, rng.normal(0, 0.05, fits), rng.uniform(0, 1, n))
+        interval = cell_interval([run], ["T"], Bootstrap(resamples=200, blocks=1, seed=trial))
+        assert len(interval.evaluator_terms) == 1 and interval.evaluator_terms[0][1] == fits - 1
+        covered += interval.low <= 60 <= interval.high
+        low, high = dataclasses.replace(interval, evaluator_terms=()).bounds()
+        items_only += low <= 60 <= high
+    assert covered / trials >= 0.93, covered / trials
+    assert items_only / trials < 0.87, items_only / trials
+
+
+def test_experiments_pair_across_runs_and_the_interaction_is_not_counted_twice():
+    """Two runs fitted on the same draws (the same shift per fit, as mteb seeds its experiments): the
+    shared shift cancels in their difference, whose evaluator variance is far below either cell's.
+    Fits that differ only by per-text noise (no shift) leave nothing once the item x fit
+    interaction, which the item bootstrap already counts, is taken out."""
+    from t2t.stats.evaluator import evaluator_terms, experiment_variance
+
+    rng = np.random.default_rng(1)
+    n, fits = 1000, 10
+    u, shifts = rng.uniform(0, 1, n), rng.normal(0, 0.05, fits)
+    a = fitted_classifier_run(rng, n, fits, 0.65, shifts, u)
+    b = fitted_classifier_run(rng, n, fits, 0.60, shifts, u)
+    cell = sum(v for v, _ in evaluator_terms([(1.0, [a])], ["T"]))
+    difference = sum(v for v, _ in evaluator_terms([(1.0, [a]), (-1.0, [b])], ["T"]))
+    assert difference < cell / 4
+    values = (rng.random((fits, n)) < 0.6).astype(float)  # fits that differ by noise alone
+    raw = np.var(values.mean(1), ddof=1) / fits
+    assert raw > 0 and experiment_variance(values) < raw / 3
+    assert experiment_variance(np.array([[0.6], [0.7]])) == pytest.approx(0.0025)
+
+
 def test_a_linear_contrast_generalises_the_paired_difference():
     """`a - b` through `linear_contrast` is `paired_difference` exactly; a cell minus the midpoint of
     two others has the midpoint's estimate and, with independent items, a narrower item variance

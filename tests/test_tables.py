@@ -11,12 +11,14 @@ import pandas as pd
 
 from reproduce.claims import claims_markdown
 from reproduce.grid import expand
+from reproduce.latex import to_latex
+from reproduce.markdown import to_markdown
 from reproduce.presets import SCALE_PRESETS
 from reproduce.registry import REGISTRY, get_spec
 from reproduce.reported import ReferenceCell
-from reproduce.tables import score_table, to_latex, to_markdown
+from reproduce.tables import score_table
 from t2t.evaluation.tasks import TASK_SETS, task_category
-from tests.fakes import plan, store_run, write_outputs
+from tests.fakes import claim_block, plan, store_run, unwrap, write_outputs
 
 GOLDEN = Path(__file__).parent / "golden"
 TINY = SCALE_PRESETS["tiny"]
@@ -152,7 +154,7 @@ def test_table3_outputs_from_stored_results_golden(tmp_path):
     assert [p.name for p in paths] == ["table3.md", "table3.tex"]
     markdown = paths[0].read_text()
     check_golden("table3_tiny.md", markdown)
-    assert re.search(r"\| MD -> DD \| -- \| -- \| -- \|", markdown)
+    assert re.findall(r"^\| MD -> DD \| -- \| -- \|$", markdown, re.M) == ["| MD -> DD | -- | -- |"] * 2
     assert "**40.15**" in markdown  # best average of the column is bold
 
 
@@ -168,7 +170,7 @@ def test_claims_hold_fail_inconclusive_and_not_measured(tmp_path):
     fails, a 0.1-point gap is inconclusive, and cells without item outputs decide nothing."""
     _fixture_results(tmp_path, items=True)
     text = claims_markdown(_planned_all(tmp_path))
-    line = next(x for x in text.splitlines() if x.startswith("| Data-driven then model-derived"))
+    line = claim_block(text, "Data-driven then model-derived")
     holm = r"DD -> MD > MD -> DD: difference \+5\.00, Holm (9\d\.\d)% interval \[\+\d"
     assert "| holds |" in line and re.search(holm, line)
     assert "1 vs 1 seeds; seed variance: not measured; 5 x 1,000 resamples" in line
@@ -176,15 +178,13 @@ def test_claims_hold_fail_inconclusive_and_not_measured(tmp_path):
     # one family of six comparisons (3 per backbone): each at its Holm step's level, 1 - 0.05 / (6 - k)
     levels = sorted(float(x) for x in re.findall(r"Holm (\d+\.\d)% interval", line))
     assert levels == [95.0, 97.5, 98.3, 98.8, 99.0, 99.2]
-    assert "| not measured |" in next(x for x in text.splitlines() if x.startswith("| Last pooling"))
+    assert "| not measured |" in claim_block(text, "Last pooling")
 
     worse = tmp_path / "worse"
     _fixture_results(worse, items=True)
     item = next(i for i in expand(get_spec("table3"), TINY) if i.row == "MD -> DD" and i.role == "llama")
     store_run(worse, item.run, {task: 0.9 for task in TINY_TASKS}, items=True)
-    line = next(
-        x for x in claims_markdown(_planned_all(worse)).splitlines() if x.startswith("| Data-driven then")
-    )
+    line = claim_block(claims_markdown(_planned_all(worse)), "Data-driven then")
     assert "| fails |" in line and "✗ [llama] DD -> MD > MD -> DD" in line
     assert "| llama: fails, mistral: holds |" in line  # one family's failure is not hidden or spread
 
@@ -192,16 +192,12 @@ def test_claims_hold_fail_inconclusive_and_not_measured(tmp_path):
     _fixture_results(close, items=True)
     near = {task: 0.4 + 0.001 * i - 0.001 for i, task in enumerate(TINY_TASKS)}
     store_run(close, item.run, near, items=7)  # errors on other items than DD -> MD's
-    line = next(
-        x for x in claims_markdown(_planned_all(close)).splitlines() if x.startswith("| Data-driven then")
-    )
+    line = claim_block(claims_markdown(_planned_all(close)), "Data-driven then")
     assert "| inconclusive |" in line and "? [llama] DD -> MD > MD -> DD: difference +0.10" in line
 
     legacy = tmp_path / "legacy"
     _fixture_results(legacy)  # stored before item outputs
-    line = next(
-        x for x in claims_markdown(_planned_all(legacy)).splitlines() if x.startswith("| Data-driven then")
-    )
+    line = claim_block(claims_markdown(_planned_all(legacy)), "Data-driven then")
     assert "| inconclusive |" in line and "no interval" in line
 
 
@@ -213,15 +209,17 @@ def test_cells_with_items_print_intervals_and_bold_what_is_not_worse(tmp_path):
         tmp_path, close.run, {task: 0.4 + 0.001 * i - 0.001 for i, task in enumerate(TINY_TASKS)}, items=7
     )
     markdown = write_outputs(get_spec("table3"), [TINY], tmp_path)[0].read_text()
+    llama_table = markdown.split("**tiny-llama**")[1].split("**tiny-mistral**")[0]  # one table per backbone
     llama = {
-        line.split(" | ")[0].strip("| "): line for line in markdown.splitlines() if line.startswith("| ")
+        line.split(" | ")[0].strip("| "): line for line in llama_table.splitlines() if line.startswith("| ")
     }
     assert re.search(r"\*\*40\.15 ± \d\.\d\d\*\*", llama["DD -> MD"])  # best
     assert re.search(r"\*\*40\.05 ± \d\.\d\d\*\*", llama["MD -> DD"])  # 0.1 below: not significantly worse
     assert re.search(r"\| 30\.15 ± \d\.\d\d \|", llama["DD only"])  # 10 below: not bold
     assert "not significantly worse" in markdown
     latex = (tmp_path / "tables" / "table3.tex").read_text()
-    assert r"40.15\,{\scriptsize$\pm$" in latex
+    below = r"\\textbf\{40\.15\}.*\n.*\{\\scriptsize\$\\pm\$\d\.\d\d\}"  # ± on the line below the number
+    assert re.search(below, latex)
 
 
 def test_claims_list_each_methods_best_complete_cell(tmp_path):
@@ -341,8 +339,10 @@ def test_tables_list_orphaned_runs_and_missing_cells_and_rebuild_compare_tables(
     assert "planned cells have no run folder" in message  # e.g. main's LLM2Vec rows were never run
     assert re.search(r"\| Text2Token \| \**50\.00", (tmp_path / "tables" / f"{spec.id}.md").read_text())
     index = (tmp_path / "README.md").read_text()
-    assert f"{spec.id}: All methods on tiny-llama." in index and orphan.run_id in index
-    assert "figures/alignment.png" not in index and "figures/spectrum.png" in index
+    assert f"**{spec.id}**: All methods on tiny-llama." in index and orphan.run_id in index
+    # links only to files that exist: no spectrum results yet, so no figure to link (alignment has none)
+    assert "figures/alignment.png" not in index and "figures/spectrum.png" not in index
+    assert all((tmp_path / link).is_file() for link in re.findall(r"\]\(([^)]+)\)", index))
     assert RunStore(orphan.run_id, tmp_path).task_scores()  # listed, never deleted
 
 
@@ -410,4 +410,7 @@ def test_compare_table_states_each_rows_training_budget(tmp_path):
         "Token Prepending (zero-shot, last)",
     ):
         assert expected[untrained] == ["0", "0", "0", "0.0 min"], untrained
-    assert "Budget · train FLOPs" in text and "real (non-pad) training tokens" in text
+    # one backbone and its budget share a table: named once above it, plain column names in its header
+    assert "**tiny-gemma** (STS … Avg), **Budget** (steps … train time)" in text
+    assert "|  | STS | Avg | steps | train tokens | train FLOPs | train time |" in text and " · " not in text
+    assert "real (non-pad) training tokens" in unwrap(text)

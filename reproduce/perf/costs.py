@@ -7,7 +7,9 @@
   measured seconds per training token times its tokens per step. A stage also costs its setup (a
   model-derived stage's common distribution is N forward passes), measured on one-stage runs.
 - **evaluation**: seconds per task for the same backbone, task and pooling, from the task files'
-  `evaluation_time` (mteb's own timer), so a new task set is priced task by task.
+  `evaluation_time` (mteb's own timer), so a new task set is priced task by task. A searcher's
+  tasks (`t2t.searchers`, BM25) are priced from that searcher's runs, never from a backbone's
+  (`evaluator`), and it encodes no tokens.
 
 `estimate_text` words a plan's estimate; `scratch_cost` prices a plan from nothing (`--from-scratch`).
 The GPU-hour model of `paper` scale is `reproduce.perf.gpu_hours`.
@@ -28,7 +30,6 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from t2t.hardware import describe_hardware
 from t2t.results import iter_runs, read_json
 
 MACHINE_KEYS = ("processor", "cpu_count", "cuda", "gpus")
@@ -37,6 +38,14 @@ MACHINE_KEYS = ("processor", "cpu_count", "cuda", "gpus")
 def machine_kind(hardware: dict[str, Any]) -> tuple:
     """What makes two machines the same kind for timing: processor model, cores, GPUs."""
     return tuple(json.dumps(hardware.get(key), sort_keys=True) for key in MACHINE_KEYS)
+
+
+def evaluator(model: dict[str, Any]) -> tuple[str, str]:
+    """Who scores a run's tasks, as evaluation times are keyed (`model`: a `ModelSpec` as a dict):
+    its backbone and pooling mode, or a searcher's name (it reads no backbone, so its times say
+    nothing about one, nor one's about it)."""
+    searcher = model.get("searcher")
+    return (f"searcher {searcher['name']}", "") if searcher else (model["backbone"], model["pooling"]["mode"])
 
 
 def _options_key(options: dict) -> str:
@@ -92,8 +101,14 @@ class MeasuredCosts:
 
 def measured_costs(root: Path | None = None, hardware: dict[str, Any] | None = None) -> MeasuredCosts:
     """`MeasuredCosts` from the complete runs stored under `root` that ran on this kind of machine
-    (`hardware`, default this one's): each task's evaluation seconds, each stage's median step."""
-    here = machine_kind(hardware or describe_hardware())
+    (`hardware`, default this one's): each task's evaluation seconds, each stage's median step.
+    Describing this machine needs torch (`t2t.hardware`); `python -m reproduce tables`, which must
+    not, passes the hardware its runs recorded (`reproduce.settle`)."""
+    if hardware is None:
+        from t2t.hardware import describe_hardware  # the model stack, for planning runs only
+
+        hardware = describe_hardware()
+    here = machine_kind(hardware)
     costs = MeasuredCosts()
     for store in iter_runs(root):
         info = store.read()
@@ -101,12 +116,13 @@ def measured_costs(root: Path | None = None, hardware: dict[str, Any] | None = N
         if info.get("status") != "complete" or "config" not in info or machine_kind(origin) != here:
             continue
         model = info["config"]["model"]
+        who, pooling = evaluator(model)
         for task in store.task_names():
             seconds = (read_json(store.task_path(task), "left out of the cost estimate.") or {}).get(
                 "evaluation_time"
             )
             if isinstance(seconds, (int, float)) and seconds > 0:
-                costs.add_eval(model["backbone"], task, model["pooling"]["mode"], float(seconds))
+                costs.add_eval(who, task, pooling, float(seconds))
         logs = read_json(store.dir / "train_log.json", "left out of the cost estimate.")
         timing = info.get("timing", {})
         if len(model["stages"]) == 1 and isinstance(logs, list) and "build_model_s" in timing:
@@ -124,12 +140,6 @@ def measured_costs(root: Path | None = None, hardware: dict[str, Any] | None = N
                     stage["batch_size"] * stage["max_length"],
                 )
     return costs
-
-
-def task_names(task_set: str) -> tuple[str, ...]:
-    from t2t.evaluation.tasks import TASK_SETS
-
-    return TASK_SETS[task_set].tasks
 
 
 def evaluation_tokens(task_set: str, backbone: str, pooling, max_length: int) -> dict[str, int] | None:
@@ -169,17 +179,20 @@ def evaluation_tokens(task_set: str, backbone: str, pooling, max_length: int) ->
 
 
 def tokens_text(runs) -> list[str]:
-    """One line per (backbone, pooling) of a plan's runs: the tokens each task of its set encodes."""
+    """One line per (backbone, pooling, tasks) of a plan's runs: the tokens each task it evaluates
+    (`EvalSpec.tasks`) encodes. A searcher encodes nothing (`t2t.searchers`): no line."""
     lines, seen = [], set()
     for run in runs:
-        key = (run.evaluation.task_set, run.model.backbone, run.model.pooling.canonical_json())
-        if key in seen:
+        tasks = run.evaluation.tasks
+        key = (run.evaluation.task_set, run.model.backbone, run.model.pooling.canonical_json(), tasks)
+        if key in seen or run.model.searcher is not None:
             continue
         seen.add(key)
         counts = evaluation_tokens(
             run.evaluation.task_set, run.model.backbone, run.model.pooling, run.evaluation.max_length
         )
-        if counts is None:
+        counts = {task: tokens for task, tokens in (counts or {}).items() if task in tasks}
+        if not counts:
             continue
         shown = " · ".join(f"{task} {tokens:,}" for task, tokens in counts.items())
         lines.append(
@@ -195,7 +208,7 @@ def estimate_text(statuses) -> str:
     hours = sum(s.estimate_s or 0.0 for s in statuses) / 3600  # complete runs cost 0 unless redone
     if not unknown:
         return f"estimated {hours:.2f} h on this machine (from runs measured on this kind of machine)"
-    backbones = sorted({s.run.model.backbone for s in unknown})
+    backbones = sorted({evaluator(s.run.model.to_dict())[0] for s in unknown})  # or a searcher
     known = f"estimated {hours:.2f} h for the others; " if len(unknown) < len(statuses) else ""
     return (
         f"{known}no estimate for {len(unknown)} run(s): nothing measured for {', '.join(backbones)} and "
@@ -210,7 +223,7 @@ def scratch_cost(runs, costs: MeasuredCosts) -> float | None:
     for run in runs:
         stages = [s for i, s in enumerate(run.model.stages) if run.model.stage_key(i) not in seen]
         seen.update(run.model.stage_key(i) for i in range(len(run.model.stages)))
-        parts.append(remaining_cost(run, stages, list(task_names(run.evaluation.task_set)), costs))
+        parts.append(remaining_cost(run, stages, list(run.evaluation.tasks), costs))
     return None if any(part is None for part in parts) else float(sum(parts))
 
 
@@ -223,5 +236,6 @@ def remaining_cost(run, stages, tasks: list[str], costs: MeasuredCosts) -> float
         for stage in stages
     ]
     parts += [costs.setup(backbone, stage) for stage in stages]
-    parts += [costs.evaluation(backbone, task, run.model.pooling.mode) for task in tasks]
+    who, pooling = evaluator(run.model.to_dict())
+    parts += [costs.evaluation(who, task, pooling) for task in tasks]
     return None if any(part is None for part in parts) else float(sum(parts))

@@ -220,13 +220,14 @@ def task_texts(task) -> list[tuple[float, float]]:
 
 
 @functools.cache
-def task_set_texts(task_set: str) -> tuple[tuple[float, float], ...]:
-    """`task_texts` of every task of a task set (mteb metadata; nothing is downloaded)."""
+def task_set_texts(tasks: tuple[str, ...]) -> tuple[tuple[float, float], ...]:
+    """`task_texts` of every task an evaluation runs (`EvalSpec.tasks`; mteb metadata, nothing is
+    downloaded)."""
     import mteb
 
-    from t2t.evaluation.tasks import MTEB_ENG_V2, TASK_SETS
+    from t2t.evaluation.tasks import MTEB_ENG_V2
 
-    names = set(TASK_SETS[task_set].tasks)
+    names = set(tasks)
     tasks = [t for t in mteb.get_benchmark(MTEB_ENG_V2).tasks if t.metadata.name in names]
     tasks += [mteb.get_task(n) for n in sorted(names - {t.metadata.name for t in tasks})]
     return tuple(block for task in tasks for block in task_texts(task))
@@ -242,11 +243,15 @@ def evaluation_tokens(evaluation: EvalSpec, pooling: PoolingSpec, model: CostMod
     prompt = 0 if pooling.mode == "mean" else model.prompt_tokens
     return sum(
         texts * min(copies * mean / model.chars_per_token + prompt, evaluation.max_length)
-        for texts, mean in task_set_texts(evaluation.task_set)
+        for texts, mean in task_set_texts(evaluation.tasks)
     )
 
 
 def evaluation_flops(spec: ModelSpec, evaluation: EvalSpec, model: CostModel) -> float:
+    """FLOPs of one evaluation: its tokens through the decoder; 0 for a searcher (BM25,
+    `t2t.searchers`), which runs no decoder."""
+    if spec.searcher is not None:
+        return 0.0
     return evaluation_tokens(evaluation, spec.pooling, model) * 2 * shape_of(spec.backbone).decoder_parameters
 
 

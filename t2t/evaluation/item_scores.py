@@ -9,6 +9,11 @@ task type, `SCORERS[type]` has
 - `resampled(record, draw) -> (R,)`: the same score on every row of `draw`, an `(R, n)` array of
   item indices (one bootstrap resample per row), vectorised. Equal to `score(record, row)` for each
   row up to float rounding (~1e-12; a test compares them).
+- `experiments(record) -> (E, k)` (types whose evaluator fits models: classification, clustering;
+  None for the others): one row per mteb experiment (a classifier fit, a k-means run), whose mean
+  is that experiment's score; the main score is the mean of the rows' means. Classification gives
+  each test text's correctness (k = n items: its score is linear in them), clustering each
+  experiment's V-measure (k = 1). `t2t.stats.evaluator` turns their spread into a variance.
 
 The scores, per type, and what an item is:
 
@@ -27,8 +32,9 @@ The scores, per type, and what an item is:
   experiment that drew it). Re-clustering each resample (10 k-means fits × 10,000 resamples) would
   also resample k-means' own randomness, at hours per task; conditioning on the fitted clusters is
   what classification does with its fitted classifiers, and it measures how much the score depends
-  on which documents were drawn. It leaves out k-means' variation, so clustering intervals are, if
-  anything, narrow. (Our choice; MTEB reports no intervals.)
+  on which documents were drawn. It leaves out k-means' variation (and classification the
+  classifiers'); the spread over mteb's experiments (`experiments`) adds it back as a variance
+  component of its own (`t2t.stats.evaluator`). (Our choice; MTEB reports no intervals.)
 
 How the resamples stay O(R·n) with no Python loop per resample: a draw becomes per-item counts
 (`np.bincount` over the flattened rows). Scores that are a mean over items (retrieval,
@@ -66,6 +72,7 @@ class ItemScorer:
 
     score: Callable[[Record, np.ndarray | None], float]
     resampled: Callable[[Record, np.ndarray], np.ndarray]
+    experiments: Callable[[Record], np.ndarray] | None = None
 
 
 def _chunks(draw: np.ndarray, cells_per_resample: int = 0) -> Iterator[np.ndarray]:
@@ -131,7 +138,15 @@ def _hit_rate(record: Record) -> np.ndarray:
     return (np.asarray(record["predicted"]) == np.asarray(record["gold"])[None]).mean(axis=0)
 
 
-CLASSIFICATION = ItemScorer(classification_score, _mean_of_values(_hit_rate).resampled)
+def classification_experiments(record: Record) -> np.ndarray:
+    """`(E, n)`: whether experiment e's classifier labels test text i right (row means: the
+    experiments' accuracies, mteb's `scores_per_experiment`)."""
+    return (np.asarray(record["predicted"]) == np.asarray(record["gold"])[None]).astype(np.float64)
+
+
+CLASSIFICATION = ItemScorer(
+    classification_score, _mean_of_values(_hit_rate).resampled, classification_experiments
+)
 
 
 def _round5(value):
@@ -393,7 +408,15 @@ def clustering_resampled(record: Record, draw: np.ndarray) -> np.ndarray:
     return _per_chunk(draw, n, score, cells_per_resample=experiments * n_labels * n_clusters)
 
 
-CLUSTERING = ItemScorer(clustering_score, clustering_resampled)
+def clustering_experiments(record: Record) -> np.ndarray:
+    """`(E, 1)`: each k-means experiment's V-measure on its draw (mteb's `v_measures`)."""
+    weight = np.ones(len(record["gold"]))
+    return np.array(
+        [[v_measure_score(*_expanded(record, e, weight))] for e in range(len(record["predicted"]))]
+    )
+
+
+CLUSTERING = ItemScorer(clustering_score, clustering_resampled, clustering_experiments)
 
 
 SCORERS: dict[str, ItemScorer] = {

@@ -29,6 +29,7 @@ import dataclasses
 import enum
 import functools
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import mteb
@@ -220,22 +221,27 @@ FROM_ENVIRONMENT = _Default.DATA_ROOT
 """Default of `get_tasks(data_root=...)`: ask `t2t.paths.data_root()` (T2T_DATA_DIR) at call time."""
 
 
-def get_tasks(task_set: str, data_root: Path | None | _Default = FROM_ENVIRONMENT) -> list[AbsTask]:
+def get_tasks(
+    task_set: str, data_root: Path | None | _Default = FROM_ENVIRONMENT, only: Sequence[str] | None = None
+) -> list[AbsTask]:
     """The mteb task objects of a named set, ready for `mteb.evaluate(model, tasks, cache=None)`.
 
     Args:
         task_set: a key of `TASK_SETS`; anything else raises `ConfigError` listing the valid names.
         data_root: folder of the offline assets; default `t2t.paths.data_root()`. None means "no local
             data": every task then loads from the Hub as mteb does (capped sets load eagerly).
+        only: these of the set's tasks (still in the set's order), e.g. a run restricted to some task
+            types (`t2t.evaluation.task_types`): no other task's data is read. None: every task.
     """
     spec: TaskSet = choose(TASK_SETS, task_set, "task set")
     root = paths.data_root() if data_root is FROM_ENVIRONMENT else data_root
+    names = [name for name in spec.tasks if only is None or name in only]
     if spec.mirrored:
         if root is None:
             logger.info("no data root (T2T_DATA_DIR): task set %s loads its tasks from the Hub", task_set)
-            return [hub_task(name, spec.limit) for name in spec.tasks]
-        return [offline_task(name, Path(root), spec.limit) for name in spec.tasks]
-    return _benchmark_tasks(MTEB_ENG_V2, root)
+            return [hub_task(name, spec.limit) for name in names]
+        return [offline_task(name, Path(root), spec.limit) for name in names]
+    return _benchmark_tasks(MTEB_ENG_V2, root, names)
 
 
 def hub_task(name: str, limit: int | None = None) -> AbsTask:
@@ -255,11 +261,14 @@ def hub_task(name: str, limit: int | None = None) -> AbsTask:
     return task
 
 
-def _benchmark_tasks(benchmark: str, root: Path | None) -> list[AbsTask]:
-    """A benchmark's tasks: mirrored ones read from `root`, the others fresh copies that load lazily."""
+def _benchmark_tasks(benchmark: str, root: Path | None, names: Sequence[str]) -> list[AbsTask]:
+    """A benchmark's tasks of `names`: mirrored ones read from `root`, the others fresh copies that
+    load lazily."""
     tasks = []
     for task in mteb.get_benchmark(benchmark).tasks:
         name = task.metadata.name
+        if name not in names:
+            continue
         if offline_available(name, root):
             tasks.append(offline_task(name, Path(root)))
         else:

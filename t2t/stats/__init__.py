@@ -1,9 +1,10 @@
 """Uncertainty of every number the suite reports: test items, training seeds, many comparisons.
 
 A cell of a table is the mean over a task set of MTEB main scores (x100), averaged over the cell's
-training seeds. Two things could have given a different number: other **test items** (the tasks
-are samples of their domains) and another **training seed** (data order, LoRA init, dropout).
-Both go into every interval, from the per-item outputs stored with each task
+training seeds. Three things could have given a different number: other **test items** (the tasks
+are samples of their domains), other **evaluator fits** (mteb's classifiers and k-means, fitted
+10 times on resampled training sets or document draws) and another **training seed** (data order,
+LoRA init, dropout). All go into every interval, from the per-item outputs stored with each task
 (`t2t.evaluation.items`), without re-encoding anything.
 
 The model (`t2t.stats.intervals`), for a cell with S seeds or a paired difference of two cells:
@@ -12,21 +13,26 @@ The model (`t2t.stats.intervals`), for a cell with S seeds or a paired differenc
     V_items   = variance over item resamples of that statistic: every task's items drawn with
                 replacement, the same draw for every run (paired: shared item noise cancels in a
                 difference); B = 1,000 resamples in each of 5 blocks (block seeds 0-4)
+    V_eval    = the spread of mteb's repeated fits over their number, per task that repeats them,
+                paired across runs, less the item x fit interaction the bootstrap already holds
+                (`evaluator`; df = fits - 1 each)
     V_seeds   = s^2 / S per side, s^2 the unbiased between-seed variance of one run's average,
-                pooled over the trained cells of one table and backbone with >= 2 seeds
-                (df = sum (S_c - 1)); zero-shot cells have none (no training, nothing to seed)
-    interval  = estimate +- t_{df*} sqrt(V_items + V_seeds), df* by Welch-Satterthwaite
-    p-value   = 2 P(T_{df*} > |estimate - null| / sqrt(V_items + V_seeds))
-
-Tables print a single-seed cell's interval over test items only (they say so); a comparison gives
-a single-seed side the pooled seed variance of its table and backbone (`reproduce.samples`).
+                per training method pooled over its cells of the preset and backbone with >= 2
+                seeds (df = sum (S_c - 1)), borrowed from another method until it has one
+                (`reproduce.samples`); a single-seed trained cell gets s^2 / 1 in its own interval
+                too; zero-shot cells have none (no training, nothing to seed)
+    interval  = estimate +- t_{df*} sqrt(V_items + V_eval + V_seeds), df* by Welch-Satterthwaite
+    p-value   = 2 P(T_{df*} > |estimate - null| / sqrt(V_items + V_eval + V_seeds))
 
 Decisions (`t2t.stats.decisions`): the comparisons of one claim form a family decided by Holm's
 step-down at 5% on those p-values; each is decided on each block of resamples and on all of
 them, and a verdict that differs between blocks is inconclusive.
 
+An inconclusive comparison also says how many seeds per cell would give it 80% power (`power`).
+
 Modules: `resample` (item draws, the per-task-type rescoring seam, the per-process cache of
-resampled scores), `intervals`, `decisions`, `bands` (the spectrum's sentence bootstrap).
+resampled scores), `evaluator` (the fits' variance), `intervals`, `decisions`, `power`, `bands`
+(the spectrum's sentence bootstrap).
 Only numpy and scipy: no model stack.
 """
 

@@ -1,8 +1,8 @@
-"""Intervals of a cell and of a paired difference: item bootstrap variance plus a between-seed term.
+"""Intervals of a cell and of a paired difference: item bootstrap variance, the evaluator's fits, seeds.
 
 For a cell with S training seeds (runs r_1..r_S of one configuration, evaluated on the same test
 items) the estimate is the mean over seeds of each run's task-set average A(r) (x100). Its
-variance has two parts, added:
+variance has three parts, added:
 
     V_items   variance of mean_s A*(r_s) over the item resamples (`t2t.stats.resample`: every task's
               items drawn with replacement, the same draw for every run). Computed per block of
@@ -10,14 +10,20 @@ variance has two parts, added:
     V_seeds   s^2 / S, s^2 the between-seed variance of one run's average: the unbiased
               (ddof = 1) variance pooled over cells, sum_c sum_s (A_cs - mean_c)^2 / sum_c (S_c - 1),
               with df = sum_c (S_c - 1) (`SeedVariance`). Untrained cells (zero-shot) have none.
+    V_eval    the evaluator's own randomness: the spread of mteb's repeated classifier fits and
+              k-means runs, per record of the tasks that repeat them (`t2t.stats.evaluator`), each
+              term with df = experiments - 1. Zero-shot cells have it too.
 
-    interval = estimate +- t_{df*} sqrt(V_items + V_seeds),
-    df* = (V_items + V_seeds)^2 / (V_seeds^2 / df)          (Welch-Satterthwaite; V_items has
-                                                           thousands of resamples: infinite df)
+    interval = estimate +- t_{df*} sqrt(V_items + V_eval + V_seeds),
+    df* = (V_items + V_eval + V_seeds)^2 / sum_j (term_j^2 / df_j)   (Welch-Satterthwaite over
+                                     the seed and evaluator terms; V_items has thousands of
+                                     resamples: infinite df)
 
 A paired difference a - b uses the variance of mean_s A*(a_s) - mean_s A*(b_s) over the same
-resamples (the item noise shared by both sides cancels) and the seed terms of both sides,
-s_a^2/S_a + s_b^2/S_b; sides that share one pooled s^2 add into one term with its df.
+resamples (the item noise shared by both sides cancels), the evaluator terms of the difference
+(experiments pair across runs like items) and the seed terms of both sides, s_a^2/S_a + s_b^2/S_b;
+sides that share one pooled s^2 (a method that borrows another's included) add into one term with
+its df.
 
 Why not resample the seeds too (as before)? Drawing S seeds with replacement gives a seed variance
 of (S - 1)/S of the unbiased one (1/2 for 2 seeds) and none for a single seed. Why a t interval and
@@ -39,6 +45,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 from scipy.stats import t as student_t
 
+from t2t.stats.evaluator import evaluator_terms
 from t2t.stats.resample import Run, cached_resamples, cached_score
 
 RESAMPLES = 1000
@@ -78,7 +85,7 @@ class SeedVariance:
 
     variance: float = 0.0
     df: int = 0
-    source: str = ""
+    source: str = dataclasses.field(default="", compare=False)  # a borrowed s^2 equals its lender's
     untrained: bool = False
 
     @property
@@ -132,7 +139,9 @@ class Interval:
     can be re-taken at another level (`bounds`), per block of resamples, or as a p-value.
 
     `item_variances`: V_items per block; `seed_terms`: `(variance, df)` per pooled seed variance;
-    `seed_model`: "test items and seeds", "test items only" or "test items only (untrained)".
+    `seed_model`: "test items and seeds", "test items only" or "test items only (untrained)" (the
+    seeds' part only); `evaluator_terms`: `(variance, df)` per record of a task whose evaluator
+    repeats a fit (`t2t.stats.evaluator`), in every interval whatever its seed model.
     """
 
     estimate: float
@@ -144,6 +153,7 @@ class Interval:
     seed_terms: tuple[tuple[float, float], ...] = ()
     seed_model: str = "test items only"
     confidence: float = CONFIDENCE
+    evaluator_terms: tuple[tuple[float, float], ...] = ()
 
     @property
     def half_width(self) -> float:
@@ -159,7 +169,12 @@ class Interval:
     def se_df(self, block: int | None = None) -> tuple[float, float]:
         """Standard error and Satterthwaite df, from all blocks (None) or one block's V_items."""
         items = float(np.mean(self.item_variances)) if block is None else self.item_variances[block]
-        return _se_df(items, self.seed_terms)
+        return _se_df(items, (*self.seed_terms, *self.evaluator_terms))
+
+    @property
+    def evaluator_variance(self) -> float:
+        """V_eval: the sum of the evaluator terms (0 without fitted evaluators)."""
+        return float(sum(term for term, _ in self.evaluator_terms))
 
     def bounds(self, confidence: float | None = None, block: int | None = None) -> tuple[float, float]:
         se, df = self.se_df(block)
@@ -174,12 +189,13 @@ class Interval:
         return float(min(1.0, 2 * student_t.sf(abs(self.estimate - null) / se, df)))
 
 
-def _se_df(item_variance: float, seed_terms: Sequence[tuple[float, float]]) -> tuple[float, float]:
-    seeds = sum(term for term, _ in seed_terms)
-    total = item_variance + seeds
-    if seeds <= 0:
+def _se_df(item_variance: float, terms: Sequence[tuple[float, float]]) -> tuple[float, float]:
+    """SE and Welch-Satterthwaite df of V_items (infinite df) plus estimated `(variance, df)` terms."""
+    estimated = sum(term for term, _ in terms)
+    total = item_variance + estimated
+    if estimated <= 0:
         return math.sqrt(total), math.inf
-    return math.sqrt(total), total**2 / sum(term**2 / df for term, df in seed_terms if term > 0)
+    return math.sqrt(total), total**2 / sum(term**2 / df for term, df in terms if term > 0)
 
 
 def _critical(confidence: float, df: float) -> float:
@@ -224,10 +240,12 @@ def _seed_means(sample: Sample, tasks, bootstrap: Bootstrap, weights) -> list[np
     ]
 
 
-def _interval(estimate, per_block, seed_terms, bootstrap: Bootstrap, seeds: int, model: str) -> Interval:
+def _interval(
+    estimate, per_block, seed_terms, bootstrap: Bootstrap, seeds: int, model: str, evaluator=()
+) -> Interval:
     variances = tuple(float(np.var(block, ddof=1)) if len(block) > 1 else 0.0 for block in per_block)
     interval = Interval(estimate, estimate, estimate, bootstrap.total, seeds, variances, tuple(seed_terms), model,
-                        bootstrap.confidence)  # fmt: skip
+                        bootstrap.confidence, tuple(evaluator))  # fmt: skip
     low, high = interval.bounds()
     return dataclasses.replace(interval, low=low, high=high)
 
@@ -254,8 +272,9 @@ def cell_interval(
     estimate = float(np.mean([full_average(run, tasks, weights) for run in sample.runs]))
     term = sample.seed_term()
     per_block = _seed_means(sample, tasks, bootstrap, weights)
+    evaluator = evaluator_terms([(1.0, sample.runs)], tasks, _weights(tasks, weights))
     return _interval(
-        estimate, per_block, [term] if term else [], bootstrap, len(sample.runs), _model([sample])
+        estimate, per_block, [term] if term else [], bootstrap, len(sample.runs), _model([sample]), evaluator
     )
 
 
@@ -301,7 +320,10 @@ def linear_contrast(
             pooled[sample.seed_variance] = pooled.get(sample.seed_variance, 0.0) + c * c * term[0]
     seed_terms = [(variance, source.df) for source, variance in pooled.items()]
     seeds = min(len(s.runs) for _, s in samples)
-    return _interval(estimate, per_block, seed_terms, bootstrap, seeds, _model([s for _, s in samples]))
+    evaluator = evaluator_terms([(c, s.runs) for c, s in samples], tasks, _weights(tasks, weights))
+    return _interval(
+        estimate, per_block, seed_terms, bootstrap, seeds, _model([s for _, s in samples]), evaluator
+    )
 
 
 def seed_std(runs: Sequence[Run], tasks: Sequence[str]) -> float | None:

@@ -83,6 +83,13 @@ def rescore(items: TaskItems, indices: Sequence[np.ndarray] | None = None) -> fl
     return float(np.mean([score(r, None if indices is None else indices[i]) for i, r in enumerate(records)]))
 
 
+def experiment_values(items: TaskItems) -> list[np.ndarray] | None:
+    """Per record, the `(E, k)` values of mteb's repeated experiments (classifier fits, k-means
+    runs: `t2t.evaluation.item_scores`, `experiments`), or None for a type without any."""
+    experiments = scorer(items["type"]).experiments
+    return None if experiments is None else [experiments(record) for record in _records(items)]
+
+
 def _resampled_scores(items: TaskItems, draws: Sequence[np.ndarray]) -> np.ndarray:
     """Main scores of one task for every resample: `draws[r]` is `(resamples, n_r)` indices."""
     resampled = scorer(items["type"]).resampled
@@ -127,12 +134,14 @@ def task_resamples(items: TaskItems, task: str, resamples: int, seed: int) -> np
 
 _CACHE: dict[tuple, np.ndarray] = {}
 _FULL: dict[tuple, float] = {}
+_EXPERIMENTS: dict[tuple, list[np.ndarray] | None] = {}
 
 
 def clear_cache() -> None:
     """Forget every cached score (tests that rewrite a run in place; long-lived processes)."""
     _CACHE.clear()
     _FULL.clear()
+    _EXPERIMENTS.clear()
 
 
 def cached_resamples(run: Run, task: str, resamples: int, seed: int) -> np.ndarray:
@@ -154,6 +163,16 @@ def cached_score(run: Run, task: str) -> float:
     if (key, task) not in _FULL:
         _FULL[(key, task)] = rescore(run[task])
     return _FULL[(key, task)]
+
+
+def cached_experiments(run: Run, task: str) -> list[np.ndarray] | None:
+    """`experiment_values` of one run's task, once per process for a `RunItems`."""
+    key = getattr(run, "key", None)
+    if key is None:
+        return experiment_values(run[task])
+    if (key, task) not in _EXPERIMENTS:
+        _EXPERIMENTS[(key, task)] = experiment_values(run[task])
+    return _EXPERIMENTS[(key, task)]
 
 
 def _work(job: tuple[TaskItems, str, int, int]) -> np.ndarray:

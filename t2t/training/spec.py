@@ -1,6 +1,7 @@
 """The identity of a trained model: backbone, attention, pooling and a list of stages.
 
-A `ModelSpec` with no stages is the zero-shot backbone. Each `StageSpec` names its objective,
+A `ModelSpec` with no stages is the zero-shot backbone; one with a `searcher` is not a decoder at
+all (`t2t.searchers`: BM25 ranks documents itself). Each `StageSpec` names its objective,
 steps, optimiser settings, corpus and LoRA, plus objective-specific `options` that are validated
 and completed with defaults by the objective's own config class, so two specs that mean the same
 thing hash the same. Only the objective's declaration is consulted (`objective_info`: its options
@@ -18,8 +19,9 @@ import dataclasses
 from typing import Any
 
 from t2t.backbones import AttentionMode, LoraSpec
-from t2t.config import Config, stable_hash
+from t2t.config import Config, ConfigError, field_omitted_at_default, stable_hash
 from t2t.pooling import PoolingSpec
+from t2t.searchers import SearcherSpec
 from t2t.training.objective import objective_info
 
 
@@ -73,6 +75,9 @@ class ModelSpec(Config):
         pooling: used by every stage that pools and by evaluation.
         stages: trained in order; LoRA merged between stages.
         seed: data order, LoRA init, dropout.
+        searcher: a model that ranks documents itself instead of the backbone read as an encoder
+            (`t2t.searchers`: BM25); it trains nothing, and `backbone` then only names the table
+            column it stands in. None (omitted from the hash) for every decoder model.
     """
 
     backbone: str
@@ -80,6 +85,13 @@ class ModelSpec(Config):
     pooling: PoolingSpec = PoolingSpec()
     stages: tuple[StageSpec, ...] = ()
     seed: int = 0
+    searcher: SearcherSpec | None = field_omitted_at_default(default=None)
+
+    def __post_init__(self) -> None:
+        if self.searcher is not None and self.stages:
+            raise ConfigError(
+                f"ModelSpec: the searcher {self.searcher.name!r} trains nothing, so it takes no stages"
+            )
 
     def stage_key(self, index: int) -> str:
         """Artifact key of the model after stage `index` (see module docstring)."""

@@ -38,27 +38,25 @@ from reproduce.runner import plan
 from t2t.config import ConfigError
 from t2t.paths import cache_root
 from t2t.results import RunStore
-from t2t.run import RunSpec, execute, recorded_paths
+from t2t.run import (
+    REEVALUATION_TOLERANCE,
+    RunSpec,
+    execute,
+    recorded_paths,
+    recorded_threads,
+    same_machine_and_versions,
+)
 from t2t.runtime import PathUnavailable, Runtime
 from t2t.training.pipeline import torch_threads
 
 logger = logging.getLogger(__name__)
 
-HARDWARE_TOLERANCE = 0.002
-SAME_MACHINE_KEYS = ("machine", "processor", "cuda", "gpus", "cpu_fast_bf16")
-SAME_VERSION_KEYS = ("torch", "transformers", "peft", "mteb")
+HARDWARE_TOLERANCE = REEVALUATION_TOLERANCE
 
 
 def default_tolerance(stored: dict, fresh: dict) -> tuple[float, str]:
     """`(tolerance, reason)`: 0 on the same hardware and versions, else `HARDWARE_TOLERANCE`."""
-    before, after = stored.get("provenance", {}), fresh.get("provenance", {})
-    machine = all(
-        before.get("hardware", {}).get(k) == after.get("hardware", {}).get(k) for k in SAME_MACHINE_KEYS
-    )
-    versions = all(
-        before.get("versions", {}).get(k) == after.get("versions", {}).get(k) for k in SAME_VERSION_KEYS
-    )
-    if machine and versions:
+    if same_machine_and_versions(stored.get("provenance", {}), fresh.get("provenance", {})):
         return 0.0, "same hardware and versions, so exactly"
     return HARDWARE_TOLERANCE, "different hardware or versions"
 
@@ -130,7 +128,7 @@ def verify_plan(
     with scratch_cache(scratch / "cache"):
         for run in runs:
             stored = RunStore(run.run_id, root)
-            threads = stored_threads(stored.read())
+            threads = recorded_threads(stored.read())
             try:
                 paths = recorded_paths(run, stored)
             except PathUnavailable as error:
@@ -144,10 +142,10 @@ def verify_plan(
                 else default_tolerance(stored.read(), fresh.read())
             )
             lines.append(f"run {run.run_id} {label[run.run_id]} (tolerance {limit:g}: {reason})")
-            if threads != stored_threads(fresh.read()):
+            if threads != recorded_threads(fresh.read()):
                 lines.append(
                     f"  stored with {threads or 'an unrecorded number of'} thread(s), recomputed with "
-                    f"{stored_threads(fresh.read())}"
+                    f"{recorded_threads(fresh.read())}"
                 )
             tasks = run.evaluation.tasks  # a stored run may hold other sets' tasks too
             before = {t: v for t, v in stored.task_scores().items() if t in tasks}
@@ -164,11 +162,6 @@ def verify_plan(
                 lines.append(f"  {task:<40} stored {_fmt(old)}  fresh {_fmt(new)}  {verdict}")
     lines.append("all stored scores reproduced" if agree else "SOME STORED SCORES WERE NOT REPRODUCED")
     return "\n".join(lines), agree
-
-
-def stored_threads(info: dict) -> int | None:
-    """The torch thread count of the process that first evaluated a run (its provenance)."""
-    return ((info.get("provenance") or {}).get("hardware") or {}).get("torch_threads")
 
 
 def _fmt(score: float | None) -> str:

@@ -249,7 +249,7 @@ def recorded_paths(spec: RunSpec, store: RunStore) -> list[dict[str, Any]] | Non
     info = store.read()
     if not spec.model.stages or not store.task_names():
         return None
-    paths, threads = info.get("stages_trained_with") or [], _threads(info)
+    paths, threads = info.get("stages_trained_with") or [], recorded_threads(info)
     added = {task for entry in info.get("reevaluations", []) for task in entry.get("tasks", [])} - {
         task for entry in info.get("reevaluations", []) for task in entry.get("replaced", [])
     }
@@ -264,7 +264,7 @@ def recorded_paths(spec: RunSpec, store: RunStore) -> list[dict[str, Any]] | Non
                     f"path and replaced {len(entry.get('replaced', []))} of its {len(known)} tasks. Recompute "
                     "it as a whole (--on-stale recompute moves the stored run aside)."
                 )
-            paths, threads = later, _threads(entry)
+            paths, threads = later, recorded_threads(entry)
         known |= set(entry.get("tasks", []))
     if len(paths) != len(spec.model.stages) or any("unknown" in path for path in paths):
         raise PathUnavailable(
@@ -281,7 +281,8 @@ def recorded_paths(spec: RunSpec, store: RunStore) -> list[dict[str, Any]] | Non
     ]
 
 
-def _threads(record: dict[str, Any]) -> int | None:
+def recorded_threads(record: dict[str, Any]) -> int | None:
+    """The torch thread count of the process that wrote `record` (run.json or a later evaluation)."""
     return ((record.get("provenance") or {}).get("hardware") or {}).get("torch_threads")
 
 
@@ -316,7 +317,7 @@ def check_same_model(session: Session, tasks) -> None:
         result.to_disk(path)
         now = read_score(path)
     before = read_score(store.task_path(name))
-    same_machine = _same_machine(session.previous.get("provenance") or {}, session.origin)
+    same_machine = same_machine_and_versions(session.previous.get("provenance") or {}, session.origin)
     tolerance = 0.0 if same_machine else REEVALUATION_TOLERANCE
     moved = None if now is None or before is None else now - before
     if moved is None or abs(moved) > tolerance:
@@ -333,12 +334,13 @@ def check_same_model(session: Session, tasks) -> None:
     )
 
 
-SAME_MACHINE_KEYS = ("machine", "processor", "cuda", "cpu_fast_bf16")
+SAME_MACHINE_KEYS = ("machine", "processor", "cuda", "gpus", "cpu_fast_bf16")
 SAME_VERSION_KEYS = ("torch", "transformers", "peft", "mteb")
 
 
-def _same_machine(before: dict[str, Any], after: dict[str, Any]) -> bool:
-    """Same hardware kind and versions of the packages that compute a score (`--verify`'s rule)."""
+def same_machine_and_versions(before: dict[str, Any], after: dict[str, Any]) -> bool:
+    """Same hardware kind and versions of the packages that compute a score, from two provenances:
+    the rule under which a recomputed score must equal the stored one exactly (here and `--verify`)."""
     return all(
         (before.get("hardware") or {}).get(k) == (after.get("hardware") or {}).get(k)
         for k in SAME_MACHINE_KEYS

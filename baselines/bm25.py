@@ -19,7 +19,7 @@ stopwords and stemmer chosen from the task's language (`None`; English: bm25s' E
 the English Snowball stemmer, `_ISO3_TO_LANG["eng"]`), tokens in 90% of the documents dropped where
 a language has no stopword list. Documents are `title + "\\n" + text`, queries as mteb gives them.
 
-It is a searcher (`t2t.searchers`): importing this module registers `bm25`, which scores Retrieval
+It is a searcher (`t2t.evaluation.searchers`): importing this module registers `bm25`, which scores Retrieval
 tasks only; a run of it names `SearcherSpec("bm25")` on its model and restricts its evaluation to
 retrieval (`EvalSpec.task_types`). `bm25_model` builds that `ModelSpec`.
 """
@@ -31,8 +31,8 @@ from typing import Literal
 
 import mteb
 
-from t2t.config import Config
-from t2t.searchers import Searcher, SearcherSpec, register_searcher
+from t2t.core.config import Config
+from t2t.evaluation.searchers import Searcher, SearcherSpec, register_searcher
 from t2t.training.spec import ModelSpec
 
 MTEB_MODEL = "mteb/baseline-bm25s"

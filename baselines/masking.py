@@ -28,8 +28,8 @@ from typing import Literal
 
 import torch
 
-from t2t.backbone_catalog import mntp_for
-from t2t.config import Config, ConfigError
+from t2t.core.config import Config, ConfigError
+from t2t.models.backbone_catalog import mntp_for
 from t2t.training.objective import declare_objective
 
 logger = logging.getLogger(__name__)
@@ -69,7 +69,7 @@ declare_objective("mntp", MNTPConfig, uses_pooling=False, module="baselines.mntp
 
 def mntp_defaults(architecture: str) -> MNTPConfig:
     """LLM2Vec's MNTP setting for a backbone architecture (`llama`, `mistral`, ...; HF `model_type`),
-    from the backbone records (`t2t.backbone_catalog.mntp_for`: llm2vec's train_configs/mntp/*.json).
+    from the backbone records (`t2t.models.backbone_catalog.mntp_for`: llm2vec's train_configs/mntp/*.json).
     An architecture no record covers is a `ConfigError` that says how to add it (no silent default).
 
     >>> mntp_defaults("mistral")

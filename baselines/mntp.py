@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from baselines.masking import IGNORE_INDEX, MNTPConfig, mask_token_id, mask_tokens, mntp_defaults
 from baselines.packing import packed_corpus
-from t2t.pooling import hidden_states_module, lm_head
+from t2t.embedding.pooling import hidden_states_module, lm_head
 from t2t.training.objective import Objective, StageContext, register_objective
 
 logger = logging.getLogger(__name__)

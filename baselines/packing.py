@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
-from t2t.atomic import atomic_path
-from t2t.config import stable_hash
-from t2t.paths import cache_root
+from t2t.core.atomic import atomic_path
+from t2t.core.config import stable_hash
+from t2t.core.paths import cache_root
 
 logger = logging.getLogger(__name__)
 

@@ -1,7 +1,7 @@
 """The baselines as model specs: zero-shot, LLM2Vec (unsupervised), SimCSE (PAPER.md §2).
 
 Plain functions of one settings object, `LLM2VecSettings`, whose defaults are the paper's; the scale
-presets (`reproduce.presets`) override steps, batch sizes, lengths and corpora:
+presets (`reproduce.paper.presets`) override steps, batch sizes, lengths and corpora:
 
     zero-shot  : the backbone, no stages
     LLM2Vec    : bidirectional attention + MNTP (1000 steps, batch 32, blocks of 512, lr 5e-5,
@@ -28,9 +28,9 @@ import logging
 
 from baselines.masking import MNTPConfig, mntp_defaults
 from baselines.simcse import SimCSEConfig
-from t2t.backbones import AttentionMode, LoraSpec, resolve_preset
-from t2t.config import Config, ConfigError
-from t2t.pooling import PoolingSpec
+from t2t.core.config import Config, ConfigError
+from t2t.embedding.pooling import PoolingSpec
+from t2t.models.backbones import AttentionMode, LoraSpec, resolve_preset
 from t2t.training.spec import ModelSpec, StageSpec
 
 logger = logging.getLogger(__name__)
@@ -43,7 +43,7 @@ LLM2VEC_LORA = LoraSpec(r=16, alpha=32, dropout=0.05)  # all seven projections (
 class LLM2VecSettings(Config):
     """LLM2Vec's (and the SimCSE row's) training settings. The defaults are the paper's, i.e. llm2vec's
     `train_configs/mntp/*.json` and `train_configs/simcse/*.json` (PAPER.md §2); a scale preset
-    overrides some fields (`reproduce.presets`), never restates them.
+    overrides some fields (`reproduce.paper.presets`), never restates them.
 
     Attributes:
         mntp_steps: MNTP optimiser steps (llm2vec `max_steps` 1000).

@@ -1,6 +1,6 @@
 """Everything `baselines` adds to t2t's registries, in one import.
 
-Loaded by `t2t.plugins.load_plugins()` through the `t2t.plugins` entry point (`pyproject.toml`), so
+Loaded by `t2t.core.plugins.load_plugins()` through the `t2t.core.plugins` entry point (`pyproject.toml`), so
 every process of the suite knows the baselines' objectives (`mntp`, `simcse`), the training-free
 methods' pooling modes (`echo`, `token-prepending`) and the searchers (`bm25`), whatever it imported
 first.

@@ -28,9 +28,9 @@ import logging
 import torch
 import torch.nn.functional as F
 
-from t2t.backbones import set_attention_dropout
-from t2t.config import Config, ConfigError
-from t2t.pooling import embed_batch, tokenize
+from t2t.core.config import Config, ConfigError
+from t2t.embedding.pooling import embed_batch, tokenize
+from t2t.models.backbones import set_attention_dropout
 from t2t.training.objective import Objective, declare_objective, register_objective
 
 logger = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def info_nce(
 class SimCSEObjective(Objective):
     """SimCSE as a training stage: items are the corpus texts, pooled with the stage's pooling.
 
-    Texts are tokenised as for evaluation (`t2t.pooling.tokenize`: right padding, the tokenizer's
+    Texts are tokenised as for evaluation (`t2t.embedding.pooling.tokenize`: right padding, the tokenizer's
     special tokens, the PromptEOL template under last pooling) and pooled with `context.pooling`
     (LLM2Vec: mean over the non-pad tokens). The token count returned covers both passes.
 

@@ -18,17 +18,17 @@ import logging
 import sys
 from pathlib import Path
 
-from reproduce.manifest import PRESET_ORDER
-from reproduce.perf.gpu_hours import GPU_KINDS, CostModel
-from reproduce.rebuild import RebuildFailed, rebuild_all
-from reproduce.registry import REGISTRY
-from t2t.cli import add_training_arguments, integer, number, training_runtime_fields
-from t2t.config import ConfigError
-from t2t.errors import report_user_errors
-from t2t.paths import results_location
-from t2t.plugins import load_plugins
-from t2t.preflight import check_backbone_folder, check_folders
-from t2t.results import problems_seen
+from reproduce.cells.manifest import PRESET_ORDER
+from reproduce.paper.registry import REGISTRY
+from reproduce.plan.gpu_hours import GPU_KINDS, CostModel
+from reproduce.report.rebuild import RebuildFailed, rebuild_all
+from t2t.core.cli import add_training_arguments, integer, number, training_runtime_fields
+from t2t.core.config import ConfigError
+from t2t.core.errors import report_user_errors
+from t2t.core.paths import results_location
+from t2t.core.plugins import load_plugins
+from t2t.runs.preflight import check_backbone_folder, check_folders
+from t2t.runs.results import problems_seen
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=["inline", "local", "slurm"],
         default="inline",
         help="where runs execute: here, one after another (default); in up to --jobs local processes; "
-        "or as Slurm jobs (reproduce/executors.py)",
+        "or as Slurm jobs (reproduce/run/executors.py)",
     )
     parser.add_argument(
         "--jobs", type=integer(minimum=1), default=1, help="runs at once (local, slurm array)"
@@ -83,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
         choices=list(GPU_KINDS),
         default=None,
         help="with --dry-run: estimate GPU-hours on this GPU kind (default at the paper preset: H100; "
-        "the cost model and its assumptions: reproduce/perf/gpu_hours.py)",
+        "the cost model and its assumptions: reproduce/plan/gpu_hours.py)",
     )
     parser.add_argument(
         "--mfu",
@@ -94,7 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--no-embedding-cache",
         action="store_true",
-        help="do not keep runs' embeddings by text (t2t.embedding_cache; ~100 MB per run at smol)",
+        help="do not keep runs' embeddings by text (t2t.embedding.cache; ~100 MB per run at smol)",
     )
     add_training_arguments(parser)
     parser.add_argument("--eval-batch-size", type=integer(minimum=1), default=32)
@@ -194,17 +194,17 @@ def _tables() -> int:
 def _run(args: argparse.Namespace) -> int:
     # Planning and running need the model stack (torch, transformers, mteb); `tables` above does not,
     # so these imports wait until a command needs them.
-    load_plugins()  # every process that plans or runs knows every method (t2t.plugins)
+    load_plugins()  # every process that plans or runs knows every method (t2t.core.plugins)
     check_folders()  # results and cache roots writable, before anything is planned or printed
     if args.backbone:
         check_backbone_folder(args.backbone)
-    from reproduce.compare import compare
-    from reproduce.executors import ExecutorSpec
-    from reproduce.perf.gpu_hours import cost_model_for, run_gpu_hours, summary
-    from reproduce.presets import get_preset
-    from reproduce.runner import grid_runs, run_output
-    from reproduce.verify import verify
-    from t2t.runtime import Runtime
+    from reproduce.paper.presets import get_preset
+    from reproduce.plan.gpu_hours import cost_model_for, run_gpu_hours, summary
+    from reproduce.run.compare import compare
+    from reproduce.run.executors import ExecutorSpec
+    from reproduce.run.runner import grid_runs, run_output
+    from reproduce.run.verify import verify
+    from t2t.core.runtime import Runtime
 
     runtime = Runtime(
         **training_runtime_fields(args),

@@ -1,7 +1,7 @@
 """Command line of the `t2t` package:
 
-python -m t2t export <run> OUT     a sentence-transformers folder, adapters, model card (t2t.export)
-python -m t2t publish <run> OUT    results in MTEB's results-repository layout (t2t.publish)
+python -m t2t export <run> OUT     a sentence-transformers folder, adapters, model card (t2t.runs.export)
+python -m t2t publish <run> OUT    results in MTEB's results-repository layout (t2t.runs.publish)
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import logging
 import sys
 from pathlib import Path
 
-from t2t.errors import report_user_errors
-from t2t.plugins import load_plugins
+from t2t.core.errors import report_user_errors
+from t2t.core.plugins import load_plugins
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -51,11 +51,11 @@ def main(argv: list[str] | None = None) -> int:
     load_plugins()  # every method's objectives, whatever run is exported
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.command == "export":
-        from t2t.export import export_run
+        from t2t.runs.export import export_run
 
         folder = export_run(args.run, args.out, retrain=args.retrain)
     else:
-        from t2t.publish import publish as publish_run
+        from t2t.runs.publish import publish as publish_run
 
         folder = publish_run(
             args.run, args.out, name=args.name, revision=args.revision, skip_variants=args.skip_variants

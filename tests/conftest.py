@@ -25,7 +25,7 @@ def pytest_collection_modifyitems(config, items):
     """Tests marked `needs_data` read the offline task data or corpora. Without a data root (a user's
     clone, offline) they are skipped with a reason that names the fix; `T2T_REQUIRE_DATA=1` (CI)
     runs them anyway, so a missing data root fails loudly there instead of passing by skipping."""
-    from t2t.paths import data_root
+    from t2t.core.paths import data_root
 
     if data_root() is not None or os.environ.get("T2T_REQUIRE_DATA") == "1":
         return
@@ -63,7 +63,7 @@ def all_cores():
 @pytest.fixture(scope="session")
 def tokenizer_cache(tmp_path_factory) -> Path:
     """The tiny presets' tokenizer, converted once per session into a cache root of its own."""
-    from t2t.backbones import smollm2_tokenizer_dir
+    from t2t.models.backbones import smollm2_tokenizer_dir
 
     root = tmp_path_factory.mktemp("t2t-tokenizer-cache")
     with pytest.MonkeyPatch.context() as patch:
@@ -104,7 +104,7 @@ def train_twice(tmp_path, make_cache):
     def run(spec, port: int):
         path = tmp_path / "spec.json"
         path.write_text(json.dumps(spec.to_dict()))
-        command = ["-m", "reproduce.train", "--spec", str(path), "--precision", "fp32", "--no-progress"]
+        command = ["-m", "reproduce.run.train", "--spec", str(path), "--precision", "fp32", "--no-progress"]
         launcher = [
             sys.executable,
             "-m",

@@ -6,8 +6,8 @@ from pathlib import Path
 
 from mteb.results import TaskResult
 
-from t2t.hardware import describe_hardware
-from t2t.results import RunStore
+from t2t.core.hardware import describe_hardware
+from t2t.runs.results import RunStore
 
 
 def task_result(name: str, score: float) -> TaskResult:
@@ -65,8 +65,8 @@ def store_run(
 
 def plan(root: Path, spec, preset) -> list:
     """Record `spec`'s plan at `preset` as the runner does (its manifest); returns the planned cells."""
-    from reproduce.grid import expand, plan_manifest
-    from reproduce.manifest import write_manifest
+    from reproduce.cells.manifest import write_manifest
+    from reproduce.plan.grid import expand, plan_manifest
 
     planned = expand(spec, preset)
     write_manifest(plan_manifest(spec, preset, planned), root)
@@ -75,7 +75,7 @@ def plan(root: Path, spec, preset) -> list:
 
 def write_outputs(spec, presets, root: Path) -> list[Path]:
     """Plan `spec` at each preset (manifests), then build its files as `nox -s tables` does."""
-    from reproduce.builders import write_output
+    from reproduce.report.builders import write_output
 
     for preset in presets:
         plan(root, spec, preset)
@@ -83,7 +83,7 @@ def write_outputs(spec, presets, root: Path) -> list[Path]:
 
 
 def unwrap(markdown: str) -> str:
-    """Generated Markdown with each wrapped list item or paragraph back on one line (`reproduce.markdown.wrap`
+    """Generated Markdown with each wrapped list item or paragraph back on one line (`reproduce.report.markdown.wrap`
     indents continuation lines by two spaces), so a test can search one note or comparison whole."""
     return markdown.replace("\n  ", " ")
 
@@ -112,7 +112,7 @@ def hashing_encoder(dim: int = 64):
     import numpy as np
     from mteb.models.abs_encoder import AbsEncoder
 
-    from t2t.encoder import base_meta
+    from t2t.embedding.encoder import base_meta
 
     def word(token: str) -> np.ndarray:
         return np.random.default_rng(zlib.crc32(token.encode())).standard_normal(dim)

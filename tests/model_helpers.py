@@ -5,11 +5,11 @@ from __future__ import annotations
 import torch
 from transformers import PreTrainedModel
 
-from t2t.backbones import AttentionMode
+from t2t.models.backbones import AttentionMode
 
 
 def attention_mode(model: PreTrainedModel) -> AttentionMode:
-    """What `t2t.backbones.set_attention` left on a model (Gemma-3's own switch, or `is_causal`)."""
+    """What `t2t.models.backbones.set_attention` left on a model (Gemma-3's own switch, or `is_causal`)."""
     config = model.config
     if getattr(config, "use_bidirectional_attention", False):
         return "bidirectional"

@@ -8,8 +8,9 @@ import json
 import numpy as np
 import pytest
 
-from reproduce import analysis
-from reproduce.analysis import (
+from reproduce.cells.manifest import items_path
+from reproduce.run import analysis
+from reproduce.run.analysis import (
     AnalysisRun,
     analyse,
     normalize_token,
@@ -18,8 +19,7 @@ from reproduce.analysis import (
     token_alignment,
     token_id_alignment,
 )
-from reproduce.manifest import items_path
-from t2t.runtime import Runtime
+from t2t.core.runtime import Runtime
 from t2t.training.spec import ModelSpec
 
 SINGULAR = np.array([10.0, 6.0, 4.0, 2.5, 1.5, 1.0])

@@ -3,8 +3,8 @@
 `t2t` (the method library) never imports `baselines` or `reproduce`, and `baselines` never imports
 `reproduce`. A lower layer learns about an upper one only through a registry the upper one fills:
 the objectives declare and register themselves into `t2t.training.objective` from their own
-modules, the training-free methods register their pooling modes into `t2t.pooling_modes` from
-`baselines.training_free`, and `reproduce.methods` imports them all.
+modules, the training-free methods register their pooling modes into `t2t.embedding.pooling` from
+`baselines.training_free`, and `reproduce.paper.methods` imports them all.
 
 Three checks, each in a fresh interpreter where it imports anything (so one test's imports cannot
 hide another's):
@@ -44,7 +44,7 @@ print(json.dumps({"modules": names, "loaded": sorted({m.split(".")[0] for m in s
 
 BUILD_A_STAGE_SPEC = """
 import json, sys
-from t2t.config import ConfigError
+from t2t.core.config import ConfigError
 from t2t.training.spec import ModelSpec, StageSpec
 stages = (StageSpec(objective="data-driven", steps=1), StageSpec(objective="model-derived", steps=1))
 ModelSpec(backbone="tiny-llama", stages=stages).stage_key(1)
@@ -77,11 +77,14 @@ def test_importing_every_module_of_a_package_loads_no_upper_layer(package):
 
 def test_building_a_stage_spec_imports_no_spacy_or_peft():
     """Validating options and hashing stages read the declaration (`ObjectiveInfo`) only. An
-    objective t2t does not declare (`mntp`) is found through the `t2t.plugins` entry points, which
+    objective t2t does not declare (`mntp`) is found through the `t2t.core.plugins` entry points, which
     import the upper layer's registering module only then; an unknown one names the plugins."""
     result = run_python(BUILD_A_STAGE_SPEC)
     loaded = set(result["loaded"])
-    assert not {"spacy", "peft", "t2t.text2token_objectives", "t2t.targets.data_driven", "baselines"} & loaded
+    assert (
+        not {"spacy", "peft", "t2t.text2token.objectives", "t2t.text2token.targets.data_driven", "baselines"}
+        & loaded
+    )
     assert {"baselines.registration", "baselines.mntp"} <= set(result["after"])
     assert "unknown objective 'no-such-objective'" in result["unknown"]
     assert "baselines.registration" in result["unknown"]

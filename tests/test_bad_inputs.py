@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-import t2t.preflight
-from reproduce import rebuild
+import t2t.runs.preflight
 from reproduce.__main__ import main
-from t2t.errors import report_user_errors
+from reproduce.report import rebuild
+from t2t.core.errors import report_user_errors
 
 PLAN = ["table3", "--preset", "tiny", "--limit", "1"]
 
@@ -54,9 +54,11 @@ def case_truncated_weights(tmp_path, monkeypatch):
 
 def case_read_only_results(tmp_path, monkeypatch):
     (tmp_path / "results").mkdir()
-    real = t2t.preflight.os.access
+    real = t2t.runs.preflight.os.access
     monkeypatch.setattr(  # as root, only a read-only mount refuses writes: stand in for one
-        t2t.preflight.os, "access", lambda path, mode: Path(path) != tmp_path / "results" and real(path, mode)
+        t2t.runs.preflight.os,
+        "access",
+        lambda path, mode: Path(path) != tmp_path / "results" and real(path, mode),
     )
     return PLAN, f"{tmp_path / 'results'} is not writable"
 
@@ -64,9 +66,9 @@ def case_read_only_results(tmp_path, monkeypatch):
 def case_read_only_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("T2T_CACHE_DIR", str(tmp_path / "ro-cache"))
     (tmp_path / "ro-cache").mkdir()
-    real = t2t.preflight.os.access
+    real = t2t.runs.preflight.os.access
     monkeypatch.setattr(
-        t2t.preflight.os,
+        t2t.runs.preflight.os,
         "access",
         lambda path, mode: Path(path) != tmp_path / "ro-cache" and real(path, mode),
     )

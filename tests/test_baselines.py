@@ -19,13 +19,13 @@ from baselines.recipes import (
     zero_shot_model,
 )
 from baselines.simcse import SimCSEConfig, SimCSEObjective, info_nce
-from t2t.backbones import LoraSpec, attach_lora, load_backbone, load_tokenizer
-from t2t.config import ConfigError
-from t2t.corpus import load_corpus
-from t2t.encoder import Embedder, text_encoder
-from t2t.pooling import PoolingSpec, embed_batch, tokenize
-from t2t.runtime import Runtime
+from t2t.core.config import ConfigError
+from t2t.core.runtime import Runtime
+from t2t.embedding.encoder import Embedder, text_encoder
+from t2t.embedding.pooling import PoolingSpec, embed_batch, tokenize
+from t2t.models.backbones import LoraSpec, attach_lora, load_backbone, load_tokenizer
 from t2t.training import pipeline
+from t2t.training.corpus import load_corpus
 from t2t.training.objective import StageContext
 from t2t.training.pipeline import build_model, stage_dir
 from t2t.training.spec import ModelSpec

@@ -17,8 +17,8 @@ from reproduce.perf.benchmark import (
     synthetic_records,
     useful_flops_per_token,
 )
-from t2t.backbones import load_backbone
 from t2t.evaluation.item_scores import SCORERS, scorer
+from t2t.models.backbones import load_backbone
 from t2t.training.loop import STEP_RANGE
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")

@@ -1,7 +1,7 @@
 """BM25, the lexical retrieval row: a searcher run restricted to retrieval, and tables that show it.
 
 A run restricted to some task types (`EvalSpec.task_types`) evaluates only those tasks of its set,
-keeps every other run's id, and a searcher (`t2t.searchers`, BM25 from `baselines.bm25`) is refused
+keeps every other run's id, and a searcher (`t2t.evaluation.searchers`, BM25 from `baselines.bm25`) is refused
 anything else; the grid plans BM25 where the task set has retrieval and nowhere else; its table row
 has a number (with an interval, in bold when best) in Retrieval only and `--` elsewhere with a
 footnote; it enters no average, seed pool, degenerate check or claim.
@@ -16,25 +16,25 @@ import pytest
 from mteb.models.model_implementations.bm25 import BM25Search
 
 from baselines.bm25 import BM25Settings, bm25_model
-from reproduce.builders import table_section
-from reproduce.claims import claims_markdown
-from reproduce.compare import compare_spec
-from reproduce.degenerate import degenerate_cells
-from reproduce.grid import expand, plan_manifest
-from reproduce.manifest import read_manifests
-from reproduce.perf.costs import MeasuredCosts, evaluator, tokens_text
-from reproduce.perf.gpu_hours import run_gpu_hours
-from reproduce.presets import SCALE_PRESETS, with_backbone
-from reproduce.registry import get_spec
-from reproduce.runner import status_of
-from reproduce.samples import resample_work
-from reproduce.tables import MISSING, score_table
-from reproduce.verdicts import table_sides
-from t2t.config import ConfigError
+from reproduce.cells.manifest import read_manifests
+from reproduce.cells.samples import resample_work
+from reproduce.cells.tables import MISSING, score_table
+from reproduce.judge.degenerate import degenerate_cells
+from reproduce.judge.verdicts import table_sides
+from reproduce.paper.presets import SCALE_PRESETS, with_backbone
+from reproduce.paper.registry import get_spec
+from reproduce.plan.costs import MeasuredCosts, evaluator, tokens_text
+from reproduce.plan.gpu_hours import run_gpu_hours
+from reproduce.plan.grid import expand, plan_manifest
+from reproduce.report.builders import table_section
+from reproduce.report.claims import claims_markdown
+from reproduce.run.compare import compare_spec
+from reproduce.run.runner import status_of
+from t2t.core.config import ConfigError
+from t2t.core.runtime import Runtime
+from t2t.evaluation.searchers import SearcherSpec
 from t2t.evaluation.tasks import TASK_SETS, get_tasks, task_category
-from t2t.run import EvalSpec, RunSpec, execute
-from t2t.runtime import Runtime
-from t2t.searchers import SearcherSpec
+from t2t.runs.run import EvalSpec, RunSpec, execute
 from t2t.stats import rescore
 from t2t.training.spec import ModelSpec, StageSpec
 from tests.fakes import plan, store_run
@@ -84,7 +84,7 @@ def test_a_restricted_evaluation_lists_its_set_tasks_of_its_types_only():
 
 
 def test_a_restricted_run_loads_only_its_tasks():
-    """`get_tasks(only=...)`, as `t2t.run.execute` calls it with `EvalSpec.tasks`: other tasks' data
+    """`get_tasks(only=...)`, as `t2t.runs.run.execute` calls it with `EvalSpec.tasks`: other tasks' data
     is never read (here from the Hub, lazily: nothing is fetched)."""
     tasks = get_tasks("mteb-eng-v2", data_root=None, only=("SCIDOCS", "ArguAna"))
     assert [task.metadata.name for task in tasks] == ["ArguAna", "SCIDOCS"]  # the benchmark's order
@@ -200,7 +200,9 @@ def test_main_with_bm25_gives_its_retrieval_cell_an_interval_and_it_enters_no_cl
     for number, cell in enumerate(planned):
         if cell.run_id in bm25_ids:
             stored = store_run(tmp_path, cell.run, {"SciFact-lite": 0.8}, items=True)
-            stored.update(searcher=cell.run.model.searcher.declared.description)  # as `t2t.run` records it
+            stored.update(
+                searcher=cell.run.model.searcher.declared.description
+            )  # as `t2t.runs.run` records it
         else:
             store_run(tmp_path, cell.run, dict.fromkeys(BALANCED, 0.3 + 0.02 * number), items=number + 2)
     (manifest,) = read_manifests("main", tmp_path)

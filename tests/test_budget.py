@@ -1,4 +1,4 @@
-"""Budget curves (`reproduce.budget`) and the claim decided on them, on fixture runs (tiny preset)."""
+"""Budget curves (`reproduce.plan.budget`) and the claim decided on them, on fixture runs (tiny preset)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import math
 
 import pytest
 
-from reproduce.budget import curve_points
-from reproduce.claims import claims_markdown
-from reproduce.grid import expand
-from reproduce.manifest import read_manifests
-from reproduce.perf.gpu_hours import Shape, token_flops
-from reproduce.presets import SCALE_PRESETS
-from reproduce.registry import get_spec
+from reproduce.cells.manifest import read_manifests
+from reproduce.paper.presets import SCALE_PRESETS
+from reproduce.paper.registry import get_spec
+from reproduce.plan.budget import curve_points
+from reproduce.plan.gpu_hours import Shape, token_flops
+from reproduce.plan.grid import expand
+from reproduce.report.claims import claims_markdown
 from t2t.evaluation.tasks import TASK_SETS
 from tests.fakes import claim_block, store_run, write_outputs
 

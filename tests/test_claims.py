@@ -6,16 +6,16 @@ from pathlib import Path
 
 import pytest
 
-from reproduce.claims import claims_markdown
-from reproduce.grid import expand
-from reproduce.presets import SCALE_PRESETS
-from reproduce.registry import REGISTRY, get_spec
+from reproduce.paper.presets import SCALE_PRESETS
+from reproduce.paper.registry import REGISTRY, get_spec
+from reproduce.plan.grid import expand
+from reproduce.report.claims import claims_markdown
 from t2t.evaluation.tasks import TASK_SETS
 from tests.fakes import claim_block, plan, store_run, unwrap, write_outputs
 
 
 def manifest_for_test(root: Path, output: str):
-    from reproduce.manifest import read_manifests
+    from reproduce.cells.manifest import read_manifests
 
     return next(m for m in read_manifests(output, root) if m.preset == "tiny")
 
@@ -105,7 +105,7 @@ def test_claims_never_hold_through_a_degenerate_cell_and_compare_llm2vec_where_i
 def test_a_rebuild_is_byte_identical_whether_resampled_in_one_process_or_two(tmp_path, monkeypatch):
     """Draws depend on the task and block seed only, so the worker processes that fill the cache
     (`t2t.stats.precompute`) change no byte of the tables and claims."""
-    from reproduce.rebuild import rebuild
+    from reproduce.report.rebuild import rebuild
     from t2t.stats import clear_cache
 
     for (output, row), score in SCORES.items():
@@ -132,8 +132,8 @@ def _seeded(root: Path, output: str, row: str, scores: list[float], seeds: int) 
 
 
 def _plan_seeds(root: Path, output: str, seeds: int) -> None:
-    from reproduce.grid import plan_manifest
-    from reproduce.manifest import write_manifest
+    from reproduce.cells.manifest import write_manifest
+    from reproduce.plan.grid import plan_manifest
 
     spec = get_spec(output)
     write_manifest(plan_manifest(spec, TINY, expand(spec, TINY, seeds=seeds)), root)
@@ -145,8 +145,8 @@ def test_each_method_pools_its_own_seed_variance_and_borrows_until_it_has_one(tm
     single-seed trained cell's own ± includes s²/1. Once an LLM2Vec cell has two seeds (2 points
     apart: s² = 2, 1 df), LLM2Vec uses its own; claims.md's header shows both pools with their df,
     and an inconclusive comparison says how many seeds would settle it."""
-    from reproduce.samples import pool_sources, samples, seed_variances
-    from reproduce.verdicts import table_sides
+    from reproduce.cells.samples import pool_sources, samples, seed_variances
+    from reproduce.judge.verdicts import table_sides
     from t2t.stats import NOT_MEASURED, Sample, cell_interval, paired_difference
 
     _seeded(tmp_path, "table3", "DD only", [0.50, 0.53], seeds=2)
@@ -201,12 +201,12 @@ def test_each_method_pools_its_own_seed_variance_and_borrows_until_it_has_one(tm
 
 def test_one_more_seed_is_priced_from_what_this_machine_measured(tmp_path):
     """A seed of a cell costs its stages' steps at the measured median step time, the stage's setup
-    and every task's measured evaluation time (`reproduce.settle.seed_seconds`); with nothing
+    and every task's measured evaluation time (`reproduce.judge.settle.seed_seconds`); with nothing
     measured for a backbone there is no price rather than a guess."""
     import json
 
-    from reproduce.perf.costs import measured_costs
-    from reproduce.settle import seed_seconds
+    from reproduce.judge.settle import seed_seconds
+    from reproduce.plan.costs import measured_costs
 
     cell = next(c for c in expand(get_spec("table3"), TINY) if c.row == "DD only" and c.role == "llama")
     store = store_run(tmp_path, cell.run, {task: 0.5 for task in TASKS})  # mteb's timer: 1 s a task
@@ -225,9 +225,9 @@ def test_a_task_set_without_any_multi_seed_cell_takes_another_task_sets_pool_and
     """While a preset moves to another task set (main re-run on it, table3 not yet), main's trained
     cells would have no seed variance at all; they take the preset's pool from the other task set,
     labelled, rather than none."""
-    from reproduce.grid import plan_manifest
-    from reproduce.manifest import write_manifest
-    from reproduce.samples import seed_variances
+    from reproduce.cells.manifest import write_manifest
+    from reproduce.cells.samples import seed_variances
+    from reproduce.plan.grid import plan_manifest
 
     other = TINY.replace(task_set="offline")
     cells = [

@@ -7,8 +7,8 @@ from typing import Literal
 
 import pytest
 
-from t2t.config import Config, ConfigError, choose, field_omitted_at_default, stable_hash
-from t2t.pooling import PoolingSpec
+from t2t.core.config import Config, ConfigError, choose, field_omitted_at_default, stable_hash
+from t2t.embedding.pooling import PoolingSpec
 from t2t.training.spec import ModelSpec, StageSpec
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from t2t.config import ConfigError
-from t2t.corpus import load_corpus, wikitext_sentences
-from t2t.paths import data_root
+from t2t.core.config import ConfigError
+from t2t.core.paths import data_root
+from t2t.training.corpus import load_corpus, wikitext_sentences
 
 
 def test_wikitext_sentences_undoes_tokenisation_and_splits():

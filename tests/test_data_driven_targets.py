@@ -5,17 +5,17 @@ from __future__ import annotations
 import pytest
 import torch
 
-from t2t.backbones import load_tokenizer
-from t2t.config import ConfigError
-from t2t.targets import data_driven
-from t2t.targets.data_driven import (
+from t2t.core.config import ConfigError
+from t2t.models.backbones import load_tokenizer
+from t2t.text2token.targets import data_driven
+from t2t.text2token.targets.data_driven import (
     DataDrivenTargetConfig,
     build_data_driven_targets,
     data_driven_targets,
     fit_idf,
     special_token_ids,
 )
-from t2t.targets.words import SpacyModelMissing, load_spacy
+from t2t.text2token.targets.words import SpacyModelMissing, load_spacy
 
 SENTENCE = "The Eiffel Tower stands in Paris."
 TFIDF = DataDrivenTargetConfig(top_k=16)

@@ -1,4 +1,4 @@
-"""The embedding cache (`t2t.embedding_cache`): cached vectors are the fresh ones, texts are encoded
+"""The embedding cache (`t2t.embedding.cache`): cached vectors are the fresh ones, texts are encoded
 once, and a cache never answers for another model or setting."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from t2t.backbones import load_backbone
-from t2t.embedding_cache import EmbeddingCache, model_fingerprint
-from t2t.encoder import Embedder, text_encoder
+from t2t.core.paths import data_root
+from t2t.embedding.cache import EmbeddingCache, model_fingerprint
+from t2t.embedding.encoder import Embedder, text_encoder
+from t2t.embedding.pooling import PoolingSpec
 from t2t.evaluation.offline import offline_task
-from t2t.paths import data_root
-from t2t.pooling import PoolingSpec
+from t2t.models.backbones import load_backbone
 
 TEXTS = ["A man is playing a guitar.", "Hi", "", "The quick brown fox.", "Two dogs run in a field."]
 KEY = {"run_id": "abc", "model": "m1", "pooling": "mean"}

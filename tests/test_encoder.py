@@ -6,9 +6,15 @@ import numpy as np
 import pytest
 import torch
 
-from t2t.backbones import load_backbone
-from t2t.encoder import LONG_ROW_TOKENS, Embedder, length_batches, text_encoder, token_budget_batches
-from t2t.pooling import PoolingSpec
+from t2t.embedding.encoder import (
+    LONG_ROW_TOKENS,
+    Embedder,
+    length_batches,
+    text_encoder,
+    token_budget_batches,
+)
+from t2t.embedding.pooling import PoolingSpec
+from t2t.models.backbones import load_backbone
 
 TEXTS = ["A man plays a guitar.", "Dogs.", "A very long sentence about the weather in Paris today.", "Dogs."]
 

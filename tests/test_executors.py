@@ -1,4 +1,4 @@
-"""`--executor local|slurm` (`reproduce.executors`): real worker processes, shared stages trained
+"""`--executor local|slurm` (`reproduce.run.executors`): real worker processes, shared stages trained
 once, the same results as inline; the Slurm path against a fake `sbatch`."""
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from reproduce.executors import ExecutorSpec, dispatch
-from reproduce.runner import plan, run_output
-from t2t.results import RunStore
-from t2t.runtime import Runtime
+from reproduce.run.executors import ExecutorSpec, dispatch
+from reproduce.run.runner import plan, run_output
+from t2t.core.runtime import Runtime
+from t2t.runs.results import RunStore
 
 RUNTIME = Runtime(device="cpu", precision="fp32", progress=False)
 
@@ -127,8 +127,8 @@ def test_executor_spec_rejects_bad_values():
 @pytest.mark.slow
 def test_local_executor_runs_every_method_and_scores_as_inline(tmp_path, make_cache, monkeypatch):
     """`main` at tiny (zero-shot, LLM2Vec and Text2Token rows) through two local worker processes:
-    each worker is a fresh interpreter that imports only `reproduce.executors`, so the LLM2Vec
-    run's objectives must come from the `t2t.plugins` bootstrap. Every score equals the inline
+    each worker is a fresh interpreter that imports only `reproduce.run.executors`, so the LLM2Vec
+    run's objectives must come from the `t2t.core.plugins` bootstrap. Every score equals the inline
     executor's (separate results and cache roots)."""
     make_cache("local-cache")
     monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path / "local"))

@@ -1,4 +1,4 @@
-"""`t2t.export`: SentenceTransformer(exported folder) embeds texts as our Embedder does."""
+"""`t2t.runs.export`: SentenceTransformer(exported folder) embeds texts as our Embedder does."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ import pytest
 import torch
 from sentence_transformers import SentenceTransformer
 
-from t2t.backbones import load_backbone
-from t2t.encoder import Embedder
-from t2t.export import NotExportable, export_encoder, export_run
-from t2t.pooling import PoolingSpec
+from t2t.embedding.encoder import Embedder
+from t2t.embedding.pooling import PoolingSpec
+from t2t.models.backbones import load_backbone
+from t2t.runs.export import NotExportable, export_encoder, export_run
 
 TEXTS = ["A man is playing a guitar.", "Hi", "The quick brown fox jumps over the lazy dog.", "Two dogs run."]
 
@@ -74,10 +74,10 @@ def test_what_cannot_be_exported_is_refused(tmp_path):
 
 @pytest.mark.needs_data
 def test_export_run_rebuilds_the_runs_model_with_adapters_and_card(tmp_path, cache, monkeypatch):
-    from reproduce.methods import text2token
-    from reproduce.presets import get_preset
-    from t2t.run import EvalSpec, RunSpec, execute
-    from t2t.runtime import Runtime
+    from reproduce.paper.methods import text2token
+    from reproduce.paper.presets import get_preset
+    from t2t.core.runtime import Runtime
+    from t2t.runs.run import EvalSpec, RunSpec, execute
     from t2t.training.pipeline import build_model
 
     monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path / "results"))
@@ -103,10 +103,10 @@ def test_a_run_whose_stages_left_the_cache_is_exported_only_with_retrain(tmp_pat
     """Its cache gone, export is refused with the flags of the run's recorded path; `--retrain`
     retrains on that path (fp32 here, not the default bf16) and the card says the scores are from
     the first training."""
-    from reproduce.methods import text2token
-    from reproduce.presets import get_preset
-    from t2t.run import EvalSpec, RunSpec, execute
-    from t2t.runtime import Runtime
+    from reproduce.paper.methods import text2token
+    from reproduce.paper.presets import get_preset
+    from t2t.core.runtime import Runtime
+    from t2t.runs.run import EvalSpec, RunSpec, execute
 
     monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path / "results"))
     make_cache("first")
@@ -133,9 +133,9 @@ def test_a_run_whose_stages_left_the_cache_is_exported_only_with_retrain(tmp_pat
 def test_mteb_loads_an_exported_folder_through_its_model_meta(tmp_path):
     import mteb
 
-    from t2t.encoder import text_encoder
+    from t2t.embedding.encoder import text_encoder
     from t2t.evaluation.tasks import get_tasks
-    from t2t.export import exported_model_meta
+    from t2t.runs.export import exported_model_meta
 
     spec = PoolingSpec(mode="last")
     model, tokenizer = load_backbone("tiny-llama")
@@ -178,16 +178,16 @@ def test_a_tokenizer_that_adds_bos_keeps_one_bos_in_the_exported_prompt(tmp_path
 @pytest.mark.parametrize("method", ["llm2vec", "simcse"])
 def test_python_m_t2t_export_knows_the_baselines(tmp_path, cache, method):
     """`python -m t2t export` in a fresh process (which imports only `t2t`) exports an LLM2Vec and a
-    SimCSE run: the baselines' objectives come in through the `t2t.plugins` bootstrap. The folder
+    SimCSE run: the baselines' objectives come in through the `t2t.core.plugins` bootstrap. The folder
     loads in sentence-transformers and embeds as our encoder does."""
     import os
     import subprocess
     import sys
 
-    from reproduce.methods import run_spec
-    from reproduce.presets import get_preset
-    from t2t.run import execute
-    from t2t.runtime import Runtime
+    from reproduce.paper.methods import run_spec
+    from reproduce.paper.presets import get_preset
+    from t2t.core.runtime import Runtime
+    from t2t.runs.run import execute
     from t2t.training.pipeline import build_model
 
     env = {**os.environ, "T2T_RESULTS_DIR": str(tmp_path / "results"), "T2T_CACHE_DIR": str(cache)}

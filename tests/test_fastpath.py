@@ -6,11 +6,11 @@ from types import SimpleNamespace
 
 import torch
 
-from t2t.backbones import LoraSpec, attach_lora, load_backbone
-from t2t.loss import sparse_kl_divergence
-from t2t.pooling import PoolingSpec, embed_batch, lm_head, tokenize
-from t2t.runtime import Runtime
-from t2t.targets.sparse import SparseTargets
+from t2t.core.runtime import Runtime
+from t2t.embedding.pooling import PoolingSpec, embed_batch, lm_head, tokenize
+from t2t.models.backbones import LoraSpec, attach_lora, load_backbone
+from t2t.text2token.loss import sparse_kl_divergence
+from t2t.text2token.targets.sparse import SparseTargets
 from t2t.training.fastpath import (
     SparseDropout,
     activation_gb,

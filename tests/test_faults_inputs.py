@@ -14,11 +14,12 @@ import numpy as np
 import pytest
 import torch
 
-from t2t import backbones, hub
-from t2t.backbones import BackboneUnavailable, load_backbone, resolve_preset
-from t2t.config import ConfigError
-from t2t.encoder import Embedder
-from t2t.pooling import PoolingSpec, empty_text_token, pool, tokenize
+from t2t.core import hub
+from t2t.core.config import ConfigError
+from t2t.embedding.encoder import Embedder
+from t2t.embedding.pooling import PoolingSpec, empty_text_token, pool, tokenize
+from t2t.models import backbones
+from t2t.models.backbones import BackboneUnavailable, load_backbone, resolve_preset
 from t2t.training.loop import LoopSettings, NonFiniteLoss, train
 from t2t.training.objective import Objective
 

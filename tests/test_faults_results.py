@@ -29,19 +29,20 @@ import pytest
 import torch
 
 from reproduce.__main__ import main as reproduce_main
-from reproduce.grid import unique_runs
-from reproduce.markdown import to_markdown
-from reproduce.presets import get_preset
-from reproduce.registry import get_spec
-from reproduce.runner import measured_costs, status_of
-from reproduce.tables import FAILED, score_table
-from t2t.encoder import DegenerateEmbeddings, check_embeddings
+from reproduce.cells.tables import FAILED, score_table
+from reproduce.paper.presets import get_preset
+from reproduce.paper.registry import get_spec
+from reproduce.plan.grid import unique_runs
+from reproduce.report.markdown import to_markdown
+from reproduce.run.runner import measured_costs, status_of
+from t2t.core.fingerprint import DataIntegrityError, StaleResult
+from t2t.core.locks import exclusive
+from t2t.core.paths import data_root
+from t2t.core.runtime import Runtime
+from t2t.embedding.encoder import DegenerateEmbeddings, check_embeddings
 from t2t.evaluation.offline import offline_task
-from t2t.fingerprint import DataIntegrityError, StaleResult
-from t2t.locks import exclusive
-from t2t.paths import data_root
-from t2t.results import RunStore, iter_runs, read_score
-from t2t.run import (
+from t2t.runs.results import RunStore, iter_runs, read_score
+from t2t.runs.run import (
     EvalSpec,
     RunFailed,
     RunSpec,
@@ -50,7 +51,6 @@ from t2t.run import (
     reevaluation_moves,
     warn_if_reevaluation_moved,
 )
-from t2t.runtime import Runtime
 from t2t.training.spec import ModelSpec
 from tests.fakes import plan, store_run, task_result
 
@@ -157,7 +157,7 @@ def test_changed_data_makes_a_stored_run_stale_not_reused(isolated):
 @pytest.mark.needs_data
 def test_replaced_weights_behind_a_folder_make_the_run_stale(isolated, tmp_path):
     """`--backbone <folder>`: replacing the weights in the folder used to reuse the old scores."""
-    from t2t.backbones import load_backbone
+    from t2t.models.backbones import load_backbone
 
     folder = tmp_path / "weights"
     model, tokenizer = load_backbone("tiny-llama")
@@ -173,7 +173,7 @@ def test_replaced_weights_behind_a_folder_make_the_run_stale(isolated, tmp_path)
 
 def test_runs_stored_before_fingerprints_stay_valid(tmp_path):
     """Committed runs have no fingerprints: they are reused as before (their ids are unchanged)."""
-    from t2t.run import staleness
+    from t2t.runs.run import staleness
 
     spec = zero_shot()
     store = store_run(tmp_path, spec, {"STSBenchmark": 0.5})
@@ -200,16 +200,16 @@ def test_collapsed_model_fails_the_run_and_the_table_says_so(isolated, monkeypat
     """A model whose embeddings are all equal (a diverged run) used to store NaN scores as
     'complete', shown as '--  not measured'. Now: no task stored, run.json 'failed' with the reason,
     the command exits 2, and the table prints failed‡ with the reason."""
-    import t2t.run
+    import t2t.runs.run
 
-    real = t2t.run.build_model
+    real = t2t.runs.run.build_model
 
     def collapsed(*args, **kwargs):
         model, tokenizer, logs = real(*args, **kwargs)
         torch.nn.init.zeros_(model.model.norm.weight)  # every hidden state becomes 0
         return model, tokenizer, logs
 
-    monkeypatch.setattr(t2t.run, "build_model", collapsed)
+    monkeypatch.setattr(t2t.runs.run, "build_model", collapsed)
     spec = zero_shot()
     with pytest.raises(RunFailed, match="same embedding"):
         execute(spec, RUNTIME)
@@ -262,7 +262,7 @@ def test_numeric_options_are_checked_when_parsed(argv, message, capsys):
 
 
 def test_inspector_sample_must_not_be_negative(capsys):
-    from t2t.inspect_targets import main
+    from t2t.text2token.inspect_targets import main
 
     with pytest.raises(SystemExit):
         main(["--sample", "-3"])
@@ -270,9 +270,9 @@ def test_inspector_sample_must_not_be_negative(capsys):
 
 
 def test_runtime_and_embedder_refuse_zero_batches():
-    from t2t.backbones import load_backbone
-    from t2t.encoder import Embedder
-    from t2t.pooling import PoolingSpec
+    from t2t.embedding.encoder import Embedder
+    from t2t.embedding.pooling import PoolingSpec
+    from t2t.models.backbones import load_backbone
 
     with pytest.raises(ValueError, match="eval_batch_size must be >= 1"):
         Runtime(eval_batch_size=0)
@@ -289,7 +289,7 @@ def test_runtime_and_embedder_refuse_zero_batches():
 def test_a_user_error_is_one_line_and_exit_2(capsys, monkeypatch):
     """`--backbone /nonexistent` used to print "unknown backbone" in a traceback. Now one line names
     the problem, the exit status is 2, and --debug brings the traceback back."""
-    from t2t.errors import report_user_errors
+    from t2t.core.errors import report_user_errors
 
     monkeypatch.delenv("T2T_DEBUG", raising=False)
     argv = ["table3", "--preset", "tiny", "--backbone", "/nonexistent", "--dry-run"]
@@ -338,8 +338,8 @@ def test_corrupt_files_are_named_and_block_nothing_else(isolated, capsys):
 def test_an_output_that_fails_to_build_keeps_its_old_files_and_spares_the_others(isolated, monkeypatch):
     """Rebuilds are all-or-nothing per output: a failure while drawing figure5 leaves figure5's
     table as it was, and the claims and index are still written."""
-    import reproduce.figures
-    from reproduce.rebuild import RebuildFailed, rebuild
+    import reproduce.report.figures
+    from reproduce.report.rebuild import RebuildFailed, rebuild
 
     fake_table3(isolated.results)
     table = isolated.results / "tables" / "figure5.md"
@@ -349,7 +349,7 @@ def test_an_output_that_fails_to_build_keeps_its_old_files_and_spares_the_others
     def broken(*args, **kwargs):
         raise RuntimeError("disk full while drawing")
 
-    monkeypatch.setattr(reproduce.figures, "draw", broken)
+    monkeypatch.setattr(reproduce.report.figures, "draw", broken)
     runs = unique_runs(plan(isolated.results, get_spec("figure5"), get_preset("tiny")))
     store_run(isolated.results, runs[0], {"STSBenchmark": 0.4})
     with pytest.raises(RebuildFailed, match="figure5.*disk full"):
@@ -365,7 +365,7 @@ HOLD_LOCK = textwrap.dedent(
     """
     import sys, time
     from pathlib import Path
-    from t2t.locks import exclusive
+    from t2t.core.locks import exclusive
     with exclusive(Path(sys.argv[1]), "probe"):
         print("holding", flush=True)
         time.sleep(60)
@@ -378,7 +378,7 @@ def test_a_dead_holders_lock_is_recovered_at_once(tmp_path):
     lock = tmp_path / "run" / ".lock"
     holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lock)], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "holding"
-    from t2t.locks import LockBusy
+    from t2t.core.locks import LockBusy
 
     with pytest.raises(LockBusy, match=f"pid {holder.pid}"), exclusive(lock, "probe", wait=False):
         pass
@@ -401,8 +401,8 @@ def test_a_second_process_waits_for_the_run_and_reuses_it(isolated):
         """
         import json, logging, sys
         logging.basicConfig(level=logging.INFO)
-        from t2t.run import RunSpec, execute
-        from t2t.runtime import Runtime
+        from t2t.runs.run import RunSpec, execute
+        from t2t.core.runtime import Runtime
         spec = RunSpec.from_dict(json.loads(sys.argv[1]))
         execute(spec, Runtime(device="cpu", precision="fp32", progress=False))
         """
@@ -466,9 +466,9 @@ def test_checkpoint_rng_files_are_private_to_each_process(tmp_path, monkeypatch)
 def test_throughput_adds_up_across_an_interrupted_evaluation(isolated, monkeypatch):
     """A kill during evaluation used to leave the finished tasks' encoding uncounted (run.json kept
     only the last process's figures). Now figures are saved after each task and accumulated."""
-    import t2t.run
+    import t2t.runs.run
 
-    real, calls = t2t.run.mteb.evaluate, []
+    real, calls = t2t.runs.run.mteb.evaluate, []
 
     def killed_on_third_task(*args, **kwargs):
         calls.append(1)
@@ -477,12 +477,12 @@ def test_throughput_adds_up_across_an_interrupted_evaluation(isolated, monkeypat
         return real(*args, **kwargs)
 
     spec = zero_shot()
-    monkeypatch.setattr(t2t.run.mteb, "evaluate", killed_on_third_task)
+    monkeypatch.setattr(t2t.runs.run.mteb, "evaluate", killed_on_third_task)
     with pytest.raises(KeyboardInterrupt):
         execute(spec, RUNTIME)
     first = RunStore(spec.run_id).read()["throughput"]
     assert first["encode_texts"] > 0 and len(RunStore(spec.run_id).task_names()) == 2
-    monkeypatch.setattr(t2t.run.mteb, "evaluate", real)
+    monkeypatch.setattr(t2t.runs.run.mteb, "evaluate", real)
     total = execute(spec, RUNTIME).read()
 
     # uninterrupted, for scale (without the embedding cache, which would answer it from the run above)

@@ -1,4 +1,4 @@
-"""The GPU-hour cost model (`reproduce.perf.gpu_hours`): known FLOP counts, token counts and totals."""
+"""The GPU-hour cost model (`reproduce.plan.gpu_hours`): known FLOP counts, token counts and totals."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from types import SimpleNamespace
 import pytest
 
 import baselines.training_free  # noqa: F401  (registers the echo pooling mode)
-from reproduce.perf import gpu_hours
-from reproduce.perf.gpu_hours import (
+from reproduce.plan import gpu_hours
+from reproduce.plan.gpu_hours import (
     GPU_KINDS,
     SHAPES,
     CostModel,
@@ -18,9 +18,9 @@ from reproduce.perf.gpu_hours import (
     stage_flops,
     task_texts,
 )
-from t2t.backbones import load_backbone
-from t2t.pooling import PoolingSpec
-from t2t.run import EvalSpec, RunSpec
+from t2t.embedding.pooling import PoolingSpec
+from t2t.models.backbones import load_backbone
+from t2t.runs.run import EvalSpec, RunSpec
 from t2t.training.spec import ModelSpec, StageSpec
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -151,7 +151,7 @@ def test_cost_model_rejects_unknown_gpus_and_impossible_utilisation():
 
 
 def test_paper_dry_run_prints_gpu_hours_per_run_and_in_total():
-    from reproduce import runner
+    from reproduce.run import runner
 
     report = runner.run_output("table3", "paper", dry_run=True)
     assert "GPU-hours" in report and "GPU-h" in report.splitlines()[2]

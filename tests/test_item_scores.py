@@ -8,7 +8,7 @@ import pytest
 from scipy.stats import spearmanr
 from sklearn.metrics import average_precision_score, v_measure_score
 
-from t2t.config import ConfigError
+from t2t.core.config import ConfigError
 from t2t.evaluation.item_scores import (
     SCORERS,
     average_precision_resampled,

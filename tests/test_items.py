@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 import torch
 
-from t2t.backbones import load_backbone
-from t2t.encoder import Embedder, text_encoder
+from t2t.core.paths import data_root
+from t2t.embedding.encoder import Embedder, text_encoder
+from t2t.embedding.pooling import PoolingSpec
 from t2t.evaluation.items import rescorable, task_items
 from t2t.evaluation.offline import offline_task
 from t2t.evaluation.tasks import task_category
-from t2t.paths import data_root
-from t2t.pooling import PoolingSpec
-from t2t.results import RunStore
+from t2t.models.backbones import load_backbone
+from t2t.runs.results import RunStore
 from t2t.stats import _resampled_scores, n_items, rescore
 from tests.fakes import hashing_encoder
 

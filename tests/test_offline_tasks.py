@@ -16,8 +16,9 @@ import mteb
 import pytest
 from mteb.abstasks import AbsTaskClassification, AbsTaskSTS
 
-from t2t import paths
-from t2t.config import ConfigError
+from t2t.core import paths
+from t2t.core.config import ConfigError
+from t2t.core.fingerprint import DataIntegrityError
 from t2t.evaluation.offline import (
     OFFLINE_SOURCES,
     OFFLINE_TASK_NAMES,
@@ -36,7 +37,6 @@ from t2t.evaluation.tasks import (
     get_tasks,
     task_category,
 )
-from t2t.fingerprint import DataIntegrityError
 
 ROOT = paths.data_root()
 pytestmark = pytest.mark.needs_data

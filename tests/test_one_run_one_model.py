@@ -17,12 +17,12 @@ import json
 import pytest
 import torch
 
-import t2t.run as run_module
-from reproduce.methods import run_spec
-from reproduce.presets import get_preset
+import t2t.runs.run as run_module
+from reproduce.paper.methods import run_spec
+from reproduce.paper.presets import get_preset
+from t2t.core.runtime import PathUnavailable, Runtime, path_flags
 from t2t.evaluation.tasks import TASK_SETS, TaskSet
-from t2t.results import RunStore
-from t2t.runtime import PathUnavailable, Runtime, path_flags
+from t2t.runs.results import RunStore
 from t2t.training.pipeline import stage_dir, stage_folder, torch_threads
 
 TINY = get_preset("tiny")
@@ -164,8 +164,8 @@ def test_verify_recomputes_a_run_with_the_threads_it_was_stored_with(
 ):
     """Stored by a 2-thread process, verified from a 1-thread one: every score equal (tolerance 0),
     because the stage retrains and the tasks evaluate with 2 threads, as recorded."""
-    from reproduce import runner
-    from reproduce.verify import verify
+    from reproduce.run import runner
+    from reproduce.run.verify import verify
 
     monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
     make_cache("first")
@@ -175,7 +175,7 @@ def test_verify_recomputes_a_run_with_the_threads_it_was_stored_with(
         store = run_module.execute(spec, runtime)
     assert store.read()["stages_trained_with"][0]["threads"] == 2
     monkeypatch.setattr(runner, "plan", lambda *a, **k: (_Spec(), TINY, [_Cell(spec)]))
-    import reproduce.verify as verify_module
+    import reproduce.run.verify as verify_module
 
     monkeypatch.setattr(verify_module, "plan", runner.plan)
     monkeypatch.setattr(verify_module, "committed_manifest", lambda *a, **k: None)
@@ -215,7 +215,7 @@ def test_a_cached_run_gains_tasks_without_training_a_step(tmp_path, monkeypatch,
 def test_the_model_behind_the_scores_is_the_one_a_later_evaluation_retrained_when_it_replaced_all(tmp_path):
     """A run re-evaluated on another path (an old `--add-items` on a gone cache) that replaced every
     stored task is now that model; one that replaced only some holds two models and is refused."""
-    from t2t.run import recorded_paths
+    from t2t.runs.run import recorded_paths
 
     spec = text2token("offline-lite")
     mixed = {

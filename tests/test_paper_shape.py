@@ -10,9 +10,9 @@ import pytest
 import torch
 
 from reproduce.perf import paper_shape
-from reproduce.perf.gpu_hours import SHAPES, Shape
-from t2t.backbones import load_backbone, load_tokenizer, resolve_preset, set_attention
-from t2t.config import ConfigError
+from reproduce.plan.gpu_hours import SHAPES, Shape
+from t2t.core.config import ConfigError
+from t2t.models.backbones import load_backbone, load_tokenizer, resolve_preset, set_attention
 
 
 def test_shape_names_resolve_to_paper_configs_with_their_layers():
@@ -73,7 +73,7 @@ def reuse_one_model(monkeypatch):
         return model, tokenizer
 
     monkeypatch.setattr(pipeline, "load_backbone", load)
-    monkeypatch.setattr("t2t.backbones.load_backbone", load)
+    monkeypatch.setattr("t2t.models.backbones.load_backbone", load)
     return loaded
 
 

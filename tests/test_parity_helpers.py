@@ -25,8 +25,8 @@ from baselines.parity.quantities import (
 )
 from baselines.recipes import MEAN
 from baselines.simcse import info_nce
-from t2t.backbones import load_backbone, load_tokenizer, tiny_config
-from t2t.pooling import embed_batch, tokenize
+from t2t.embedding.pooling import embed_batch, tokenize
+from t2t.models.backbones import load_backbone, load_tokenizer, tiny_config
 
 
 @pytest.fixture(scope="module")

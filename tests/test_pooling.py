@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from t2t.backbones import load_tokenizer
-from t2t.pooling import PROMPT_EOL, PoolingSpec, format_texts, last_token_index, pool, tokenize
+from t2t.embedding.pooling import PROMPT_EOL, PoolingSpec, format_texts, last_token_index, pool, tokenize
+from t2t.models.backbones import load_tokenizer
 
 
 @pytest.fixture(scope="module")

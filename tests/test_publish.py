@@ -11,8 +11,8 @@ import pytest
 
 from t2t.__main__ import main
 from t2t.evaluation.tasks import TASK_SETS
-from t2t.publish import NotPublishable, publish
-from t2t.results import RunStore
+from t2t.runs.publish import NotPublishable, publish
+from t2t.runs.results import RunStore
 
 STORED = Path(__file__).resolve().parents[1] / "results" / "runs" / "955b182f8aab"  # a committed smol run
 

@@ -14,17 +14,17 @@ import matplotlib
 import pandas as pd
 import pytest
 
-from reproduce.builders import write_output
-from reproduce.claims import CLAIMS, check_claims, claims_markdown
-from reproduce.grid import expand, plan_manifest
-from reproduce.index import index_markdown
-from reproduce.manifest import analysis_path, read_manifests
-from reproduce.markdown import WIDTH, markdown_document, wrap
-from reproduce.presets import SCALE_PRESETS
-from reproduce.rebuild import rebuild_all
-from reproduce.registry import REGISTRY, get_spec
-from reproduce.tables import Cell, Table
-from reproduce.verdicts import MARKS, verdict
+from reproduce.cells.manifest import analysis_path, read_manifests
+from reproduce.cells.tables import Cell, Table
+from reproduce.judge.verdicts import MARKS, verdict
+from reproduce.paper.presets import SCALE_PRESETS
+from reproduce.paper.registry import REGISTRY, get_spec
+from reproduce.plan.grid import expand, plan_manifest
+from reproduce.report.builders import write_output
+from reproduce.report.claims import CLAIMS, check_claims, claims_markdown
+from reproduce.report.index import index_markdown
+from reproduce.report.markdown import WIDTH, markdown_document, wrap
+from reproduce.report.rebuild import rebuild_all
 from t2t.evaluation.tasks import TASK_SETS
 from tests.fakes import plan, store_run, unwrap, write_outputs
 
@@ -206,8 +206,8 @@ def test_figure5_is_one_column_wide_with_truetype_fonts_and_a_legend_for_its_err
     """3.3 in at 300 dpi; no Type 3 font in the PDF (TrueType, `pdf.fonttype` 42); every text 8-9 pt;
     units on the axes; the legend says what the error bar is and that only the point with item
     outputs has one; no preset id in any title."""
-    from reproduce.builders import sweep_points
-    from reproduce.figures import COLUMN_WIDTH, STYLE, sweep_panels
+    from reproduce.report.builders import sweep_points
+    from reproduce.report.figures import COLUMN_WIDTH, STYLE, sweep_panels
 
     spec = get_spec("figure5")
     items = expand(spec, TINY)
@@ -241,7 +241,7 @@ def test_figure5_is_one_column_wide_with_truetype_fonts_and_a_legend_for_its_err
 
 
 def test_spectrum_has_a_tick_at_pc1_and_a_legend_entry_for_its_band(tmp_path):
-    from reproduce.figures import STYLE, spectrum_panels
+    from reproduce.report.figures import STYLE, spectrum_panels
 
     spec = get_spec("spectrum")
     manifest = plan_manifest(spec, TINY, expand(spec, TINY))
@@ -262,8 +262,8 @@ def test_spectrum_has_a_tick_at_pc1_and_a_legend_entry_for_its_band(tmp_path):
 
 def test_sweep_points_record_the_seeds_behind_each_interval(tmp_path):
     """The legend's "over test items" (one seed) vs "test items and seeds" comes from the points."""
-    from reproduce.builders import sweep_points
-    from reproduce.figures import interval_label
+    from reproduce.report.builders import sweep_points
+    from reproduce.report.figures import interval_label
 
     spec = get_spec("figure5")
     for item in expand(spec, TINY):

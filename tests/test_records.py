@@ -17,15 +17,15 @@ from pathlib import Path
 
 import pytest
 
-from reproduce import runner
-from reproduce.grid import expand
-from reproduce.manifest import committed_manifest
-from reproduce.presets import get_preset
-from reproduce.registry import get_spec
-from t2t.errors import UserError
+from reproduce.cells.manifest import committed_manifest
+from reproduce.paper.presets import get_preset
+from reproduce.paper.registry import get_spec
+from reproduce.plan.grid import expand
+from reproduce.run import runner
+from t2t.core.errors import UserError
+from t2t.core.runtime import Runtime
 from t2t.evaluation.tasks import TASK_SETS
-from t2t.results import RunStore
-from t2t.runtime import Runtime
+from t2t.runs.results import RunStore
 from tests.fakes import store_run, unwrap
 
 TINY = get_preset("tiny")
@@ -88,7 +88,7 @@ def test_a_hub_user_is_told_once_per_output_and_tables_from_accepted_runs_say_so
     """Runs computed from the offline mirror, read by a user without it (`T2T_DATA_DIR=none`: tasks
     from the Hub): nothing is written, the message is one line per output with both ways forward;
     with `--on-stale accept` the table is built and its footnote names the unverified cells."""
-    from t2t.run import run_fingerprint
+    from t2t.runs.run import run_fingerprint
 
     planned = store_all(tmp_path, seeds=1)
     for item in planned:
@@ -117,8 +117,8 @@ def test_a_hub_user_is_told_once_per_output_and_tables_from_accepted_runs_say_so
 def test_a_dirty_run_stores_its_diff_and_a_later_evaluation_appends(tmp_path, monkeypatch, cache):
     """The code of a dirty checkout is kept as a patch in the run folder; `--add-items` on the
     complete run appends its own provenance and timings to `reevaluations`, keeping the original."""
-    import t2t.run as run_module
-    from reproduce.methods import run_spec
+    import t2t.runs.run as run_module
+    from reproduce.paper.methods import run_spec
 
     monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
     origin = {"git": {"sha": "abc", "dirty": True}, "versions": {}, "hardware": {}, "written_at": "first"}
@@ -143,7 +143,7 @@ def test_a_dirty_run_stores_its_diff_and_a_later_evaluation_appends(tmp_path, mo
 
 
 def test_written_files_get_the_umasks_mode(tmp_path):
-    from t2t.atomic import atomic_directory, atomic_write_text
+    from t2t.core.atomic import atomic_directory, atomic_write_text
 
     previous = os.umask(0o022)
     try:
@@ -163,8 +163,8 @@ def test_task_sets_of_one_pool_share_runs_and_only_missing_tasks_are_evaluated(t
     original record and appends the evaluation."""
     import dataclasses
 
-    import t2t.run as run_module
-    from reproduce.methods import run_spec
+    import t2t.runs.run as run_module
+    from reproduce.paper.methods import run_spec
     from t2t.evaluation.tasks import TaskSet
 
     monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
@@ -221,8 +221,8 @@ def test_a_dry_run_says_which_stored_runs_retrain_and_how(tmp_path, monkeypatch,
     says it retrains its stage on the recorded path (with the flags that reproduce it)."""
     import dataclasses
 
-    import t2t.run as run_module
-    from reproduce.methods import run_spec
+    import t2t.runs.run as run_module
+    from reproduce.paper.methods import run_spec
     from t2t.evaluation.tasks import TaskSet
 
     monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import pytest
 
-from reproduce.collect import cell_averages
-from reproduce.grid import expand
-from reproduce.manifest import committed_manifest
-from reproduce.presets import SCALE_PRESETS
-from reproduce.registry import REGISTRY, TableSpec
-from reproduce.reported import reported_cell
+from reproduce.cells.collect import cell_averages
+from reproduce.cells.manifest import committed_manifest
+from reproduce.paper.presets import SCALE_PRESETS
+from reproduce.paper.registry import REGISTRY, TableSpec
+from reproduce.paper.reported import reported_cell
+from reproduce.plan.grid import expand
 from t2t.evaluation.tasks import TASK_SETS
 from tests.fakes import plan, store_run
 
@@ -75,7 +75,7 @@ def test_paper_results_match_reported_numbers():
 
 def test_the_comparison_finds_stored_llm2vec_cells(tmp_path):
     """The machinery itself: a stored paper-preset LLM2Vec run is compared with the model card."""
-    from reproduce.reported import llm2vec_reported
+    from reproduce.paper.reported import llm2vec_reported
 
     tasks = TASK_SETS[PAPER.task_set].tasks
     reported = llm2vec_reported(tasks, "mistral-7b")

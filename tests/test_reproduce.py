@@ -8,17 +8,17 @@ from pathlib import Path
 
 import pytest
 
-from reproduce import runner
 from reproduce.__main__ import main
-from reproduce.compare import compare_spec
-from reproduce.grid import expand, plan_manifest, unique_runs
-from reproduce.manifest import PRESET_ORDER, read_manifests, write_manifest
-from reproduce.methods import run_spec, scaled_steps
-from reproduce.presets import SCALE_PRESETS, get_preset, with_backbone
-from reproduce.registry import REGISTRY, expand_grid, get_spec
-from t2t.config import ConfigError
+from reproduce.cells.manifest import PRESET_ORDER, read_manifests, write_manifest
+from reproduce.paper.methods import run_spec, scaled_steps
+from reproduce.paper.presets import SCALE_PRESETS, get_preset, with_backbone
+from reproduce.paper.registry import REGISTRY, expand_grid, get_spec
+from reproduce.plan.grid import expand, plan_manifest, unique_runs
+from reproduce.run import runner
+from reproduce.run.compare import compare_spec
+from t2t.core.config import ConfigError
+from t2t.core.runtime import Runtime
 from t2t.evaluation.tasks import TASK_SETS
-from t2t.runtime import Runtime
 from tests.fakes import store_run
 
 SMOL, TINY = SCALE_PRESETS["smol"], SCALE_PRESETS["tiny"]
@@ -258,7 +258,7 @@ def test_measured_costs_price_each_backbone_and_shape_by_its_own_runs():
     stage of another shape is scaled by tokens; anything never measured has no estimate (None)."""
     from types import SimpleNamespace
 
-    from reproduce.perf.costs import MeasuredCosts
+    from reproduce.plan.costs import MeasuredCosts
 
     costs = MeasuredCosts()
     costs.add_step("smollm2-135m", "mntp", 16, 128, 2.0, tokens=16 * 128)
@@ -279,7 +279,7 @@ def test_measured_costs_price_each_backbone_and_shape_by_its_own_runs():
 
 def test_only_runs_of_this_kind_of_machine_price_a_plan(tmp_path):
     """A run measured on another processor (or with GPUs) says nothing about this machine."""
-    from reproduce.perf.costs import measured_costs
+    from reproduce.plan.costs import measured_costs
 
     tasks = TASK_SETS[TINY.task_set].tasks
     item = expand(get_spec("table3"), TINY)[0]
@@ -294,7 +294,7 @@ def test_only_runs_of_this_kind_of_machine_price_a_plan(tmp_path):
 def test_measured_setup_is_priced_per_objective_and_options():
     from types import SimpleNamespace
 
-    from reproduce.perf.costs import MeasuredCosts
+    from reproduce.plan.costs import MeasuredCosts
 
     costs = MeasuredCosts()
     costs.add_setup("smollm2-135m", "model-derived", {"common_samples": 5000}, 280.0)
@@ -350,7 +350,7 @@ def test_option_abbreviations_are_refused(capsys):
 def test_compare_honours_seeds_from_scratch_executor_and_verify(tmp_path, monkeypatch, capsys, cache):
     """compare takes what every output takes: `--seeds` plans them, `--from-scratch` prices the plan,
     `--executor` dispatches through it, `--verify` recomputes into a scratch store."""
-    import reproduce.compare as compare_module
+    import reproduce.run.compare as compare_module
 
     monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
     args = ["compare", "--preset", "tiny", "--backbone", "tiny-llama"]
@@ -378,6 +378,6 @@ def test_compare_honours_seeds_from_scratch_executor_and_verify(tmp_path, monkey
 
 
 def _none():
-    from reproduce.executors import Outcome
+    from reproduce.run.executors import Outcome
 
     return Outcome()

@@ -14,8 +14,8 @@ import shutil
 import pytest
 
 from reproduce.__main__ import main
-from reproduce.claims import CLAIMS
-from reproduce.registry import REGISTRY
+from reproduce.paper.registry import REGISTRY
+from reproduce.report.claims import CLAIMS
 from tests.fakes import claim_block
 
 pytestmark = [pytest.mark.slow, pytest.mark.needs_data]

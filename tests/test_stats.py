@@ -115,7 +115,7 @@ def test_missing_items_are_an_error_not_a_narrow_interval():
 def test_mean_over_task_types_weighs_categories_equally():
     """Mean(TaskType) as a weighted mean over tasks equals the mean of the category means, with an
     interval like any other aggregate."""
-    from reproduce.tables import category_weights
+    from reproduce.cells.tables import category_weights
 
     rng = np.random.default_rng(5)
     gold = rng.integers(0, 5, 400)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from t2t.atomic import atomic_directory, atomic_path, atomic_write_json
-from t2t.results import RunStore, iter_runs
+from t2t.core.atomic import atomic_directory, atomic_path, atomic_write_json
+from t2t.runs.results import RunStore, iter_runs
 from tests.fakes import task_result
 
 

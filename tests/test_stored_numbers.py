@@ -13,15 +13,15 @@ from pathlib import Path
 
 import pytest
 
-from reproduce import runner
 from reproduce.__main__ import main
-from reproduce.grid import expand
-from reproduce.integrity import StoredResultsInvalid, stored_problems
-from reproduce.presets import get_preset
-from reproduce.registry import get_spec
-from t2t.errors import report_user_errors
+from reproduce.cells.integrity import StoredResultsInvalid, stored_problems
+from reproduce.paper.presets import get_preset
+from reproduce.paper.registry import get_spec
+from reproduce.plan.grid import expand
+from reproduce.run import runner
+from t2t.core.errors import report_user_errors
 from t2t.evaluation.tasks import TASK_SETS
-from t2t.results import RunStore
+from t2t.runs.results import RunStore
 from tests.fakes import store_run
 
 TINY = get_preset("tiny")

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from reproduce.claims import claims_markdown
-from reproduce.grid import expand
-from reproduce.latex import to_latex
-from reproduce.markdown import to_markdown
-from reproduce.presets import SCALE_PRESETS
-from reproduce.registry import REGISTRY, get_spec
-from reproduce.reported import ReferenceCell
-from reproduce.tables import score_table
+from reproduce.cells.tables import score_table
+from reproduce.paper.presets import SCALE_PRESETS
+from reproduce.paper.registry import REGISTRY, get_spec
+from reproduce.paper.reported import ReferenceCell
+from reproduce.plan.grid import expand
+from reproduce.report.claims import claims_markdown
+from reproduce.report.latex import to_latex
+from reproduce.report.markdown import to_markdown
 from t2t.evaluation.tasks import TASK_SETS, task_category
 from tests.fakes import claim_block, plan, store_run, unwrap, write_outputs
 
@@ -253,7 +253,7 @@ def test_figure5_outputs_draw_points_and_table(tmp_path):
 
 
 def test_sweep_panels_do_not_zoom_a_flat_curve_into_a_trend():
-    from reproduce.figures import MIN_SCORE_SPAN, sweep_panels
+    from reproduce.report.figures import MIN_SCORE_SPAN, sweep_panels
 
     spec = get_spec("figure5")
     points = pd.DataFrame(
@@ -265,7 +265,7 @@ def test_sweep_panels_do_not_zoom_a_flat_curve_into_a_trend():
         ],
         columns=["sweep", "role", "value", "score", "partial"],
     )
-    from reproduce.grid import plan_manifest
+    from reproduce.plan.grid import plan_manifest
 
     figure = sweep_panels([(plan_manifest(spec, TINY, expand(spec, TINY)), points)])
     for ax in figure.axes:
@@ -320,10 +320,10 @@ def test_tables_rebuild_from_manifests_without_the_model_stack(tmp_path):
 def test_tables_list_orphaned_runs_and_missing_cells_and_rebuild_compare_tables(tmp_path):
     """A run no manifest names (a default changed since) is listed, not shown; a planned cell without
     its run folder is listed; `compare-*` outputs are rebuilt and indexed like the registry's."""
-    from reproduce.compare import compare_spec
-    from reproduce.presets import with_backbone
-    from reproduce.rebuild import rebuild_all
-    from t2t.results import RunStore
+    from reproduce.paper.presets import with_backbone
+    from reproduce.report.rebuild import rebuild_all
+    from reproduce.run.compare import compare_spec
+    from t2t.runs.results import RunStore
 
     _fixture_results(tmp_path)
     _planned_all(tmp_path)
@@ -348,7 +348,7 @@ def test_tables_list_orphaned_runs_and_missing_cells_and_rebuild_compare_tables(
 
 def test_a_failed_sweep_point_says_failed_not_not_run(tmp_path):
     """A figure point whose run failed is `failed‡` with the reason, never "-- point not run yet"."""
-    from t2t.results import RunStore
+    from t2t.runs.results import RunStore
 
     spec = get_spec("figure5")
     items = expand(spec, TINY)
@@ -365,9 +365,9 @@ def test_compare_table_states_each_rows_training_budget(tmp_path):
     run recorded) and step time from each run's training log; untrained rows (PromptEOL and the
     training-free methods) say 0, not `--`. It also
     has the two rows that split LLM2Vec's best smol cell: SimCSE and LLM2Vec with last + causal."""
-    from reproduce.compare import compare_spec
-    from reproduce.perf.gpu_hours import Shape, token_flops
-    from reproduce.presets import with_backbone
+    from reproduce.paper.presets import with_backbone
+    from reproduce.plan.gpu_hours import Shape, token_flops
+    from reproduce.run.compare import compare_spec
 
     shape = dict(
         hidden_size=64,

@@ -7,14 +7,14 @@ import json
 import pytest
 import torch
 
-from t2t.backbones import LoraSpec, attach_lora, load_backbone
-from t2t.encoder import Embedder
-from t2t.loss import sparse_kl_divergence
-from t2t.pooling import PoolingSpec
-from t2t.runtime import Runtime
-from t2t.targets.model_derived import common_distribution, filter_ratio, model_derived_targets
-from t2t.targets.sparse import SparseTargets
-from t2t.text2token_objectives import DataDrivenObjective
+from t2t.core.runtime import Runtime
+from t2t.embedding.encoder import Embedder
+from t2t.embedding.pooling import PoolingSpec
+from t2t.models.backbones import LoraSpec, attach_lora, load_backbone
+from t2t.text2token.loss import sparse_kl_divergence
+from t2t.text2token.objectives import DataDrivenObjective
+from t2t.text2token.targets.model_derived import common_distribution, filter_ratio, model_derived_targets
+from t2t.text2token.targets.sparse import SparseTargets
 from t2t.training.loop import NonFiniteLoss
 from t2t.training.objective import StageContext
 from t2t.training.pipeline import build_model, stage_dir, trained_with
@@ -73,7 +73,7 @@ def test_model_derived_top_tokens_differ_from_common_top_tokens():
     model, tokenizer = load_backbone("tiny-llama")
     pooling = PoolingSpec(mode="last")
     log_q = common_distribution(model, tokenizer, FIXED_BATCH * 4, pooling, progress=False)
-    from t2t.targets.model_derived import pooled_logits
+    from t2t.text2token.targets.model_derived import pooled_logits
 
     logits = pooled_logits(model, tokenizer, FIXED_BATCH, pooling, max_length=64)
     targets, kept = model_derived_targets(logits, log_q, tau=1e-4, top_k=10)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from t2t.backbones import load_tokenizer
+from t2t.core.paths import data_root
+from t2t.embedding.pooling import PoolingSpec, format_texts, tokenize
 from t2t.evaluation.offline import offline_task
 from t2t.evaluation.replay import classification_training_rows
 from t2t.evaluation.tasks import TASK_SETS, get_tasks
 from t2t.evaluation.token_count import count_tokens, encoded_texts, task_set_tokens
-from t2t.paths import data_root
-from t2t.pooling import PoolingSpec, format_texts, tokenize
+from t2t.models.backbones import load_tokenizer
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def tokenizer(make_cache):
 
 
 def test_count_tokens_is_what_the_encoder_feeds_the_model(tokenizer):
-    """The tokens `t2t.pooling.tokenize` gives each text (the Embedder's count), prompt and cut
+    """The tokens `t2t.embedding.pooling.tokenize` gives each text (the Embedder's count), prompt and cut
     included, for every pooling mode (an echo prompt holds its text twice)."""
     texts = ["A man is playing a guitar.", " ".join(["word"] * 2000), ""]
     import baselines.registration  # noqa: F401  (registers the training-free modes)

@@ -22,11 +22,11 @@ from transformers import AutoModelForCausalLM
 from baselines.training_free import EchoOptions, TokenPrependingOptions, echo_model, token_prepending_model
 from baselines.training_free.echo import echo_prompts
 from baselines.training_free.token_prepending import TP_PROMPT_EOL, placeholder_vector
-from t2t.backbones import load_backbone, load_tokenizer, tiny_config
-from t2t.config import ConfigError
-from t2t.encoder import Embedder
-from t2t.export import NotExportable, export_encoder
-from t2t.pooling import PROMPT_EOL, PoolingSpec, embed_batch, hidden_states_module, tokenize
+from t2t.core.config import ConfigError
+from t2t.embedding.encoder import Embedder
+from t2t.embedding.pooling import PROMPT_EOL, PoolingSpec, embed_batch, hidden_states_module, tokenize
+from t2t.models.backbones import load_backbone, load_tokenizer, tiny_config
+from t2t.runs.export import NotExportable, export_encoder
 
 LONG = "The committee met on a rainy Tuesday to discuss the budget, the new library and the bridge. " * 6
 TEXTS = ["A man plays a guitar.", "Dogs.", LONG, "Two cats sleep on a warm red sofa by the window."]
@@ -207,12 +207,12 @@ def test_export_refuses_training_free_modes(tmp_path, tiny, mode, reason):
 
 REGISTRATION = """
 import json, sys
-from t2t.config import ConfigError
-from t2t.pooling import PoolingSpec
-from t2t.pooling_modes import POOLING_MODES
+from t2t.core.config import ConfigError
+from t2t.embedding.pooling import PoolingSpec
+from t2t.embedding.pooling import POOLING_MODES
 before = sorted(POOLING_MODES)
 {first}
-PoolingSpec(mode="echo")  # found through the t2t.plugins entry points if nothing registered it yet
+PoolingSpec(mode="echo")  # found through the t2t.core.plugins entry points if nothing registered it yet
 try:
     PoolingSpec(mode="no-such-mode")
     error = ""
@@ -222,11 +222,11 @@ print(json.dumps({{"before": before, "after": sorted(POOLING_MODES), "error": er
 """
 
 
-@pytest.mark.parametrize("first", ["", "import baselines.training_free", "import reproduce.methods"])
+@pytest.mark.parametrize("first", ["", "import baselines.training_free", "import reproduce.paper.methods"])
 def test_every_process_knows_every_training_free_mode(first):
     """In a fresh process `t2t` registers last and mean itself; echo and Token Prepending come from
-    `baselines.training_free`, imported directly, through `reproduce.methods`, or (nothing imported)
-    through the `t2t.plugins` bootstrap on first use. An unknown mode names the plugins."""
+    `baselines.training_free`, imported directly, through `reproduce.paper.methods`, or (nothing imported)
+    through the `t2t.core.plugins` bootstrap on first use. An unknown mode names the plugins."""
     out = subprocess.run(
         [sys.executable, "-c", REGISTRATION.format(first=first)],
         cwd=Path(__file__).parents[1],

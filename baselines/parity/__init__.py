@@ -1,7 +1,7 @@
 """Parity with the reference LLM2Vec implementation (`llm2vec==0.2.3`, PAPER.md §2).
 
-Our LLM2Vec baseline reimplements llm2vec's pieces on transformers 5 (`t2t.backbones.set_attention`,
-`baselines.mntp.mntp_loss`, `t2t.encoder.Embedder` with mean pooling). llm2vec pins
+Our LLM2Vec baseline reimplements llm2vec's pieces on transformers 5 (`t2t.models.backbones.set_attention`,
+`baselines.mntp.mntp_loss`, `t2t.embedding.encoder.Embedder` with mean pooling). llm2vec pins
 `transformers<=4.44.2`, so the two cannot share a process. The check runs in two steps that
 exchange one folder:
 

@@ -5,7 +5,7 @@
 - `config.json`: RoPE lives in `rope_parameters = {"rope_theta": θ, "rope_type": "default"}`; 4.44
   reads a top-level `rope_theta` (and `rope_scaling` for non-default RoPE) and would silently fall
   back to its default θ. `dtype` was `torch_dtype`. `is_causal: false` is our bidirectional switch
-  in 5.x (`t2t.backbones.set_attention`); 4.44 has no such switch (llm2vec's `*BiModel` classes are
+  in 5.x (`t2t.models.backbones.set_attention`); 4.44 has no such switch (llm2vec's `*BiModel` classes are
   bidirectional by construction), so we drop the key rather than leave a meaningless attribute.
   `_name_or_path` is set explicitly: `LLM2Vec.prepare_for_tokenization` wraps texts in chat markup
   when it equals an instruct model's Hub id, and our tiny models must not get that wrapper.

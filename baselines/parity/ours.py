@@ -51,7 +51,7 @@ from baselines.parity.quantities import (
     simcse_loss_and_gradients,
 )
 from baselines.simcse import SimCSEConfig
-from t2t.backbones import load_backbone
+from t2t.models.backbones import load_backbone
 
 logger = logging.getLogger(__name__)
 

@@ -3,14 +3,14 @@
 For one model (a tiny preset loaded with `attention="bidirectional"`) and its tokenizer:
 
 1. `hidden_state_batches` / `hidden_states`: last-layer hidden states, (batch, seq, dim), from
-   `t2t.pooling.hidden_states_module` (what `Embedder` and MNTP run) on fixed token ids: one
+   `t2t.embedding.pooling.hidden_states_module` (what `Embedder` and MNTP run) on fixed token ids: one
    unpadded text, and all texts right-padded (our `Embedder`'s convention) and left-padded
    (llm2vec's). The reference feeds the same `input_ids`/`attention_mask` to `*BiModel` and
    compares the non-pad positions.
 2. `mntp_batch` / `baselines.mntp.mntp_loss`: packed blocks of text tokens corrupted by
    `baselines.masking.mask_tokens` with the backbone's LLM2Vec setting and a fixed seed; the exact
    `input_ids`/`labels` are saved so the reference scores the very same batch with `*BiForMNTP`.
-3. `mean_embeddings`: `t2t.encoder.Embedder` with `PoolingSpec(mode="mean")`, with and without
+3. `mean_embeddings`: `t2t.embedding.encoder.Embedder` with `PoolingSpec(mode="mean")`, with and without
    `mean_skip_bos`, compared with `LLM2Vec.encode` (pooling "mean", no instruction).
 4. `simcse_loss_and_gradients`: one step of `baselines.simcse.SimCSEObjective` (dropout 0.3, the
    LLM2Vec recipe's pooling and temperature) from a fixed seed: the loss and the gradients of two
@@ -27,9 +27,9 @@ import torch
 from baselines.masking import mask_token_id, mask_tokens, mntp_defaults
 from baselines.recipes import MEAN
 from baselines.simcse import SimCSEConfig, SimCSEObjective
-from t2t.backbones import set_attention_dropout
-from t2t.encoder import Embedder
-from t2t.pooling import PoolingSpec, hidden_states_module
+from t2t.embedding.encoder import Embedder
+from t2t.embedding.pooling import PoolingSpec, hidden_states_module
+from t2t.models.backbones import set_attention_dropout
 from t2t.training.objective import StageContext
 
 MNTP_SEED = 1234

@@ -1,13 +1,13 @@
 """Training-free embedding methods: a frozen causal LM read in a cleverer way, no training stage.
 
-Each method is a pooling mode (`t2t.pooling_modes`) that its module registers on import, plus a
+Each method is a pooling mode (`t2t.embedding.pooling`) that its module registers on import, plus a
 `ModelSpec` constructor with zero stages:
 
 - `echo`: echo embeddings (Springer et al. 2024), `baselines.training_free.echo`;
 - `token-prepending`: Token Prepending (Fu et al. 2024), `baselines.training_free.token_prepending`.
 
 Importing this package registers all of them: every process that builds, evaluates or exports such
-a model must import it first (`reproduce.methods` does). PromptEOL, the third training-free method
+a model must import it first (`reproduce.paper.methods` does). PromptEOL, the third training-free method
 in the tables, is the untrained backbone with `last` pooling (`baselines.recipes.zero_shot_model`).
 """
 

@@ -52,10 +52,16 @@ from typing import Literal
 
 import torch
 
-from t2t.backbones import AttentionMode
-from t2t.config import Config, ConfigError
-from t2t.pooling import PoolingSpec, cut_to_tokens, hidden_states_module, last_token_index
-from t2t.pooling_modes import PoolingMode, register_pooling_mode
+from t2t.core.config import Config, ConfigError
+from t2t.embedding.pooling import (
+    PoolingMode,
+    PoolingSpec,
+    cut_to_tokens,
+    hidden_states_module,
+    last_token_index,
+    register_pooling_mode,
+)
+from t2t.models.backbones import AttentionMode
 from t2t.training.spec import ModelSpec
 
 ECHO_PROMPT = "Rewrite the following sentence: {text}\nThe rewritten sentence: {text}"
@@ -79,7 +85,7 @@ def echo_prompts(
 ) -> tuple[list[str], list[tuple[int, int]]]:
     """The prompts of `texts` and the character span `[start, end)` of each prompt's second copy.
 
-    Each text is cut first (`t2t.pooling.cut_to_tokens`) so that both copies and the template fit in
+    Each text is cut first (`t2t.embedding.pooling.cut_to_tokens`) so that both copies and the template fit in
     `max_length` tokens, and both copies are the same cut text.
     """
     prefix, middle, suffix = options.template.split("{text}")

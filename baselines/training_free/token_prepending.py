@@ -32,7 +32,7 @@ third-party summaries, which say the operation is kept to the early layers, stop
 
 - `template`: their PromptEOL prompt with the placeholder, `'This sentence : <PST> "*sent 0*" means
   in one word:"'` (`evaluate.py`, `prompt_method == "prompteol"`), with `{placeholder}` for `<PST>`:
-  our PromptEOL template (`t2t.pooling.PROMPT_EOL`) plus the placeholder, so this row differs from
+  our PromptEOL template (`t2t.embedding.pooling.PROMPT_EOL`) plus the placeholder, so this row differs from
   the PromptEOL row by Token Prepending only.
 - `start_layer`, `stop_layer`: the decoder layers (0-based) whose input is rewritten,
   `range(start_layer, stop_layer)`, cut at the model's depth. Default [1, 7): `config.yaml`'s
@@ -67,15 +67,21 @@ from collections.abc import Sequence
 
 import torch
 
-from t2t.backbones import AttentionMode
-from t2t.config import Config, ConfigError
-from t2t.pooling import PoolingSpec, cut_to_tokens, hidden_states_module, last_token_index
-from t2t.pooling_modes import PoolingMode, register_pooling_mode
+from t2t.core.config import Config, ConfigError
+from t2t.embedding.pooling import (
+    PoolingMode,
+    PoolingSpec,
+    cut_to_tokens,
+    hidden_states_module,
+    last_token_index,
+    register_pooling_mode,
+)
+from t2t.models.backbones import AttentionMode
 from t2t.training.spec import ModelSpec
 
 PLACEHOLDER = "{placeholder}"
 TP_PROMPT_EOL = 'This sentence : {placeholder} "{text}" means in one word:"'
-SLACK = 2  # tokens a BPE merge at the text's joins can add (as t2t.pooling.format_texts)
+SLACK = 2  # tokens a BPE merge at the text's joins can add (as t2t.embedding.pooling.format_texts)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -53,7 +53,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from reproduce.perf.gpu_hours import Shape
+from reproduce.plan.gpu_hours import Shape
 
 STAGE_KINDS = ("data-driven", "model-derived", "mntp", "simcse")
 PATHS = {  # Runtime fields of each path
@@ -89,7 +89,7 @@ def gemm_rate(config, dtype: torch.dtype, tokens: int = 1024, repeats: int = 5) 
 
 
 def benchmark_texts(count: int) -> list[str]:
-    from t2t.corpus import load_corpus
+    from t2t.training.corpus import load_corpus
 
     texts = [t for t in load_corpus("wikitext2-sentences") if len(t.split()) >= 4][:count]
     return texts + texts[: len(texts) // 10]  # 10% repeats, as in STS tasks
@@ -100,7 +100,7 @@ def sentence_transformer_peer(backbone: str, pooling: str):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
 
-    from t2t.backbones import _local_weights, converted_gguf, resolve_preset
+    from t2t.models.backbones import _local_weights, converted_gguf, resolve_preset
 
     preset = resolve_preset(backbone)
     path = converted_gguf(preset.name) if preset.source == "gguf" else _local_weights(preset)
@@ -116,9 +116,9 @@ def sentence_transformer_peer(backbone: str, pooling: str):
 
 
 def bench_encoding(backbone: str, texts: list[str], pooling: str, batch_size: int, repeats: int) -> dict:
-    from t2t.backbones import load_backbone
-    from t2t.encoder import Embedder
-    from t2t.pooling import PoolingSpec, format_texts
+    from t2t.embedding.encoder import Embedder
+    from t2t.embedding.pooling import PoolingSpec, format_texts
+    from t2t.models.backbones import load_backbone
 
     spec = PoolingSpec(mode=pooling)
     model, tokenizer = load_backbone(backbone, dtype=torch.bfloat16)
@@ -164,9 +164,9 @@ def bench_llm2vec_encoding(
     (`baselines.parity.legacy`), through `baselines/parity/encode_speed.py`.
     """
     from baselines.parity.legacy import rewrite_for_transformers_4
-    from t2t.backbones import load_backbone
-    from t2t.encoder import Embedder
-    from t2t.pooling import PoolingSpec, format_texts
+    from t2t.embedding.encoder import Embedder
+    from t2t.embedding.pooling import PoolingSpec, format_texts
+    from t2t.models.backbones import load_backbone
 
     spec = PoolingSpec(mode="mean", mean_skip_bos=True)  # llm2vec means over the text's own tokens
     model, tokenizer = load_backbone(backbone, attention="bidirectional", dtype=dtype)
@@ -176,7 +176,7 @@ def bench_llm2vec_encoding(
         tokenizer.save_pretrained(folder)
         rewrite_for_transformers_4(Path(folder), f"t2t-benchmark/{backbone}")
         Path(folder, "texts.json").write_text(json.dumps(texts))
-        script = Path(__file__).resolve().parents[1] / "baselines" / "parity" / "encode_speed.py"
+        script = Path(__file__).resolve().parents[2] / "baselines" / "parity" / "encode_speed.py"
         command = [python, str(script), "--model", folder, "--texts", f"{folder}/texts.json"]
         command += [
             "--out",
@@ -221,9 +221,9 @@ def cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def long_and_short_texts(count: int, seed: int = 0) -> tuple[list[str], list[str]] | None:
     """`count` distinct STSBenchmark test sentences and `count` SciFact abstracts (`title text`, as
     mteb hands documents to the encoder), both a seeded random draw; None without the data root."""
+    from t2t.core.paths import data_root
     from t2t.evaluation.offline import offline_available, offline_task
     from t2t.evaluation.token_count import encoded_texts
-    from t2t.paths import data_root
 
     root = data_root()
     if not (offline_available("STSBenchmark", root) and offline_available("SciFact", root)):
@@ -242,10 +242,10 @@ def bench_long_texts(backbone: str, count: int, batch_size: int, repeats: int) -
     """Tokens/s of our `Embedder` (last pooling, max 512 tokens) on short STS sentences and on long
     SciFact abstracts, with evaluation's default batching and with `batch_size` texts per batch; the
     two kinds interleaved and the best of `repeats` taken, so that a busy machine slows both alike."""
-    from t2t.backbones import load_backbone
-    from t2t.encoder import Embedder
-    from t2t.pooling import PoolingSpec
-    from t2t.runtime import Runtime
+    from t2t.core.runtime import Runtime
+    from t2t.embedding.encoder import Embedder
+    from t2t.embedding.pooling import PoolingSpec
+    from t2t.models.backbones import load_backbone
 
     texts = long_and_short_texts(count)
     if texts is None:
@@ -354,7 +354,7 @@ def free_encoder(dim: int = 64):
 
     from mteb.models.abs_encoder import AbsEncoder
 
-    from t2t.encoder import base_meta
+    from t2t.embedding.encoder import base_meta
 
     class FreeEncoder(AbsEncoder):
         def __init__(self) -> None:
@@ -376,8 +376,8 @@ def bench_scoring(names=SCORED_TASKS) -> list[dict]:
     Tasks not mirrored under the data root are skipped (the benchmark never downloads)."""
     import mteb
 
+    from t2t.core.paths import data_root
     from t2t.evaluation.offline import offline_available, offline_task
-    from t2t.paths import data_root
 
     root, rows = data_root(), []
     for name in names:
@@ -394,8 +394,8 @@ def bench_scoring(names=SCORED_TASKS) -> list[dict]:
 
 def stage_spec(backbone: str, preset_name: str, kind: str, steps: int):
     """The `ModelSpec` of one stage of `kind` at the preset's settings, cut to `steps` steps."""
-    from reproduce.methods import llm2vec, simcse, text2token
-    from reproduce.presets import get_preset
+    from reproduce.paper.methods import llm2vec, simcse, text2token
+    from reproduce.paper.presets import get_preset
 
     preset = get_preset(preset_name)
     spec = {
@@ -410,7 +410,7 @@ def stage_spec(backbone: str, preset_name: str, kind: str, steps: int):
 
 def train_one(backbone: str, preset_name: str, kind: str, path: str, steps: int) -> dict:
     """Run a few steps of one stage (in this process) and report step rates and peak memory."""
-    from t2t.runtime import Runtime
+    from t2t.core.runtime import Runtime
     from t2t.training.objective import get_objective
     from t2t.training.pipeline import build_model
 
@@ -521,7 +521,7 @@ def profile_one(backbone: str, preset_name: str, kind: str, path: str, steps: in
     """
     from torch.profiler import ProfilerActivity, profile
 
-    from t2t.runtime import Runtime
+    from t2t.core.runtime import Runtime
     from t2t.training.loop import STEP_RANGE
     from t2t.training.pipeline import build_model
 
@@ -614,7 +614,7 @@ def report_encoding(row: dict, label: str, peer_name: str, peer: str, params: in
 
 
 def main(argv: list[str] | None = None) -> None:
-    from t2t.cli import integer
+    from t2t.core.cli import integer
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -650,11 +650,11 @@ def main(argv: list[str] | None = None) -> None:
         one = train_one if args.train_one else profile_one
         print(json.dumps(one(args.backbone, args.preset, *(args.train_one or args.profile_one), args.steps)))
         return
-    from t2t.atomic import atomic_write_json
-    from t2t.backbones import load_backbone
-    from t2t.hardware import describe_hardware
-    from t2t.paths import results_root
-    from t2t.provenance import git_state
+    from t2t.core.atomic import atomic_write_json
+    from t2t.core.hardware import describe_hardware
+    from t2t.core.paths import results_root
+    from t2t.core.provenance import git_state
+    from t2t.models.backbones import load_backbone
 
     config = load_backbone(args.backbone, dtype=torch.bfloat16)[0].config
     gemm = {"bf16": gemm_rate(config, torch.bfloat16), "fp32": gemm_rate(config, torch.float32)}

@@ -8,12 +8,12 @@ A 135M model never meets what 7-8B backbones bring: a 128,256-token vocabulary i
 every sparse target, 4,096-wide hidden states, grouped-query attention with 8 KV heads. This check
 builds decoders with the paper backbones' real configs (`t2t.shapes`: width, heads, vocabulary,
 RoPE) and random weights, with `--layers` decoder layers (backbones `llama3-8b-shape-<L>l`, whose
-tokenizer is SmolLM2's BPE resized to the vocabulary: `t2t.backbones.resized_bpe_dir`), and runs,
+tokenizer is SmolLM2's BPE resized to the vocabulary: `t2t.models.backbones.resized_bpe_dir`), and runs,
 each in its own process so that peak memory is its own:
 
 - one optimiser step of each objective (data-driven, model-derived, MNTP, SimCSE) through the real
   pipeline (`t2t.training.pipeline.build_model`) at the `paper` preset's batch size and length
-  (`reproduce.presets`), LoRA as in the paper;
+  (`reproduce.paper.presets`), LoRA as in the paper;
 - one batch of encoding at the paper's evaluation length (`eval_max_length`, 1,024 tokens) and
   evaluation batch size (`Runtime.eval_batch_size`).
 
@@ -29,7 +29,7 @@ where the estimated activations exceed `Runtime.checkpoint_above_gb`). Each row 
 Reported per row: seconds, tokens (real tokens; SimCSE counts both views), tokens/s, useful FLOP/s
 (4 × decoder parameters per training token, 6 × for model-derived, 2 × for encoding: the LM head
 and attention scores are not counted, so these are lower bounds), peak memory (max RSS on CPU,
-`torch.cuda.max_memory_allocated` on a GPU) and, on a GPU of a kind in `reproduce.perf.gpu_hours.GPU_KINDS`,
+`torch.cuda.max_memory_allocated` on a GPU) and, on a GPU of a kind in `reproduce.plan.gpu_hours.GPU_KINDS`,
 MFU against its dense bf16 peak. With two or more layer counts, `extrapolate` fits time and memory
 linearly in the layers and predicts the 32-layer step (an estimate, printed as one).
 
@@ -52,7 +52,7 @@ import numpy as np
 import torch
 
 from reproduce.perf.benchmark import STAGE_KINDS, stage_spec, useful_flops_per_token
-from reproduce.perf.gpu_hours import GPU_KINDS, Shape
+from reproduce.plan.gpu_hours import GPU_KINDS, Shape
 
 PAPER_BACKBONES = ("llama3-8b", "mistral-7b")
 PASSAGES = "wikitext2-passages"
@@ -64,7 +64,7 @@ CHECKPOINTING = {  # Runtime fields of each --checkpointing choice
 
 
 def shape_backbone(paper: str, layers: int) -> str:
-    """The `shape` backbone name of a paper backbone at `layers` layers (`t2t.backbones`)."""
+    """The `shape` backbone name of a paper backbone at `layers` layers (`t2t.models.backbones`)."""
     return f"{paper}-shape-{layers}l"
 
 
@@ -93,7 +93,7 @@ def train_step(
 ) -> dict:
     """One optimiser step of a `kind` stage at the paper preset's settings (in this process);
     `batch_size` and `max_length` override the preset's (smaller checks, tests)."""
-    from t2t.runtime import Runtime
+    from t2t.core.runtime import Runtime
     from t2t.training.fastpath import activation_gb
     from t2t.training.objective import get_objective
     from t2t.training.pipeline import build_model
@@ -141,11 +141,11 @@ def train_step(
 def encode_batch(backbone: str, device: str, batch_size: int, max_length: int | None = None) -> dict:
     """One batch of `batch_size` passages at the paper's evaluation length, or `max_length`
     (in this process)."""
-    from reproduce.presets import get_preset
-    from t2t.backbones import load_backbone
-    from t2t.corpus import load_corpus
-    from t2t.encoder import Embedder
-    from t2t.pooling import format_texts
+    from reproduce.paper.presets import get_preset
+    from t2t.embedding.encoder import Embedder
+    from t2t.embedding.pooling import format_texts
+    from t2t.models.backbones import load_backbone
+    from t2t.training.corpus import load_corpus
 
     length = max_length or get_preset("paper").eval_max_length
     spec = stage_spec(backbone, "paper", "data-driven", steps=1)
@@ -247,7 +247,7 @@ def print_row(row: dict) -> None:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from t2t.cli import integer
+    from t2t.core.cli import integer
 
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -276,11 +276,11 @@ def main(argv: list[str] | None = None) -> None:
         )
         print(json.dumps(row))
         return
-    from t2t.atomic import atomic_write_json
-    from t2t.hardware import describe_hardware
-    from t2t.paths import results_root
-    from t2t.provenance import git_state
-    from t2t.results import read_json
+    from t2t.core.atomic import atomic_write_json
+    from t2t.core.hardware import describe_hardware
+    from t2t.core.paths import results_root
+    from t2t.core.provenance import git_state
+    from t2t.runs.results import read_json
 
     path = results_root() / "benchmarks" / f"paper-shape-{args.device.split(':')[0]}.json"
     previous = read_json(path, "starting afresh.") if args.resume else None

@@ -2,7 +2,7 @@
 
 Every reader of an offline task (`t2t.evaluation.offline`, `t2t.evaluation.offline_categories`)
 opens its files through `require_file`, which checks each one against the data root's
-`MANIFEST.json` (`t2t.fingerprint.verify_data_file`), and describes the task with an
+`MANIFEST.json` (`t2t.core.fingerprint.verify_data_file`), and describes the task with an
 `OfflineSource`: which files it reads, how they become the task's dataset, and which task object
 receives them.
 """
@@ -17,8 +17,8 @@ from typing import Any
 from datasets import DatasetDict
 from mteb.abstasks import AbsTask
 
-from t2t.errors import UserError
-from t2t.fingerprint import verify_data_file
+from t2t.core.errors import UserError
+from t2t.core.fingerprint import verify_data_file
 
 
 class OfflineDataError(UserError, FileNotFoundError):

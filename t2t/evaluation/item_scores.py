@@ -57,7 +57,7 @@ import scipy.sparse
 from scipy.stats import spearmanr
 from sklearn.metrics import average_precision_score, v_measure_score
 
-from t2t.config import choose
+from t2t.core.config import choose
 
 Record = Mapping[str, Any]
 CHUNK_ELEMENTS = 1 << 18

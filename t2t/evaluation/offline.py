@@ -1,7 +1,7 @@
 """Offline mirror of MTEB tasks: mteb's own task classes, fed from local files.
 
 Without the Hugging Face Hub, `mteb.evaluate` cannot download a task's dataset. This module rebuilds
-that dataset from the public files under the data root (`t2t.paths.data_root()`, i.e. `T2T_DATA_DIR`,
+that dataset from the public files under the data root (`t2t.core.paths.data_root()`, i.e. `T2T_DATA_DIR`,
 described in `shared/assets/README.md`) in the layout mteb expects from the Hub copy, and hands it to
 the real task object. Everything after loading (the evaluator, the classifier, the undersampling per
 experiment, the main score) is mteb's own code, so scores are MTEB scores.
@@ -46,11 +46,11 @@ import mteb
 from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
 from mteb.abstasks import AbsTask, AbsTaskClassification, AbsTaskRetrieval
 
-from t2t.config import choose
+from t2t.core.config import choose
+from t2t.core.fingerprint import DataIntegrityError, data_files_fingerprint
 from t2t.evaluation.data_files import OfflineDataError, OfflineSource, require_file
 from t2t.evaluation.offline_categories import CATEGORY_SOURCES
 from t2t.evaluation.partial_tasks import task_metadata
-from t2t.fingerprint import DataIntegrityError, data_files_fingerprint
 
 __all__ = ["OfflineDataError", "OfflineSource", "require_file"]  # kept importable from here
 

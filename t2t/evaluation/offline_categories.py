@@ -37,6 +37,7 @@ from typing import Any
 import numpy as np
 from datasets import Dataset, DatasetDict, Features, Sequence, Value
 
+from t2t.core.fingerprint import DataIntegrityError
 from t2t.evaluation.data_files import OfflineSource, require_file
 from t2t.evaluation.partial_tasks import (
     SCIFACT_LITE_DOCUMENTS,
@@ -47,7 +48,6 @@ from t2t.evaluation.partial_tasks import (
     TwitterURLCorpusTestPart,
     TwitterURLCorpusTestPartLite,
 )
-from t2t.fingerprint import DataIntegrityError
 
 SCIFACT_CORPUS = "retrieval/scifact/corpus.jsonl.gz"
 SCIFACT_QUERIES = "retrieval/scifact/queries.jsonl"

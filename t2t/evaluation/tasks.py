@@ -35,8 +35,8 @@ from pathlib import Path
 import mteb
 from mteb.abstasks import AbsTask
 
-from t2t import paths
-from t2t.config import ConfigError, choose
+from t2t.core import paths
+from t2t.core.config import ConfigError, choose
 from t2t.evaluation.data_files import OfflineDataError
 from t2t.evaluation.offline import cap_rows, offline_available, offline_task
 from t2t.evaluation.partial_tasks import LOCAL_TASKS, task_metadata
@@ -166,7 +166,7 @@ class TaskSet:
         pool: the set whose runs this one shares (default: itself). A task scores the same in every
             set that takes it at full size from the same source, so sets of one pool share run
             folders: a run id is computed with the pool in place of the set's name
-            (`t2t.run.RunSpec.run_id`), and evaluating a stored run on another set of its pool only
+            (`t2t.runs.run.RunSpec.run_id`), and evaluating a stored run on another set of its pool only
             adds the tasks it lacks. `offline-lite` caps rows (other scores): a pool of its own.
     """
 
@@ -214,11 +214,11 @@ TASK_SETS: dict[str, TaskSet] = {
 
 
 class _Default(enum.Enum):
-    DATA_ROOT = "t2t.paths.data_root()"
+    DATA_ROOT = "t2t.core.paths.data_root()"
 
 
 FROM_ENVIRONMENT = _Default.DATA_ROOT
-"""Default of `get_tasks(data_root=...)`: ask `t2t.paths.data_root()` (T2T_DATA_DIR) at call time."""
+"""Default of `get_tasks(data_root=...)`: ask `t2t.core.paths.data_root()` (T2T_DATA_DIR) at call time."""
 
 
 def get_tasks(
@@ -228,7 +228,7 @@ def get_tasks(
 
     Args:
         task_set: a key of `TASK_SETS`; anything else raises `ConfigError` listing the valid names.
-        data_root: folder of the offline assets; default `t2t.paths.data_root()`. None means "no local
+        data_root: folder of the offline assets; default `t2t.core.paths.data_root()`. None means "no local
             data": every task then loads from the Hub as mteb does (capped sets load eagerly).
         only: these of the set's tasks (still in the set's order), e.g. a run restricted to some task
             types (`t2t.evaluation.task_types`): no other task's data is read. None: every task.

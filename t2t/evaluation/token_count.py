@@ -4,9 +4,9 @@ Encoding is nearly all of an evaluation's time on the CPU, and it is proportiona
 task set's budget is counted in tokens: the distinct texts mteb hands the encoder during one
 evaluation (`encoded_texts`), formatted for the pooling (the PromptEOL template of last pooling
 by default), tokenised and truncated at the evaluation's `max_length`, as
-`t2t.pooling.tokenize` does, and summed.
+`t2t.embedding.pooling.tokenize` does, and summed.
 
-Distinct per task: `t2t.encoder.Embedder` encodes identical texts of one call once, and a run's
+Distinct per task: `t2t.embedding.encoder.Embedder` encodes identical texts of one call once, and a run's
 embedding cache (`Runtime.embedding_cache`, on by default) answers the texts of a task's later calls
 (STS' second column, retrieval's corpus after its queries) that it has already seen.
 
@@ -37,9 +37,9 @@ from mteb.abstasks import (
 from mteb.abstasks.clustering import AbsTaskClustering
 from mteb.abstasks.text.summarization import AbsTaskSummarization
 
+from t2t.embedding.pooling import PoolingSpec, tokenize
 from t2t.evaluation.offline import subset_datasets
 from t2t.evaluation.replay import classification_training_rows, clustering_draws
-from t2t.pooling import PoolingSpec, tokenize
 
 PROMPT_EOL_LAST = PoolingSpec(mode="last")
 """The default pooling counted: last-token pooling with the PromptEOL template (the paper's)."""
@@ -88,7 +88,7 @@ def encoded_texts(task: AbsTask) -> list[str]:
 def count_tokens(
     texts: Sequence[str], tokenizer, pooling: PoolingSpec, max_length: int = 512, chunk: int = 256
 ) -> int:
-    """Tokens of `texts` as the encoder feeds them: the rows `t2t.pooling.tokenize` builds for
+    """Tokens of `texts` as the encoder feeds them: the rows `t2t.embedding.pooling.tokenize` builds for
     `pooling` (any registered mode: a PromptEOL template, an echo prompt's two copies, ...), counted
     by their attention masks, so padding is not counted and an empty text costs its one token.
 
@@ -116,9 +116,9 @@ def task_set_tokens(
 
 
 def main(argv: list[str] | None = None) -> None:
-    from t2t.backbones import load_tokenizer
-    from t2t.cli import integer
+    from t2t.core.cli import integer
     from t2t.evaluation.tasks import TASK_SETS, get_tasks
+    from t2t.models.backbones import load_tokenizer
 
     parser = argparse.ArgumentParser(description="Tokens one evaluation of each task of a set encodes.")
     parser.add_argument("--task-set", nargs="+", default=["offline"], choices=list(TASK_SETS))

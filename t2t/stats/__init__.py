@@ -19,7 +19,7 @@ The model (`t2t.stats.intervals`), for a cell with S seeds or a paired differenc
     V_seeds   = s^2 / S per side, s^2 the unbiased between-seed variance of one run's average,
                 per training method pooled over its cells of the preset and backbone with >= 2
                 seeds (df = sum (S_c - 1)), borrowed from another method until it has one
-                (`reproduce.samples`); a single-seed trained cell gets s^2 / 1 in its own interval
+                (`reproduce.cells.samples`); a single-seed trained cell gets s^2 / 1 in its own interval
                 too; zero-shot cells have none (no training, nothing to seed)
     interval  = estimate +- t_{df*} sqrt(V_items + V_eval + V_seeds), df* by Welch-Satterthwaite
     p-value   = 2 P(T_{df*} > |estimate - null| / sqrt(V_items + V_eval + V_seeds))

@@ -204,7 +204,7 @@ def _critical(confidence: float, df: float) -> float:
 
 def _weights(tasks: Sequence[str], weights: Mapping[str, float] | None) -> list[float] | None:
     """Task weights of an average: None is the plain mean over tasks; Mean(TaskType) weighs each task
-    by 1 / (categories x tasks in its category) (`reproduce.tables.category_weights`)."""
+    by 1 / (categories x tasks in its category) (`reproduce.cells.tables.category_weights`)."""
     return None if weights is None else [weights[task] for task in tasks]
 
 

@@ -10,7 +10,7 @@ Distribution is accelerate's job: under `accelerate launch` with several process
 `ObjectiveModule` is wrapped in DDP, each process takes its slice of every global batch, and the
 update equals the single-process update on the same global batch (up to float rounding).
 
-Resuming: a checkpoint is written atomically (`t2t.atomic.atomic_directory`); a restarted run
+Resuming: a checkpoint is written atomically (`t2t.core.atomic.atomic_directory`); a restarted run
 loads the newest one and continues with the same data order, optimiser state and RNG state, so on
 the CPU the final adapter equals an uninterrupted run's bit for bit.
 
@@ -38,8 +38,8 @@ import torch
 from accelerate.utils import gather_object
 from tqdm.auto import tqdm
 
-from t2t.atomic import atomic_directory, atomic_write_json
-from t2t.errors import UserError
+from t2t.core.atomic import atomic_directory, atomic_write_json
+from t2t.core.errors import UserError
 from t2t.training.objective import Objective, ObjectiveModule
 
 logger = logging.getLogger(__name__)

@@ -17,14 +17,14 @@ implementation. Two steps, each next to what it registers:
 
 Declared objectives:
 
-- `data-driven`   — Text2Token stage 1 (here; options `t2t.targets.options`, class `t2t.text2token_objectives`)
-- `model-derived` — Text2Token stage 2 (here; options `t2t.targets.options`, class `t2t.text2token_objectives`)
+- `data-driven`   — Text2Token stage 1 (here; options `t2t.text2token.targets.options`, class `t2t.text2token.objectives`)
+- `model-derived` — Text2Token stage 2 (here; options `t2t.text2token.targets.options`, class `t2t.text2token.objectives`)
 - `mntp`          — LLM2Vec masked next-token prediction (declared in `baselines.masking`, class in
   `baselines.mntp`)
 - `simcse`        — unsupervised SimCSE, dropout views + InfoNCE (`baselines.simcse`)
 
 The baselines' objectives exist once a `baselines` module declaring them is imported;
-`reproduce.methods`, which composes the methods, imports them all.
+`reproduce.paper.methods`, which composes the methods, imports them all.
 """
 
 from __future__ import annotations
@@ -37,10 +37,10 @@ from typing import Any, ClassVar, TypeVar
 import numpy as np
 import torch
 
-from t2t.config import Config, ConfigError
-from t2t.plugins import load_plugins, plugins_hint
-from t2t.pooling import PoolingSpec
-from t2t.targets.options import DataDrivenTargetConfig, ModelDerivedConfig
+from t2t.core.config import Config, ConfigError
+from t2t.core.plugins import load_plugins, plugins_hint
+from t2t.embedding.pooling import PoolingSpec
+from t2t.text2token.targets.options import DataDrivenTargetConfig, ModelDerivedConfig
 
 
 @dataclasses.dataclass(frozen=True)
@@ -104,7 +104,7 @@ def register_objective(name: str) -> Callable[[type[ObjectiveT]], type[Objective
 def objective_info(name: str) -> ObjectiveInfo:
     """The declaration of `name`; a `ConfigError` listing the declared names if there is none.
 
-    A name not declared yet loads the plugins (`t2t.plugins`: the modules upper layers register)
+    A name not declared yet loads the plugins (`t2t.core.plugins`: the modules upper layers register)
     before giving up, so `mntp` and `simcse` are known in any process of the suite.
     """
     if name not in OBJECTIVES:
@@ -193,6 +193,6 @@ class ObjectiveModule(torch.nn.Module):
 
 
 # Text2Token's own stages (PAPER.md §1). Declared here so that every `StageSpec` can be validated
-# as soon as this module is imported; the classes register in `t2t.text2token_objectives`.
-declare_objective("data-driven", DataDrivenTargetConfig, module="t2t.text2token_objectives")
-declare_objective("model-derived", ModelDerivedConfig, module="t2t.text2token_objectives")
+# as soon as this module is imported; the classes register in `t2t.text2token.objectives`.
+declare_objective("data-driven", DataDrivenTargetConfig, module="t2t.text2token.objectives")
+declare_objective("model-derived", ModelDerivedConfig, module="t2t.text2token.objectives")

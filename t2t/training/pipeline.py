@@ -22,14 +22,14 @@ from typing import Any
 
 import torch
 
-from t2t.atomic import atomic_directory, atomic_write_json
-from t2t.backbones import attach_lora, load_backbone, set_attention_dropout
-from t2t.corpus import corpus_fingerprint, load_corpus
-from t2t.fingerprint import accepted, compare, decide_stale, move_aside, weights_fingerprint
-from t2t.locks import exclusive
-from t2t.paths import cache_root
-from t2t.results import read_json
-from t2t.runtime import PATH_FIELDS, Runtime, same_path
+from t2t.core.atomic import atomic_directory, atomic_write_json
+from t2t.core.fingerprint import accepted, compare, decide_stale, move_aside, weights_fingerprint
+from t2t.core.locks import exclusive
+from t2t.core.paths import cache_root
+from t2t.core.runtime import PATH_FIELDS, Runtime, same_path
+from t2t.models.backbones import attach_lora, load_backbone, set_attention_dropout
+from t2t.runs.results import read_json
+from t2t.training.corpus import corpus_fingerprint, load_corpus
 from t2t.training.fastpath import activation_gb, attention_implementation, prepare_lora
 from t2t.training.loop import LoopSettings, train
 from t2t.training.objective import StageContext, get_objective
@@ -161,7 +161,7 @@ def _stage_done(folder: Path) -> bool:
 
 
 def stage_fingerprint(spec: ModelSpec, index: int) -> dict[str, Any]:
-    """The inputs of stages `0..index` (`t2t.fingerprint`): the backbone's weights and the corpora."""
+    """The inputs of stages `0..index` (`t2t.core.fingerprint`): the backbone's weights and the corpora."""
     return {
         "weights": weights_fingerprint(spec.backbone),
         "corpora": {stage.corpus: corpus_fingerprint(stage.corpus) for stage in spec.stages[: index + 1]},

@@ -1,7 +1,7 @@
 """The identity of a trained model: backbone, attention, pooling and a list of stages.
 
 A `ModelSpec` with no stages is the zero-shot backbone; one with a `searcher` is not a decoder at
-all (`t2t.searchers`: BM25 ranks documents itself). Each `StageSpec` names its objective,
+all (`t2t.evaluation.searchers`: BM25 ranks documents itself). Each `StageSpec` names its objective,
 steps, optimiser settings, corpus and LoRA, plus objective-specific `options` that are validated
 and completed with defaults by the objective's own config class, so two specs that mean the same
 thing hash the same. Only the objective's declaration is consulted (`objective_info`: its options
@@ -18,10 +18,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-from t2t.backbones import AttentionMode, LoraSpec
-from t2t.config import Config, ConfigError, field_omitted_at_default, stable_hash
-from t2t.pooling import PoolingSpec
-from t2t.searchers import SearcherSpec
+from t2t.core.config import Config, ConfigError, field_omitted_at_default, stable_hash
+from t2t.embedding.pooling import PoolingSpec
+from t2t.evaluation.searchers import SearcherSpec
+from t2t.models.backbones import AttentionMode, LoraSpec
 from t2t.training.objective import objective_info
 
 
@@ -36,7 +36,7 @@ class StageSpec(Config):
         learning_rate: AdamW, constant (paper: 5e-5, no warmup, weight decay 0).
         batch_size: global batch (split across processes when distributed).
         max_length: training token budget per text (paper: 128).
-        corpus: a name from `t2t.corpus.CORPORA`.
+        corpus: a name from `t2t.training.corpus.CORPORA`.
         lora: a fresh adapter for this stage; merged into the backbone afterwards.
         grad_clip: max gradient norm (paper: 1.0).
         options: objective-specific settings, completed with the objective's defaults.
@@ -70,13 +70,13 @@ class ModelSpec(Config):
     """A backbone and the stages trained on it (none = zero-shot).
 
     Attributes:
-        backbone: preset name, HF id or local folder (`t2t.backbones`).
+        backbone: preset name, HF id or local folder (`t2t.models.backbones`).
         attention: `causal` or `bidirectional`, used in training and evaluation.
         pooling: used by every stage that pools and by evaluation.
         stages: trained in order; LoRA merged between stages.
         seed: data order, LoRA init, dropout.
         searcher: a model that ranks documents itself instead of the backbone read as an encoder
-            (`t2t.searchers`: BM25); it trains nothing, and `backbone` then only names the table
+            (`t2t.evaluation.searchers`: BM25); it trains nothing, and `backbone` then only names the table
             column it stands in. None (omitted from the hash) for every decoder model.
     """
 

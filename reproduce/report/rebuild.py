@@ -1,0 +1,91 @@
+"""Rewrite outputs, the claims and the index from manifests and stored files (no model, no torch).
+
+    rebuild(["table3"])     # that output, then claims.md and results/README.md
+    rebuild_after("table3") # after a run: it, every other output that has a manifest, claims, index
+    rebuild_all()           # `nox -s tables`: every output that has a manifest, compare tables too
+
+First, the stored task and item files every manifest names are checked (`reproduce.cells.integrity`):
+a wrong number stops the rebuild with one line per file and nothing is written.
+
+Each output is built whole before any of its files is written, and one that fails to build is
+logged with its traceback and skipped: the others are still written, then `RebuildFailed` names
+what failed (the previous files of the failed output are kept).
+
+First, every run's test items are resampled once (`t2t.stats.precompute`, in `T2T_JOBS`
+processes, 2 by default): tables, figures and claims then read the same per-(run, task) resampled
+scores from the process's cache instead of each drawing their own.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from reproduce.cells.integrity import check_stored
+from reproduce.cells.manifest import orphans, outputs
+from reproduce.cells.samples import resample_work
+from reproduce.report.builders import write_output
+from reproduce.report.claims import check_claims, write_claims
+from reproduce.report.index import write_index
+from t2t.core.paths import results_root
+from t2t.stats import Bootstrap, precompute
+
+logger = logging.getLogger(__name__)
+
+
+class RebuildFailed(RuntimeError):
+    """Some outputs could not be rebuilt (each logged with its traceback); the others were written."""
+
+
+def rebuild(output_ids: Iterable[str], root: Path | None = None) -> str:
+    """Rebuild the given outputs, then the claims and the index; returns "wrote ..." . Stops before
+    writing anything when a stored number is wrong (`reproduce.cells.integrity.check_stored`)."""
+    check_stored(root)
+    bootstrap = Bootstrap()
+    precompute(resample_work(root), bootstrap.resamples, bootstrap.block_seeds)
+    parts: list[tuple[str, Callable[[], list[Path]]]] = [
+        (output, lambda output=output: write_output(output, root)) for output in output_ids
+    ]
+    checked: list = []  # the claims' verdicts, computed once for claims.md and the index's summary
+
+    def claims() -> list[Path]:
+        checked.append(check_claims(root))
+        return [write_claims(root, checked[0])]
+
+    parts += [("claims", claims), ("index", lambda: [write_index(root, checked[0] if checked else None)])]
+    written: list[Path] = []
+    failed: list[str] = []
+    for name, build in parts:
+        try:
+            written += build()
+        except Exception as error:  # keep going: one broken output must not block the others
+            logger.exception("could not rebuild %s", name)
+            failed.append(f"{name}: {type(error).__name__}: {error}")
+    base = root or results_root()
+    message = "wrote " + ", ".join(
+        str(p.relative_to(base)) if p.is_relative_to(base) else str(p) for p in written
+    )
+    if failed:
+        raise RebuildFailed(f"{message}\nfailed to rebuild (previous files kept): " + "; ".join(failed))
+    return message
+
+
+def rebuild_after(output: str, root: Path | None = None) -> str:
+    """After `output` ran: it, then every other output with a manifest (tables quote each other:
+    a cell is degenerate against main's zero-shot rows, claims compare across tables), then the
+    claims and the index, so no file is left describing the previous state of another."""
+    return rebuild([output, *(other for other in outputs(root) if other != output)], root)
+
+
+def rebuild_all(root: Path | None = None) -> str:
+    """Every output with a manifest, the claims and the index, plus a note on orphaned runs."""
+    message = rebuild(outputs(root), root)
+    unnamed, missing = orphans(root)
+    if unnamed:
+        message += f"\n{len(unnamed)} run folders are named by no manifest (orphaned): {', '.join(unnamed)}"
+    if missing:
+        message += f"\n{len(missing)} planned cells have no run folder (not run yet, or deleted):\n  " + (
+            "\n  ".join(missing)
+        )
+    return message

@@ -200,9 +200,10 @@ def _run(args: argparse.Namespace) -> int:
         check_backbone_folder(args.backbone)
     from reproduce.paper.presets import get_preset
     from reproduce.plan.gpu_hours import cost_model_for, run_gpu_hours, summary
+    from reproduce.plan.planner import grid_runs, plan_output
     from reproduce.run.compare import compare
     from reproduce.run.executors import ExecutorSpec
-    from reproduce.run.runner import grid_runs, run_output
+    from reproduce.run.runner import run_plan
     from reproduce.run.verify import verify
     from t2t.core.runtime import Runtime
 
@@ -263,26 +264,33 @@ def _run(args: argparse.Namespace) -> int:
             print(report)
             agree = agree and ok
         return 0 if agree else 1
+    plans = []  # each built once, after the previous target ran: `all` plans on what it stored
     for target in targets:
-        print(
-            run_output(
+        plans.append(
+            plan_output(
                 target,
                 args.preset,
                 args.backbone,
+                args.seeds,
+                drop=args.drop_unplanned,
+                task_set=args.task_set,
+                add_items=args.add_items,
+            )
+        )
+        print(
+            run_plan(
+                plans[-1],
                 dry_run=args.dry_run,
                 limit=args.limit,
                 runtime=runtime,
-                seeds=args.seeds,
                 gpu=gpu,
                 executor=executor,
-                drop=args.drop_unplanned,
                 from_scratch=args.from_scratch,
-                task_set=args.task_set,
             )
         )
     grid_model = cost_model_for(get_preset(args.preset).name, gpu)
     if args.dry_run and len(targets) > 1 and grid_model:
-        runs = grid_runs(targets, args.preset, args.backbone, args.seeds)
+        runs = grid_runs(plans)
         hours = summary((run_gpu_hours(run, grid_model) for run in runs), grid_model)
         print(f"the whole grid ({', '.join(targets)}): {len(runs)} distinct runs (shared runs once), {hours}")
     return 0

@@ -26,10 +26,10 @@ from reproduce.paper.registry import get_spec
 from reproduce.plan.costs import MeasuredCosts, evaluator, tokens_text
 from reproduce.plan.gpu_hours import run_gpu_hours
 from reproduce.plan.grid import expand, plan_manifest
+from reproduce.plan.status import status_of
 from reproduce.report.builders import table_section
 from reproduce.report.claims import claims_markdown
 from reproduce.run.compare import compare_spec
-from reproduce.run.runner import status_of
 from t2t.core.config import ConfigError
 from t2t.core.runtime import Runtime
 from t2t.evaluation.searchers import SearcherSpec

@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from reproduce.plan.planner import plan_cells
 from reproduce.run.executors import ExecutorSpec, dispatch
-from reproduce.run.runner import plan, run_output
+from reproduce.run.runner import run_output
 from t2t.core.runtime import Runtime
 from t2t.runs.results import RunStore
 
@@ -44,7 +45,7 @@ def test_two_local_executors_at_once_compute_each_run_and_stage_once(tmp_path, m
         assert process.returncode == 0, output[-3000:]
     trained = re.findall(r"stage \d/\d \([a-z-]+, \d+ steps\) -> (\S+)", _read_logs(logs))
     assert trained and len(trained) == len(set(trained))  # no stage trained twice
-    _, _, planned = plan("table3", "tiny", "tiny-llama")
+    _, _, planned = plan_cells("table3", "tiny", "tiny-llama")
     assert {p.name for p in (tmp_path / "local" / "runs").iterdir()} == {item.run_id for item in planned}
 
     make_cache("inline-cache")
@@ -85,7 +86,7 @@ def fake_slurm(bin_dir: Path, record: Path) -> None:
 def test_slurm_executor_submits_one_job_array_with_the_requested_resources(tmp_path, monkeypatch):
     fake_slurm(tmp_path / "bin", tmp_path / "record")
     monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
-    _, _, planned = plan("table3", "tiny")
+    _, _, planned = plan_cells("table3", "tiny")
     runs = list({item.run_id: item.run for item in planned}.values())
     spec = ExecutorSpec(
         "slurm",
@@ -137,7 +138,7 @@ def test_local_executor_runs_every_method_and_scores_as_inline(tmp_path, make_ca
     command += ["--submitit-folder", str(tmp_path / "submitit")]
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
-    _, _, planned = plan("main", "tiny", "tiny-llama")
+    _, _, planned = plan_cells("main", "tiny", "tiny-llama")
     assert "llm2vec" in {item.run.method for item in planned}
     assert {p.name for p in (tmp_path / "local" / "runs").iterdir()} == {item.run_id for item in planned}
 

@@ -32,9 +32,10 @@ from reproduce.__main__ import main as reproduce_main
 from reproduce.cells.tables import FAILED, score_table
 from reproduce.paper.presets import get_preset
 from reproduce.paper.registry import get_spec
+from reproduce.plan.costs import measured_costs
 from reproduce.plan.grid import unique_runs
+from reproduce.plan.status import status_of
 from reproduce.report.markdown import to_markdown
-from reproduce.run.runner import measured_costs, status_of
 from t2t.core.fingerprint import DataIntegrityError, StaleResult
 from t2t.core.locks import exclusive
 from t2t.core.paths import data_root

@@ -164,7 +164,8 @@ def test_verify_recomputes_a_run_with_the_threads_it_was_stored_with(
 ):
     """Stored by a 2-thread process, verified from a 1-thread one: every score equal (tolerance 0),
     because the stage retrains and the tasks evaluate with 2 threads, as recorded."""
-    from reproduce.run import runner
+    import reproduce.run.verify as verify_module
+    from reproduce.plan.planner import Plan
     from reproduce.run.verify import verify
 
     monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
@@ -174,11 +175,8 @@ def test_verify_recomputes_a_run_with_the_threads_it_was_stored_with(
     with torch_threads(2):
         store = run_module.execute(spec, runtime)
     assert store.read()["stages_trained_with"][0]["threads"] == 2
-    monkeypatch.setattr(runner, "plan", lambda *a, **k: (_Spec(), TINY, [_Cell(spec)]))
-    import reproduce.run.verify as verify_module
-
-    monkeypatch.setattr(verify_module, "plan", runner.plan)
-    monkeypatch.setattr(verify_module, "committed_manifest", lambda *a, **k: None)
+    one_run = Plan(_Spec(), TINY, (_Cell(spec),), tmp_path, None, None, "", "")  # no manifest
+    monkeypatch.setattr(verify_module, "plan_output", lambda *a, **k: one_run)
     assert torch.get_num_threads() == 1
     report, agree = verify("table3", "tiny", runtime=runtime, root=tmp_path, scratch=tmp_path / "scratch")
     assert agree, report

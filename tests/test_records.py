@@ -20,6 +20,7 @@ import pytest
 from reproduce.cells.manifest import committed_manifest
 from reproduce.paper.presets import get_preset
 from reproduce.paper.registry import get_spec
+from reproduce.plan import planner
 from reproduce.plan.grid import expand
 from reproduce.run import runner
 from t2t.core.errors import UserError
@@ -68,14 +69,14 @@ def test_cells_the_code_no_longer_plans_are_kept_and_repointed_cells_are_refused
     store_all(tmp_path, seeds=1)
     runner.run_output("table3", "tiny", root=tmp_path)
     changed = TINY.replace(text2token=TINY.text2token.replace(dd_steps=TINY.text2token.dd_steps + 1))
-    monkeypatch.setattr(runner, "get_preset", lambda name=None: changed)
+    monkeypatch.setattr(planner, "get_preset", lambda name=None: changed)
     with pytest.raises(UserError, match="--drop-unplanned"):
         runner.run_output("table3", "tiny", root=tmp_path)
     report = runner.run_output("table3", "tiny", root=tmp_path, dry_run=True)
     assert "a default changed" in report  # the dry run says it too, and writes nothing
 
     monkeypatch.setattr(
-        runner, "get_preset", lambda name=None: TINY.replace(backbones={"llama": "tiny-llama"})
+        planner, "get_preset", lambda name=None: TINY.replace(backbones={"llama": "tiny-llama"})
     )
     runner.run_output("table3", "tiny", root=tmp_path)  # one column planned: the other is kept
     assert set(committed_manifest("table3", "tiny", tmp_path).backbones) == {"llama", "mistral"}
@@ -235,11 +236,11 @@ def test_a_dry_run_says_which_stored_runs_retrain_and_how(tmp_path, monkeypatch,
     spec = run_spec("text2token", TINY, "tiny-llama", {"pooling": "last", "order": ("dd",)})
     run_module.execute(spec, Runtime(device="cpu", precision="fp32", progress=False))
     make_cache("fresh")
-    status = runner.status_of(
+    status = planner.status_of(
         dataclasses.replace(spec, evaluation=spec.evaluation.replace(task_set=wide.name)),
         [],
         TINY,
-        runner.measured_costs(tmp_path),
+        planner.measured_costs(tmp_path),
         tmp_path,
     )
     assert "retrains 1 stage(s) as recorded (--precision fp32 --train-attention eager" in status.state

@@ -13,6 +13,7 @@ from reproduce.cells.manifest import PRESET_ORDER, read_manifests, write_manifes
 from reproduce.paper.methods import run_spec, scaled_steps
 from reproduce.paper.presets import SCALE_PRESETS, get_preset, with_backbone
 from reproduce.paper.registry import REGISTRY, expand_grid, get_spec
+from reproduce.plan.costs import measured_costs, scratch_cost
 from reproduce.plan.grid import expand, plan_manifest, unique_runs
 from reproduce.run import runner
 from reproduce.run.compare import compare_spec
@@ -331,7 +332,7 @@ def test_a_dry_run_from_scratch_prices_each_shared_stage_once(tmp_path):
             [[{"seconds": 1.0, "tokens": 64, "loss": 1.0}] * s.steps for s in item.run.model.stages]
         )
     runs = unique_runs(planned)
-    seconds = runner.scratch_cost(runs, runner.measured_costs(tmp_path))
+    seconds = scratch_cost(runs, measured_costs(tmp_path))
     stages = {run.model.stage_key(i): s.steps for run in runs for i, s in enumerate(run.model.stages)}
     assert seconds == pytest.approx(sum(stages.values()) * 1.0 + len(runs) * len(tasks) * 1.0)
     report = runner.run_output("table3", "tiny", root=tmp_path, dry_run=True, from_scratch=True)
@@ -371,7 +372,7 @@ def test_compare_honours_seeds_from_scratch_executor_and_verify(tmp_path, monkey
     monkeypatch.setattr(
         compare_module,
         "verify_plan",
-        lambda spec, scale, planned, **k: verified.append(k) or ("checked", False),
+        lambda plan, **k: verified.append(k) or ("checked", False),
     )
     assert main([*args, "--verify", "--verify-tolerance", "0.5"]) == 1  # a failed check exits 1
     assert verified[0]["tolerance"] == 0.5 and "checked" in capsys.readouterr().out

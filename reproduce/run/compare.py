@@ -23,8 +23,9 @@ from pathlib import Path
 from reproduce.paper.presets import get_preset, with_backbone
 from reproduce.paper.registry import BM25, PROMPTEOL, T2T_BEST, TRAINING_FREE, Row, TableSpec
 from reproduce.plan.gpu_hours import CostModel
+from reproduce.plan.planner import build_plan
 from reproduce.run.executors import ExecutorSpec
-from reproduce.run.runner import plan_spec, run_table_plan
+from reproduce.run.runner import run_plan
 from reproduce.run.verify import verify_plan
 from t2t.core.runtime import Runtime
 from t2t.models.backbones import resolve_preset
@@ -75,25 +76,25 @@ def compare(
     report and whether it succeeded (False only when `verify` found a stored score not reproduced).
     Takes every option a registered output takes (`reproduce.run.runner.run_output`)."""
     resolve_preset(backbone)  # fail early with the list of presets on a typo
-    spec = compare_spec(backbone)
-    scale, planned = plan_spec(
-        spec, with_backbone(get_preset(preset), backbone), seeds, root, drop=drop, task_set=task_set
+    plan = build_plan(
+        compare_spec(backbone),
+        with_backbone(get_preset(preset), backbone),
+        seeds=seeds,
+        root=root,
+        drop=drop,
+        task_set=task_set,
+        add_items=bool(runtime and runtime.add_items),
+        statuses=not verify,
     )
     if verify:
-        return verify_plan(
-            spec, scale, planned, runtime=runtime, root=root, scratch=verify_dir, tolerance=verify_tolerance
-        )
-    report = run_table_plan(
-        spec,
-        scale,
-        planned,
+        return verify_plan(plan, runtime=runtime, scratch=verify_dir, tolerance=verify_tolerance)
+    report = run_plan(
+        plan,
         dry_run=dry_run,
         limit=limit,
         runtime=runtime,
-        root=root,
         gpu=gpu,
         executor=executor,
-        drop=drop,
         from_scratch=from_scratch,
     )
     return report, True

@@ -5,7 +5,7 @@ checks that those numbers are what today's code and machine produce:
 
     python -m reproduce table3 --preset smol --verify        # nox -s table3 -- --verify
 
-Every *complete* run the output's manifest names (all seeds and columns, `reproduce.run.runner.plan`)
+Every *complete* run the output's manifest names (all seeds and columns, `reproduce.plan.planner.Plan`)
 is executed again into a scratch results store, with a scratch
 cache for trained stages (so stages are retrained, not reloaded; converted backbone weights and
 tokenizers are shared, as they are derived from the package files the run's fingerprint names).
@@ -32,13 +32,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from reproduce.cells.manifest import committed_manifest
-from reproduce.plan.grid import unique_runs
-from reproduce.run.runner import plan
+from reproduce.plan.planner import Plan, plan_output
 from t2t.core.config import ConfigError
 from t2t.core.paths import cache_root
 from t2t.core.runtime import PathUnavailable, Runtime
-from t2t.runs.results import RunStore
+from t2t.runs.results import RunRecord, RunStore
 from t2t.runs.run import (
     REEVALUATION_TOLERANCE,
     RunSpec,
@@ -91,77 +89,94 @@ def verify(
     tolerance: float | None = None,
 ) -> tuple[str, bool]:
     """Recompute the complete stored runs of `spec_id` and compare; returns `(report, all_equal)`."""
-    spec, scale, planned = plan(spec_id, preset, backbone, root=root)
-    return verify_plan(spec, scale, planned, runtime=runtime, root=root, scratch=scratch, tolerance=tolerance)
+    plan = plan_output(spec_id, preset, backbone, root=root, statuses=False)
+    return verify_plan(plan, runtime=runtime, scratch=scratch, tolerance=tolerance)
 
 
 def verify_plan(
-    spec,
-    scale,
-    planned,
+    plan: Plan,
     *,
     runtime: Runtime | None = None,
-    root: Path | None = None,
     scratch: Path | None = None,
     tolerance: float | None = None,
 ) -> tuple[str, bool]:
     """`verify` of a plan already made (`compare`'s, whose spec is not in the registry)."""
-    if spec.analysis:
-        raise ConfigError(f"--verify compares task scores; {spec.id} is an analysis (no task scores)")
-    label = {
-        item.run_id: f"{item.row} [{item.role}]" + (f" seed {item.seed}" if item.seed else "")
-        for item in planned
-    }
-    named = {run.run_id: run for run in unique_runs(planned)}
-    committed = committed_manifest(spec.id, scale.name, root)
-    for cell in committed.cells if committed else ():  # cells the code no longer plans: as stored
-        config = RunStore(cell.run_id, root).read().get("config")
-        if cell.run_id not in named and config:
-            named[cell.run_id] = RunSpec.from_dict(config)
-            label[cell.run_id] = f"{cell.row} [{cell.role}]" + (f" seed {cell.seed}" if cell.seed else "")
-    runs = [run for run in named.values() if RunStore(run.run_id, root).read().get("status") == "complete"]
+    if plan.spec.analysis:
+        raise ConfigError(f"--verify compares task scores; {plan.spec.id} is an analysis (no task scores)")
+    runs, label = stored_runs(plan)
     scratch = Path(scratch or tempfile.mkdtemp(prefix="t2t-verify-"))
-    lines = [f"verify {spec.id} @ {scale.name}: recomputing {len(runs)} stored runs into {scratch}"]
+    lines = [f"verify {plan.spec.id} @ {plan.scale.name}: recomputing {len(runs)} stored runs into {scratch}"]
     if not runs:
         lines.append("nothing stored to verify")
     agree = True
     with scratch_cache(scratch / "cache"):
         for run in runs:
-            stored = RunStore(run.run_id, root)
-            threads = recorded_threads(stored.read())
-            try:
-                paths = recorded_paths(run, stored)
-            except PathUnavailable as error:
-                paths = None
-                lines.append(f"  (its stages retrain on today's path: {error})")
-            with torch_threads(threads):  # trained and evaluated as the stored run was
-                fresh = execute(run, runtime or Runtime(), root=scratch / "results", trained_as=paths)
-            limit, reason = (
-                (tolerance, "given")
-                if tolerance is not None
-                else default_tolerance(stored.read(), fresh.read())
-            )
-            lines.append(f"run {run.run_id} {label[run.run_id]} (tolerance {limit:g}: {reason})")
-            if threads != recorded_threads(fresh.read()):
-                lines.append(
-                    f"  stored with {threads or 'an unrecorded number of'} thread(s), recomputed with "
-                    f"{recorded_threads(fresh.read())}"
-                )
-            tasks = run.evaluation.tasks  # a stored run may hold other sets' tasks too
-            before = {t: v for t, v in stored.task_scores().items() if t in tasks}
-            after = {t: v for t, v in fresh.task_scores().items() if t in tasks}
-            for task in sorted(set(before) | set(after)):
-                old, new = before.get(task), after.get(task)
-                if old is None or new is None:
-                    verdict, agree = "MISSING on one side", False
-                else:
-                    difference = new - old
-                    verdict = "equal" if difference == 0 else f"{difference:+.2e}"
-                    if abs(difference) > limit:
-                        verdict, agree = f"DIFFERS {difference:+.6f}", False
-                lines.append(f"  {task:<40} stored {_fmt(old)}  fresh {_fmt(new)}  {verdict}")
+            stored = RunStore(run.run_id, plan.root)
+            found, same = verify_run(run, label[run.run_id], stored, runtime or Runtime(), scratch, tolerance)
+            lines += found
+            agree = agree and same
     lines.append("all stored scores reproduced" if agree else "SOME STORED SCORES WERE NOT REPRODUCED")
     return "\n".join(lines), agree
+
+
+def stored_runs(plan: Plan) -> tuple[list[RunSpec], dict[str, str]]:
+    """`(the complete stored runs the plan or its committed manifest names, their cells' labels)`:
+    cells the code no longer plans are verified as stored (their `run.json` config)."""
+    label = {
+        item.run_id: f"{item.row} [{item.role}]" + (f" seed {item.seed}" if item.seed else "")
+        for item in plan.cells
+    }
+    named = {run.run_id: run for run in plan.runs}
+    for cell in plan.committed.cells if plan.committed else ():  # cells the code no longer plans: as stored
+        config = RunStore(cell.run_id, plan.root).read().get("config")
+        if cell.run_id not in named and config:
+            named[cell.run_id] = RunSpec.from_dict(config)
+            label[cell.run_id] = f"{cell.row} [{cell.role}]" + (f" seed {cell.seed}" if cell.seed else "")
+    complete = [
+        run for run in named.values() if RunStore(run.run_id, plan.root).read().get("status") == "complete"
+    ]
+    return complete, label
+
+
+def verify_run(
+    run: RunSpec, label: str, stored: RunStore, runtime: Runtime, scratch: Path, tolerance: float | None
+) -> tuple[list[str], bool]:
+    """Recompute one stored run into `scratch` as it was computed (its stages on its recorded path,
+    its thread count) and compare each task's score: `(lines, whether every score agrees)`."""
+    lines, record = [], RunRecord(stored)  # the stored run.json, read once
+    threads = recorded_threads(record.data)
+    try:
+        paths = recorded_paths(run, record)
+    except PathUnavailable as error:
+        paths = None
+        lines.append(f"  (its stages retrain on today's path: {error})")
+    with torch_threads(threads):  # trained and evaluated as the stored run was
+        fresh = execute(run, runtime, root=scratch / "results", trained_as=paths)
+    recomputed = fresh.read()
+    limit, reason = (
+        (tolerance, "given") if tolerance is not None else default_tolerance(record.data, recomputed)
+    )
+    lines.append(f"run {run.run_id} {label} (tolerance {limit:g}: {reason})")
+    if threads != recorded_threads(recomputed):
+        lines.append(
+            f"  stored with {threads or 'an unrecorded number of'} thread(s), recomputed with "
+            f"{recorded_threads(recomputed)}"
+        )
+    tasks = run.evaluation.tasks  # a stored run may hold other sets' tasks too
+    before = {t: v for t, v in stored.task_scores().items() if t in tasks}
+    after = {t: v for t, v in fresh.task_scores().items() if t in tasks}
+    agree = True
+    for task in sorted(set(before) | set(after)):
+        old, new = before.get(task), after.get(task)
+        if old is None or new is None:
+            verdict, agree = "MISSING on one side", False
+        else:
+            difference = new - old
+            verdict = "equal" if difference == 0 else f"{difference:+.2e}"
+            if abs(difference) > limit:
+                verdict, agree = f"DIFFERS {difference:+.6f}", False
+        lines.append(f"  {task:<40} stored {_fmt(old)}  fresh {_fmt(new)}  {verdict}")
+    return lines, agree
 
 
 def _fmt(score: float | None) -> str:

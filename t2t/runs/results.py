@@ -154,7 +154,11 @@ class RunStore:
     def update(self, **fields: Any) -> dict[str, Any]:
         """Merge `fields` into run.json (atomic rewrite) and return the new content. An unreadable
         run.json is first moved aside (`run.json.corrupt-<time>`), so nothing is lost silently."""
-        current = self.read()
+        return self.write_merged(self.read(), fields)
+
+    def write_merged(self, current: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+        """Write `{**current, **fields}` as run.json (atomic) and return it; `current` is run.json as
+        read earlier (empty: missing or unreadable, and an unreadable file is moved aside first)."""
         if not current and self.run_json.is_file():
             aside = self.run_json.with_name(f"run.json.corrupt-{time.strftime('%Y%m%dT%H%M%S')}")
             os.replace(self.run_json, aside)
@@ -175,6 +179,37 @@ def _report(path: Path, message: str) -> None:
     if _PROBLEMS.get(path) != message:
         logger.warning("%s: %s", path, message)
     _PROBLEMS[path] = message
+
+
+class RunRecord:
+    """One run's `run.json`, read once and then written through this object (`t2t.runs.run`).
+
+    `data` is the content as last read or written (never changed in place: each `update` makes a new
+    dict, so a copy taken earlier stays what it was); `update(**fields)` merges `fields` in and
+    rewrites the file atomically (`RunStore.write_merged`: the same bytes and key order as
+    `RunStore.update`) without reading it again. One process computes a run at a time (its lock,
+    `t2t.core.locks`), so the copy in memory is the file.
+    """
+
+    def __init__(self, store: RunStore) -> None:
+        self.store = store
+        self.data: dict[str, Any] = store.read()
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def update(self, **fields: Any) -> dict[str, Any]:
+        self.data = self.store.write_merged(self.data, fields)
+        return self.data
+
+    def forget(self) -> None:
+        """The run folder was moved aside (`--on-stale recompute`): the record starts empty."""
+        self.data = {}
+
+
+def as_record(run: RunStore | RunRecord) -> RunRecord:
+    """`run` itself when it is a record already read, else its store's record (read now)."""
+    return run if isinstance(run, RunRecord) else RunRecord(run)
 
 
 def read_json(path: Path, consequence: str) -> Any | None:

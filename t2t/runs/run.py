@@ -38,7 +38,7 @@ from t2t.evaluation.items import rescorable, task_items
 from t2t.evaluation.offline import task_data_fingerprint
 from t2t.evaluation.task_types import tasks_of_types
 from t2t.evaluation.tasks import TASK_SETS, get_tasks, task_category
-from t2t.runs.results import RunStore, read_score
+from t2t.runs.results import RunRecord, RunStore, as_record, read_score
 from t2t.training.corpus import corpus_fingerprint
 from t2t.training.pipeline import build_model, trained_with
 from t2t.training.spec import ModelSpec
@@ -135,16 +135,18 @@ def run_fingerprint(spec: RunSpec) -> dict[str, Any]:
     }
 
 
-def staleness(store: RunStore, current: dict[str, Any]) -> list[str]:
+def staleness(store: RunStore | RunRecord, current: dict[str, Any]) -> list[str]:
     """Differences between the inputs a stored run recorded and `current`, for what both cover: its
     weights, corpora and the data of the tasks it has stored that `current`'s task set has (a task
     not evaluated yet, or stored for another set of the pool, is not a difference). Empty when they
     agree, when an earlier
-    `--on-stale accept` accepted exactly these inputs, or for a run stored before fingerprints."""
-    info = store.read()
-    if not info or not store.task_names():
+    `--on-stale accept` accepted exactly these inputs, or for a run stored before fingerprints.
+    `store`: a run's store, or its record already read (`t2t.runs.results.RunRecord`)."""
+    record = as_record(store)
+    info, names = record.data, record.store.task_names()
+    if not info or not names:
         return []
-    stored_tasks = set(store.task_names()) & set((current or {}).get("data") or {})
+    stored_tasks = set(names) & set((current or {}).get("data") or {})
 
     def view(fingerprint: dict[str, Any] | None) -> dict[str, Any] | None:
         if not fingerprint:
@@ -160,18 +162,20 @@ def staleness(store: RunStore, current: dict[str, Any]) -> list[str]:
     return compare(view(info.get("fingerprints")), now)
 
 
-def resolve_stale(store: RunStore, current: dict[str, Any], policy: str) -> None:
+def resolve_stale(record: RunRecord, current: dict[str, Any], policy: str) -> None:
     """Apply `Runtime.on_stale` to a stored run whose inputs changed (no-op when they did not).
     `accept` keeps the recorded fingerprints and appends the accepted inputs to `stale_accepted`
-    (which tables name in their footnotes); `recompute` moves the run aside."""
-    differences = staleness(store, current)
+    (which tables name in their footnotes); `recompute` moves the run aside (the record empties)."""
+    store = record.store
+    differences = staleness(record, current)
     decision = decide_stale(f"run {store.run_id} in {store.dir}", differences, policy)
     if decision == "accept":
-        entries = accepted(store.read(), differences)
+        entries = accepted(record.data, differences)
         entries[-1]["fingerprints"] = current
-        store.update(stale_accepted=entries)
+        record.update(stale_accepted=entries)
     elif decision == "recompute":
         move_aside(store.dir, cache_root() / "stale-results")
+        record.forget()
 
 
 def execute(
@@ -208,19 +212,20 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator, trai
             f"{spec.evaluation.task_set} has none of its task types ({', '.join(spec.evaluation.task_types)})"
         )
     fingerprints = run_fingerprint(spec)
-    resolve_stale(store, fingerprints, runtime.on_stale)
-    if not work_left(store, names, runtime):
+    run_record = RunRecord(store)  # run.json is read here once, then written through it
+    resolve_stale(run_record, fingerprints, runtime.on_stale)
+    if not work_left(run_record, names, runtime):
         logger.info("run %s (%s) is complete; nothing to do", spec.run_id, spec.method)
         return store
     tasks = get_tasks(spec.evaluation.task_set, only=names)  # loads task data only when there is work
     backfill_items(store, tasks)
     missing = tasks_to_evaluate(store, tasks, runtime)
-    if not missing and store.read().get("status") == "complete":
+    if not missing and run_record.get("status") == "complete":
         return store
     try:
-        paths = trained_as or recorded_paths(spec, store)
+        paths = trained_as or recorded_paths(spec, run_record)
         follows = runtime.following(paths[0], f"run {spec.run_id} ({spec.method})") if paths else runtime
-        session = prepare(spec, follows, store, fingerprints, accelerator, paths, tasks)
+        session = prepare(spec, follows, run_record, fingerprints, accelerator, paths, tasks)
     except (PathUnavailable, NotTheSameModel) as error:  # its own model cannot be rebuilt here
         if runtime.on_stale != "recompute" or trained_as:
             raise
@@ -235,7 +240,7 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator, trai
     return store
 
 
-def recorded_paths(spec: RunSpec, store: RunStore) -> list[dict[str, Any]] | None:
+def recorded_paths(spec: RunSpec, store: RunStore | RunRecord) -> list[dict[str, Any]] | None:
     """How the stages of the model behind a stored run's scores were trained: `run.json`'s
     `stages_trained_with`, or a later evaluation's when it replaced every task stored before it
     (`--add-items` on a run whose cache was gone, before this check existed, retrained the model on
@@ -245,8 +250,9 @@ def recorded_paths(spec: RunSpec, store: RunStore) -> list[dict[str, Any]] | Non
 
     Raises `PathUnavailable`, naming the way forward, when a stage's path is not recorded or when
     the stored tasks already come from two models (a later evaluation on another path replaced
-    only some of them)."""
-    info = store.read()
+    only some of them). `store`: a run's store, or its record already read."""
+    record = as_record(store)
+    info, store = record.data, record.store
     if not spec.model.stages or not store.task_names():
         return None
     paths, threads = info.get("stages_trained_with") or [], recorded_threads(info)
@@ -350,11 +356,12 @@ def same_machine_and_versions(before: dict[str, Any], after: dict[str, Any]) -> 
     )
 
 
-def work_left(store: RunStore, names, runtime: Runtime) -> bool:
+def work_left(record: RunRecord, names, runtime: Runtime) -> bool:
     """Whether a run has anything to do for these tasks: one not stored, not complete, or stored
     without item outputs (derivable from its predictions, or re-evaluated with `--add-items`)."""
-    if store.read().get("status") != "complete":
+    if record.get("status") != "complete":
         return True
+    store = record.store
     return any(
         not store.has_task(name)
         or (lacks_items(store, name) and (runtime.add_items or store.predictions_path(name).is_file()))
@@ -384,7 +391,7 @@ class Session:
     """
 
     spec: RunSpec
-    store: RunStore
+    record: RunRecord  # run.json, read once by `_execute` and written through it
     embedder: Embedder | None
     encoder: Any
     logs: list
@@ -397,15 +404,20 @@ class Session:
     paths: list[dict[str, Any]] | None = None
     evaluated: list[str] = dataclasses.field(default_factory=list)
 
+    @property
+    def store(self) -> RunStore:
+        return self.record.store
+
 
 def prepare(
-    spec: RunSpec, runtime: Runtime, store: RunStore, fingerprints, accelerator, paths=None, tasks=()
+    spec: RunSpec, runtime: Runtime, record: RunRecord, fingerprints, accelerator, paths=None, tasks=()
 ) -> Session | None:
     """Build the run's model (training what is not cached; as `paths` say when given), check that a
     rebuilt model is the one the run stored (`check_same_model`, against `tasks`), record what it
     is, wrap it for mteb. A searcher (`ModelSpec.searcher`) is built instead of the backbone: mteb
     calls it as it is (no encoder wrapper, nothing trained)."""
     started = time.perf_counter()
+    store = record.store
     origin = provenance_with_diff(store)  # the code and machine this session runs with
     searcher = spec.model.searcher
     if searcher is None:
@@ -415,7 +427,7 @@ def prepare(
     if accelerator is not None and not accelerator.is_main_process:
         return None
     built = time.perf_counter()
-    previous = store.read()
+    previous = record.data  # as read before this session wrote anything
     later = previous.get("status") == "complete" or "provenance" in previous
     if searcher is None:
         embedder = make_embedder(spec, runtime, model, tokenizer)
@@ -424,7 +436,7 @@ def prepare(
         embedder, encoder = None, model
     session = Session(
         spec,
-        store,
+        record,
         embedder,
         encoder,
         logs,
@@ -440,9 +452,9 @@ def prepare(
     if later:  # keep the original record; only the inputs of the new tasks are added
         recorded = previous.get("fingerprints") or {}
         merged = {**recorded, "data": {**(recorded.get("data") or {}), **fingerprints["data"]}}
-        store.update(fingerprints=merged if recorded else fingerprints, error=None)
+        record.update(fingerprints=merged if recorded else fingerprints, error=None)
     else:
-        store.update(
+        record.update(
             run_id=spec.run_id,
             method=spec.method,
             config=spec.to_dict(),
@@ -489,7 +501,7 @@ def make_embedder(spec: RunSpec, runtime: Runtime, model, tokenizer) -> Embedder
 def evaluate_task(session: Session, task) -> None:
     """Score one task with mteb, keep its item outputs, store it; a non-finite score stores nothing
     and marks the run failed (never complete)."""
-    spec, store, name = session.spec, session.store, task.metadata.name
+    spec, store, run_record, name = session.spec, session.store, session.record, task.metadata.name
     try:
         with tempfile.TemporaryDirectory(prefix=".predictions-", dir=store.dir) as folder:
             result = mteb.evaluate(
@@ -505,7 +517,7 @@ def evaluate_task(session: Session, task) -> None:
                 "encode); see the log above."
             )
     except Exception as error:  # recorded, so the run never reads as "running" or "complete"
-        store.update(
+        run_record.update(
             status="failed", error=f"{name}: {error}", **({} if session.later else _timings(session))
         )
         if isinstance(error, UserError) and not isinstance(error, RunFailed):
@@ -515,11 +527,11 @@ def evaluate_task(session: Session, task) -> None:
     store.save_task(result)
     session.evaluated.append(name)
     if not session.later:
-        store.update(**_timings(session))
+        run_record.update(**_timings(session))
     if before is not None:  # re-evaluated for its item outputs: keep both numbers on record
-        again = store.read().get("reevaluated", {})
+        again = run_record.get("reevaluated", {})
         now = read_score(store.task_path(name))  # as stored: mteb rounds scores on disk
-        store.update(reevaluated={**again, name: {"stored": before, "now": now}})
+        run_record.update(reevaluated={**again, name: {"stored": before, "now": now}})
     logger.info("%s %s: %.4f", spec.run_id, name, score)
 
 
@@ -527,24 +539,24 @@ def record(session: Session) -> None:
     """Mark the run complete. A first evaluation records its provenance, training summary and
     timings; a later one (new tasks, `--add-items`) appends them to `reevaluations` instead, so the
     run's original sha, date and timings stay."""
-    store = session.store
+    run_record = session.record
     if session.later:
         entry = {
             "provenance": session.origin,
             "tasks": list(session.evaluated),
-            "replaced": [t for t in session.evaluated if t in store.read().get("reevaluated", {})],
+            "replaced": [t for t in session.evaluated if t in run_record.get("reevaluated", {})],
             "stages_trained_with": trained_with(session.spec.model, session.paths),
             **_timings(session, cumulative=False),
         }
-        store.update(status="complete", reevaluations=[*store.read().get("reevaluations", []), entry])
+        run_record.update(status="complete", reevaluations=[*run_record.get("reevaluations", []), entry])
     else:
-        store.update(
+        run_record.update(
             status="complete",
             provenance=session.origin,
             train_summary=[_summarise(log) for log in session.logs],
             **_timings(session),
         )
-    warn_if_reevaluation_moved(store)
+    warn_if_reevaluation_moved(run_record)
 
 
 def _timings(session: Session, cumulative: bool = True) -> dict[str, Any]:
@@ -591,18 +603,18 @@ def provenance_with_diff(store: RunStore) -> dict[str, Any]:
 REEVALUATION_TOLERANCE = 0.002  # as `--verify`: equal on the same hardware and versions, else within this
 
 
-def reevaluation_moves(store: RunStore) -> dict[str, float]:
+def reevaluation_moves(store: RunStore | RunRecord) -> dict[str, float]:
     """Tasks whose re-evaluated score (`--add-items`) moved from the stored one by more than
     `REEVALUATION_TOLERANCE`, with the change (new - stored, main score in [0, 1])."""
     moved = {}
-    for task, entry in store.read().get("reevaluated", {}).items():
+    for task, entry in as_record(store).get("reevaluated", {}).items():
         change = entry["now"] - entry["stored"]
         if abs(change) > REEVALUATION_TOLERANCE:
             moved[task] = change
     return moved
 
 
-def warn_if_reevaluation_moved(store: RunStore) -> None:
+def warn_if_reevaluation_moved(store: RunStore | RunRecord) -> None:
     """Never let a re-evaluation change a stored number quietly: name the tasks that moved.
 
     A run whose stages are no longer cached is retrained on its recorded path and checked against
@@ -610,14 +622,15 @@ def warn_if_reevaluation_moved(store: RunStore) -> None:
     in evaluation; the new scores are kept (they are what today's code measures) and the stored
     ones stay in `run.json`'s `reevaluated`.
     """
-    moved = reevaluation_moves(store)
+    record = as_record(store)
+    moved = reevaluation_moves(record)
     if moved:
         worst = max(moved, key=lambda task: abs(moved[task]))
         logger.warning(
             "run %s: re-evaluation moved %d task score(s) by more than %.3f (largest: %s %+.4f); the "
             "evaluation differs from the one that stored them (other code or package versions). Both "
             "scores are in run.json 'reevaluated'.",
-            store.run_id,
+            record.store.run_id,
             len(moved),
             REEVALUATION_TOLERANCE,
             worst,

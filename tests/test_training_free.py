@@ -103,7 +103,7 @@ def test_echo_embedding_is_the_second_copys_mean_whatever_the_batch(tiny, poolin
 
 def four_layer_llama():
     tokenizer = load_tokenizer("tiny-llama")
-    config = tiny_config("llama", tokenizer)
+    config = tiny_config("tiny-llama", tokenizer)
     config.num_hidden_layers = 4
     torch.manual_seed(0)
     return AutoModelForCausalLM.from_config(config).eval(), tokenizer

@@ -27,7 +27,7 @@ from reproduce.run.executors import ExecutorSpec
 from reproduce.run.runner import plan_spec, run_table_plan
 from reproduce.run.verify import verify_plan
 from t2t.core.runtime import Runtime
-from t2t.models.backbones import resolve_preset
+from t2t.models.backbones import resolve_backbone
 
 COMPARE_ROWS = (
     PROMPTEOL,
@@ -74,7 +74,7 @@ def compare(
     """Plan (and run, or `--dry-run`, or `--verify`) the compare table of `backbone`; returns the
     report and whether it succeeded (False only when `verify` found a stored score not reproduced).
     Takes every option a registered output takes (`reproduce.run.runner.run_output`)."""
-    resolve_preset(backbone)  # fail early with the list of presets on a typo
+    resolve_backbone(backbone)  # fail early with the list of named backbones on a typo
     spec = compare_spec(backbone)
     scale, planned = plan_spec(
         spec, with_backbone(get_preset(preset), backbone), seeds, root, drop=drop, task_set=task_set

@@ -5,9 +5,9 @@
 The preset sets the steps, corpora and tasks (default: paper on a GPU, else smol); the backbone
 replaces the preset's. Writes `results/tables/compare-<backbone>.{md,tex}`.
 
-Rows: the zero-shot backbone (PromptEOL, i.e. last pooling, and mean pooling), the training-free
-methods (echo embeddings, Token Prepending), SimCSE, LLM2Vec and Text2Token as each paper
-configures them, plus SimCSE and LLM2Vec with last-token pooling and causal attention (LLM2Vec's
+Rows (`COMPARE_ROWS`): the zero-shot backbone (PromptEOL, i.e. last pooling, and mean pooling), the
+training-free methods (`reproduce.paper.registry.TRAINING_FREE`, as in `main`), SimCSE, LLM2Vec and
+Text2Token as each paper configures them, plus SimCSE and LLM2Vec with last-token pooling and causal attention (LLM2Vec's
 best cell at smol; SimCSE there says how much of it SimCSE alone gives), and BM25, the lexical
 reference on retrieval (scored on Retrieval only). The table is budget-aware:
 each row states its training steps, training tokens, estimated training FLOPs and the time its

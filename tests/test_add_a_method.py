@@ -110,3 +110,18 @@ def test_rows_follow_the_plan_and_keep_the_committed_ones_in_place():
     assert rows_in_plan_order(("A", "B"), ("A", "Old", "B")) == ("A", "Old", "B")
     assert rows_in_plan_order(("B", "C"), ("Old", "B")) == ("Old", "B", "C")
     assert rows_in_plan_order(("A", "B"), ("A", "B")) == ("A", "B")
+
+
+def test_the_readme_names_the_three_files_and_the_golden_command():
+    """README's "Add a method" names the three places the test above declares in, and they exist."""
+    from reproduce.plan.golden import UPDATE_COMMAND
+    from t2t.core.paths import REPO_ROOT
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Add a method", 1)[1].split("\n## ", 1)[0]
+    files = ("baselines/training_free/", "reproduce/paper/methods.py", "reproduce/paper/registry.py")
+    assert [
+        line.split("`")[1].split("<")[0] for line in section.splitlines() if line[:3] in ("1. ", "2. ", "3. ")
+    ] == list(files)
+    assert all((REPO_ROOT / path).exists() for path in files)
+    assert UPDATE_COMMAND in section

@@ -30,7 +30,7 @@ from baselines.masking import MNTPConfig, mntp_defaults
 from baselines.simcse import SimCSEConfig
 from t2t.core.config import Config, ConfigError
 from t2t.embedding.pooling import PoolingSpec
-from t2t.models.backbones import AttentionMode, LoraSpec, resolve_preset
+from t2t.models.backbones import AttentionMode, LoraSpec, resolve_backbone
 from t2t.training.spec import ModelSpec, StageSpec
 
 logger = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ PAPER_SETTINGS = LLM2VecSettings()
 
 def backbone_architecture(backbone: str) -> str:
     """`llama`, `mistral`, ... of a preset, or the `model_type` of a local/cached HF config."""
-    architecture = resolve_preset(backbone).architecture
+    architecture = resolve_backbone(backbone).architecture
     if architecture != "auto":
         return architecture
     try:

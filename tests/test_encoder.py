@@ -1,4 +1,5 @@
-"""The shared encoder: order, de-duplication, batching invariance."""
+"""The shared encoder: batching, de-duplication, its mteb wrapper. Order and batch invariance for
+every pooling mode: `tests/test_pooling.py::test_every_registered_pooling_mode_keeps_the_encoder_contract`."""
 
 from __future__ import annotations
 
@@ -22,20 +23,6 @@ TEXTS = ["A man plays a guitar.", "Dogs.", "A very long sentence about the weath
 @pytest.fixture(scope="module")
 def tiny():
     return load_backbone("tiny-llama")
-
-
-@pytest.mark.parametrize("mode", ["last", "mean"])
-def test_embeddings_keep_input_order_and_match_one_by_one(tiny, mode):
-    model, tokenizer = tiny
-    embedder = Embedder(
-        model, tokenizer, PoolingSpec(mode=mode), batch_size=2, dtype=torch.float32, progress=False
-    )
-    together = embedder.embed(TEXTS)
-    alone = np.stack([embedder.embed([t])[0] for t in TEXTS])
-    assert together.shape == (4, model.config.hidden_size) and together.dtype == np.float32
-    np.testing.assert_allclose(together, alone, rtol=1e-4, atol=1e-5)
-    np.testing.assert_array_equal(together[1], together[3])
-    assert not np.allclose(together[0], together[1])
 
 
 def test_token_budget_batches_respect_the_budget_and_cap():
@@ -77,25 +64,6 @@ def test_long_text_batches_give_the_same_embeddings(tiny):
     )
     np.testing.assert_allclose(cut.embed(texts), plain.embed(texts), rtol=1e-4, atol=1e-5)
     assert cut.throughput.tokens == plain.throughput.tokens > 24 * LONG_ROW_TOKENS
-
-
-@pytest.mark.parametrize("mode", ["last", "mean"])
-def test_token_budget_batching_gives_the_same_embeddings(tiny, mode):
-    model, tokenizer = tiny
-    texts = [f"Sentence number {i} {'is long ' * (i % 7)}about something." for i in range(40)]
-    by_texts = Embedder(
-        model, tokenizer, PoolingSpec(mode=mode), batch_size=4, dtype=torch.float32, progress=False
-    )
-    by_tokens = Embedder(
-        model,
-        tokenizer,
-        PoolingSpec(mode=mode),
-        batch_size=64,
-        batch_tokens=200,
-        dtype=torch.float32,
-        progress=False,
-    )
-    np.testing.assert_allclose(by_tokens.embed(texts), by_texts.embed(texts), rtol=1e-4, atol=1e-5)
 
 
 def test_duplicates_are_encoded_once(tiny):

@@ -19,7 +19,7 @@ from t2t.core.config import ConfigError
 from t2t.embedding.encoder import Embedder
 from t2t.embedding.pooling import PoolingSpec, empty_text_token, pool, tokenize
 from t2t.models import backbones
-from t2t.models.backbones import BackboneUnavailable, load_backbone, resolve_preset
+from t2t.models.backbones import BackboneUnavailable, load_backbone, resolve_backbone
 from t2t.training.loop import LoopSettings, NonFiniteLoss, train
 from t2t.training.objective import Objective
 
@@ -212,10 +212,10 @@ def test_offline_non_preset_id_suggests_a_folder_not_an_invalid_env_var(empty_hf
 def test_preset_env_var_names_are_valid_shell_names():
     """Probe: the override variable of every preset. Expected: T2T_WEIGHTS_ + [A-Z0-9_] only;
     none for a Hub id that is not a preset."""
-    for preset in backbones.BACKBONE_PRESETS.values():
+    for preset in backbones.BACKBONES.values():
         name = backbones.weights_env_var(preset)
         assert name.startswith("T2T_WEIGHTS_") and name.replace("_", "").isalnum() and name.isupper()
-    assert backbones.weights_env_var(resolve_preset(NON_PRESET)) is None
+    assert backbones.weights_env_var(resolve_backbone(NON_PRESET)) is None
 
 
 def test_unreachable_hub_fails_at_once_with_the_fix(empty_hf_cache, monkeypatch):
@@ -289,11 +289,11 @@ def test_missing_path_is_no_such_folder(path, tmp_path, monkeypatch):
     """Probe: `--backbone <path that does not exist>`. Expected: ConfigError "no such folder: <path>"."""
     monkeypatch.chdir(tmp_path)
     with pytest.raises(ConfigError, match="no such folder: ") as error:
-        resolve_preset(path)
+        resolve_backbone(path)
     assert path in str(error.value) and "unknown backbone" not in str(error.value)
 
 
 def test_hub_id_is_not_checked_for_existence():
     """Probe: `org/name` that is no folder here. Expected: a generic Hub backbone, no error."""
-    preset = resolve_preset(NON_PRESET)
+    preset = resolve_backbone(NON_PRESET)
     assert preset.source == "hub" and preset.hf_id == NON_PRESET

@@ -12,22 +12,22 @@ import torch
 from reproduce.perf import paper_shape
 from reproduce.plan.gpu_hours import SHAPES, Shape
 from t2t.core.config import ConfigError
-from t2t.models.backbones import load_backbone, load_tokenizer, resolve_preset, set_attention
+from t2t.models.backbones import load_backbone, load_tokenizer, resolve_backbone, set_attention
 
 
 def test_shape_names_resolve_to_paper_configs_with_their_layers():
-    preset = resolve_preset("llama3-8b-shape-4l")
+    preset = resolve_backbone("llama3-8b-shape-4l")
     assert (preset.source, preset.hf_id, preset.layers, preset.architecture) == (
         "shape",
         "llama3-8b",
         4,
         "llama",
     )
-    assert resolve_preset("mistral-7b-shape").layers == 2
+    assert resolve_backbone("mistral-7b-shape").layers == 2
     with pytest.raises(ConfigError, match="no paper shape"):
-        resolve_preset("gpt-9-shape")
+        resolve_backbone("gpt-9-shape")
     with pytest.raises(ConfigError, match="at least 1 layer"):
-        resolve_preset("llama3-8b-shape-0l")
+        resolve_backbone("llama3-8b-shape-0l")
 
 
 @pytest.mark.parametrize("paper", ["llama3-8b", "mistral-7b"])

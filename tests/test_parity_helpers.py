@@ -86,7 +86,7 @@ def test_legacy_tokenizer_json_writes_merges_as_strings():
 def test_rewritten_folder_reads_the_same_in_transformers_5(tokenizer, tmp_path):
     """The 4.x-compatible files lose nothing for 5.x either: same RoPE θ, same ids, BOS template kept."""
     bos_tokenizer = with_bos(tokenizer)
-    config = tiny_config("llama", tokenizer)
+    config = tiny_config("tiny-llama", tokenizer)
     config.is_causal = False
     config.save_pretrained(tmp_path)
     bos_tokenizer.save_pretrained(tmp_path)

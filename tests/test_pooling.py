@@ -1,12 +1,35 @@
-"""Prompting, truncation and pooling math."""
+"""Prompting, truncation and pooling math, and the contract every registered pooling mode keeps."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from t2t.embedding.pooling import PROMPT_EOL, PoolingSpec, format_texts, last_token_index, pool, tokenize
-from t2t.models.backbones import load_tokenizer
+from t2t.core.plugins import load_plugins
+from t2t.embedding.encoder import Embedder, EmbeddingSizeMismatch
+from t2t.embedding.pooling import (
+    POOLING_MODES,
+    PROMPT_EOL,
+    PoolingMode,
+    PoolingSpec,
+    embed_last_or_mean,
+    format_texts,
+    last_token_index,
+    pool,
+    pooling_mode,
+    tokenize,
+    tokenize_prompt_or_text,
+)
+from t2t.evaluation.token_count import count_tokens
+from t2t.models.backbones import load_backbone, load_tokenizer
+from t2t.runs.export import NotExportable, export_encoder
+
+
+def registered_modes() -> list[str]:
+    """Every pooling mode a process of the suite knows (t2t's own and the plugins'), by name."""
+    load_plugins()
+    return sorted(POOLING_MODES)
 
 
 @pytest.fixture(scope="module")
@@ -59,3 +82,67 @@ def test_mean_pooling_has_no_prompt(tokenizer):
 def test_template_must_have_one_slot():
     with pytest.raises(ValueError, match="exactly once"):
         PoolingSpec(mode="last", template="no slot")
+
+
+CONTRACT_TEXTS = ["A man plays a guitar.", "Dogs.", "", " ".join(["word"] * 300), "Dogs."]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return load_backbone("tiny-llama")
+
+
+@pytest.mark.parametrize("name", registered_modes())
+def test_every_registered_pooling_mode_keeps_the_encoder_contract(tiny, name, tmp_path):
+    """What every `PoolingMode` promises, for each registered one (a new mode is checked by being
+    registered): rows within `max_length`, one real token at least per text ("" included), token
+    counts equal to what the encoder feeds the model; embeddings of the stated `embedding_size`, in
+    input order, the same alone as in a batch and under token-budget batching, equal for equal
+    texts; and an export that either works or is refused with the mode's stated reason."""
+    model, tokenizer = tiny
+    mode, spec, max_length = pooling_mode(name), PoolingSpec(mode=name), 64
+    batch = tokenize(CONTRACT_TEXTS, tokenizer, spec, max_length)
+    assert batch["input_ids"].shape == batch["attention_mask"].shape
+    assert batch["input_ids"].shape[1] <= max_length and (batch["attention_mask"].sum(1) >= 1).all()
+    per_text = [
+        int(tokenize([t], tokenizer, spec, max_length)["attention_mask"].sum()) for t in CONTRACT_TEXTS
+    ]
+    assert count_tokens(CONTRACT_TEXTS, tokenizer, spec, max_length) == sum(per_text)
+
+    def embedder(**batching):
+        return Embedder(
+            model, tokenizer, spec, max_length=max_length, dtype=torch.float32, progress=False, **batching
+        )
+
+    together = embedder(batch_size=2).embed(CONTRACT_TEXTS)
+    assert together.shape == (len(CONTRACT_TEXTS), mode.embedding_size(model.config))
+    alone = np.stack([embedder(batch_size=2).embed([text])[0] for text in CONTRACT_TEXTS])
+    np.testing.assert_allclose(together, alone, rtol=1e-4, atol=1e-5)
+    by_tokens = embedder(batch_size=64, batch_tokens=200).embed(CONTRACT_TEXTS)
+    np.testing.assert_allclose(by_tokens, together, rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(together[1], together[4])
+    assert not np.allclose(together[0], together[1])
+    if mode.not_exportable is not None:
+        with pytest.raises(NotExportable, match=name):
+            export_encoder(model, tokenizer, spec, tmp_path / "out")
+        assert not (tmp_path / "out").exists()
+
+
+def test_a_mode_returning_another_size_than_it_states_is_named(tiny, monkeypatch):
+    """A mode whose `embed` returns another width than its `embedding_size` fails with an error that
+    names the mode and both sizes (not a numpy broadcast error)."""
+    model, tokenizer = tiny
+    mean = PoolingSpec(mode="mean")
+
+    def half(model, batch, spec, bos_token_id=None):  # states the hidden size, returns half of it
+        return embed_last_or_mean(model, batch, mean, bos_token_id)[:, :32]
+
+    def as_mean(texts, tokenizer, spec, max_length):
+        return tokenize_prompt_or_text(texts, tokenizer, mean, max_length)
+
+    monkeypatch.setitem(POOLING_MODES, "half", PoolingMode("half", as_mean, half))
+    embedder = Embedder(model, tokenizer, PoolingSpec(mode="half"), dtype=torch.float32, progress=False)
+    with pytest.raises(
+        EmbeddingSizeMismatch, match=r"'half' returned embeddings of shape \(2, 32\).* size of 64"
+    ):
+        embedder.embed(["A cat.", "A dog."])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import json
 from pathlib import Path
 
 import pytest
@@ -65,13 +64,20 @@ def test_run_ids_are_unchanged():
     """The smol preset's run ids per output, as committed (`tests/golden/run_ids.json`).
 
     A run id is the hash of the run's config, and committed results live under these ids
-    (`results/runs/<id>/`): a change here orphans them. If a config change is meant to create new
-    runs, regenerate the golden file on purpose (`{spec: [item.run_id for item in expand(...)]}`).
+    (`results/runs/<id>/`): a change here orphans them. A change meant to create new runs (a new row
+    or method) regenerates the golden file on purpose with `reproduce.plan.golden.UPDATE_COMMAND`,
+    which the failure names, above the whole diff.
     """
-    golden = json.loads((Path(__file__).parent / "golden" / "run_ids.json").read_text())
-    assert {
-        spec_id: [item.run_id for item in expand(spec, SMOL)] for spec_id, spec in REGISTRY.items()
-    } == golden
+    from reproduce.plan.golden import GOLDEN, UPDATE_COMMAND, diff
+
+    changes = diff()
+    if changes:
+        pytest.fail(
+            f"the code plans other run ids than {GOLDEN.name} records. If the change is meant to make new "
+            f"runs (a new row or method), regenerate it with `{UPDATE_COMMAND}` and commit it; an id "
+            f"that changed or disappeared orphans a stored run.\n{changes}",
+            pytrace=False,
+        )
 
 
 def test_smol_main_has_a_second_family_whose_cells_are_compares_runs(tmp_path):

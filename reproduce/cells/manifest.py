@@ -197,8 +197,10 @@ def merge(committed: Manifest | None, planned: Manifest, *, drop: bool = False) 
 
     A re-run never shrinks a record: cells of the committed manifest that the plan does not name
     (other seeds, backbone columns, rows or sweep points) are kept, in their order, and the plan's
-    new cells follow. Output-level fields (caption, task set, labels) are the plan's; rows, columns
-    and sweep values are the union, committed ones first. A cell the plan fills with another run
+    new cells follow. Output-level fields (caption, task set, labels) are the plan's; columns and
+    sweep values are the union, committed ones first; rows are the union in the plan's order (the
+    registry's: `rows_in_plan_order`), so a row added to the registry lands where the registry puts
+    it, not at the bottom. A cell the plan fills with another run
     than the committed one keeps the committed run and is reported in `repointed`: the caller
     refuses to go on without an explicit choice. With `drop`, the plan replaces the manifest
     whole (cells it does not name are dropped; re-pointed cells follow the code).
@@ -216,7 +218,7 @@ def merge(committed: Manifest | None, planned: Manifest, *, drop: bool = False) 
     )
     kept = tuple(cell for cell in committed.cells if cell_key(cell) not in planned_runs)
     cells = (*committed.cells, *(cell for cell in planned.cells if cell_key(cell) not in committed_keys))
-    rows = (*committed.rows, *(row for row in planned.rows if row not in committed.rows))
+    rows = rows_in_plan_order(planned.rows, committed.rows)
     backbones = {**committed.backbones, **planned.backbones}
     labels = {**committed.labels, **planned.labels}
     sweeps = _merged_sweeps(committed.sweeps, planned.sweeps)
@@ -224,6 +226,27 @@ def merge(committed: Manifest | None, planned: Manifest, *, drop: bool = False) 
         planned, rows=rows, backbones=backbones, labels=labels, cells=cells, sweeps=sweeps
     )
     return Merged(manifest, kept, repointed)
+
+
+def rows_in_plan_order(planned: tuple, committed: tuple) -> tuple:
+    """The rows of both, in the plan's order; a committed row the plan no longer names stays right
+    after the row it followed in the committed manifest (first, if it led it).
+
+        rows_in_plan_order(("A", "New", "B"), ("A", "B"))  -> ("A", "New", "B")
+        rows_in_plan_order(("A", "B"), ("A", "Old", "B"))  -> ("A", "Old", "B")
+
+    Where the committed order already is the plan's, the result is the committed rows plus the new
+    ones in place, so a re-run of an unchanged output changes no byte.
+    """
+    rows = list(planned)
+    anchor = -1  # where the last committed row sits in `rows`
+    for row in committed:
+        if row in rows:
+            anchor = rows.index(row)
+        else:
+            anchor += 1
+            rows.insert(anchor, row)
+    return tuple(rows)
 
 
 def _merged_sweeps(committed: tuple[SweepInfo, ...], planned: tuple[SweepInfo, ...]) -> tuple[SweepInfo, ...]:

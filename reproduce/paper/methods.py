@@ -13,8 +13,9 @@ methods' pooling modes), so any spec a method builds can be validated, trained a
 any process.
 
 Training-free methods have no stages, so their runs cost no training (a budget of 0 in `compare`):
-PromptEOL is `zero-shot` with last pooling; `echo` and `token-prepending` take their settings
-(`EchoOptions`, `TokenPrependingOptions`, the papers' defaults) as row parameters.
+PromptEOL is `zero-shot` with last pooling; the others (`baselines.training_free`, one module each)
+take their settings (the options class of their pooling mode, their paper's defaults) as row
+parameters. `METHODS` below is the one list of methods; README's "Add a method" says how to add one.
 
 `bm25` is no embedding at all: mteb's BM25 (`baselines.bm25`), a searcher (`t2t.evaluation.searchers`) that
 scores retrieval tasks only, so its rows name `task_types=("Retrieval",)` (`reproduce.paper.registry.Row`)

@@ -24,8 +24,8 @@ import dataclasses
 from baselines.recipes import LLM2VecSettings
 from t2t.core.config import Config, choose
 from t2t.core.hardware import default_device
-from t2t.models.backbone_catalog import BACKBONES
-from t2t.models.backbones import resolve_preset
+from t2t.models.backbone_catalog import BACKBONES, DEFAULT_BACKBONE
+from t2t.models.backbones import resolve_backbone
 from t2t.text2token.recipes import Text2TokenSettings
 from t2t.text2token.targets.options import ModelDerivedConfig
 
@@ -118,7 +118,7 @@ SCALE_PRESETS: dict[str, ScalePreset] = {
     "smol": ScalePreset(
         name="smol",
         description="SmolLM2-135M-Instruct, real weights, on a CPU",
-        backbones={"smollm2": "smollm2-135m"},
+        backbones={"smollm2": DEFAULT_BACKBONE},
         task_set="offline-balanced",
         eval_max_length=512,
         text2token=Text2TokenSettings(
@@ -153,7 +153,7 @@ SCALE_PRESETS: dict[str, ScalePreset] = {
         # column there would be ~20 more runs (8, 6 and 7 per output, some shared) at 16-27 min each
         # on 1 thread (table3's Gemma runs took 975-1,610 s, about a SmolLM2 run's cost).
         output_backbones={
-            output: {"smollm2": "smollm2-135m", "gemma": "gemma3-270m"}
+            output: {"smollm2": DEFAULT_BACKBONE, "gemma": "gemma3-270m"}
             for output in ("main", "table3", "budget")
         },
     ),
@@ -183,7 +183,7 @@ def get_preset(name: str | None = None) -> ScalePreset:
 
 def with_backbone(preset: ScalePreset, backbone: str) -> ScalePreset:
     """The preset with one column, `backbone` (a preset name, HF id or local folder)."""
-    resolve_preset(backbone)  # a typo fails here, with the list of presets
+    resolve_backbone(backbone)  # a typo fails here, with the list of named backbones
     return preset.replace(
         backbones={"custom": backbone},
         output_backbones={},

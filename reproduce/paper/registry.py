@@ -209,12 +209,12 @@ TRAINING_FREE = (
     Row("Token Prepending (zero-shot, last)", "token-prepending"),
 )
 """Methods that read the frozen backbone differently and train nothing (`baselines.training_free`),
-next to PromptEOL (the zero-shot backbone with last pooling): what training must beat for free."""
+next to PromptEOL (the zero-shot backbone with last pooling): what training must beat for free. A row
+added here appears in `main` and every compare table, in this order (README: "Add a method")."""
 
 BM25 = Row("BM25 (lexical)", "bm25", task_types=("Retrieval",))
 """mteb's BM25 (`baselines.bm25`): the lexical reference an unsupervised embedding must beat on
-retrieval. Scored on Retrieval only (it has no embeddings); last, as a committed manifest appends
-the rows it gains after its own."""
+retrieval. Scored on Retrieval only (it has no embeddings); the last row of the tables it is in."""
 
 POOLING_ATTENTION = tuple(
     Row(
@@ -232,6 +232,8 @@ REGISTRY: dict[str, OutputSpec] = {
     for spec in [
         TableSpec(
             id="main",
+            # the caption is an output (results/README.md quotes it): a new TRAINING_FREE row adds
+            # its name here only when its numbers are committed
             caption="Main results: zero-shot backbone (PromptEOL, mean), training-free methods (echo "
             "embeddings, Token Prepending), LLM2Vec and Text2Token, per MTEB category and averaged over "
             "tasks (main score x100); BM25 as the lexical reference on retrieval.",

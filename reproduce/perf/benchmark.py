@@ -54,6 +54,7 @@ import numpy as np
 import torch
 
 from reproduce.plan.gpu_hours import Shape
+from t2t.models.backbone_catalog import DEFAULT_BACKBONE
 
 STAGE_KINDS = ("data-driven", "model-derived", "mntp", "simcse")
 PATHS = {  # Runtime fields of each path
@@ -100,9 +101,9 @@ def sentence_transformer_peer(backbone: str, pooling: str):
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Pooling, Transformer
 
-    from t2t.models.backbones import _local_weights, converted_gguf, resolve_preset
+    from t2t.models.backbones import _local_weights, converted_gguf, resolve_backbone
 
-    preset = resolve_preset(backbone)
+    preset = resolve_backbone(backbone)
     path = converted_gguf(preset.name) if preset.source == "gguf" else _local_weights(preset)
     module = Transformer(
         str(path),
@@ -619,7 +620,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--backbone", default="smollm2-135m")
+    parser.add_argument("--backbone", default=DEFAULT_BACKBONE)
     parser.add_argument("--preset", default="smol", help="whose stage settings to train with")
     parser.add_argument("--texts", type=integer(minimum=2), default=512)
     parser.add_argument(

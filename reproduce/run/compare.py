@@ -5,9 +5,9 @@
 The preset sets the steps, corpora and tasks (default: paper on a GPU, else smol); the backbone
 replaces the preset's. Writes `results/tables/compare-<backbone>.{md,tex}`.
 
-Rows: the zero-shot backbone (PromptEOL, i.e. last pooling, and mean pooling), the training-free
-methods (echo embeddings, Token Prepending), SimCSE, LLM2Vec and Text2Token as each paper
-configures them, plus SimCSE and LLM2Vec with last-token pooling and causal attention (LLM2Vec's
+Rows (`COMPARE_ROWS`): the zero-shot backbone (PromptEOL, i.e. last pooling, and mean pooling), the
+training-free methods (`reproduce.paper.registry.TRAINING_FREE`, as in `main`), SimCSE, LLM2Vec and
+Text2Token as each paper configures them, plus SimCSE and LLM2Vec with last-token pooling and causal attention (LLM2Vec's
 best cell at smol; SimCSE there says how much of it SimCSE alone gives), and BM25, the lexical
 reference on retrieval (scored on Retrieval only). The table is budget-aware:
 each row states its training steps, training tokens, estimated training FLOPs and the time its
@@ -28,7 +28,7 @@ from reproduce.run.executors import ExecutorSpec
 from reproduce.run.runner import run_plan
 from reproduce.run.verify import verify_plan
 from t2t.core.runtime import Runtime
-from t2t.models.backbones import resolve_preset
+from t2t.models.backbones import resolve_backbone
 
 COMPARE_ROWS = (
     PROMPTEOL,
@@ -75,7 +75,7 @@ def compare(
     """Plan (and run, or `--dry-run`, or `--verify`) the compare table of `backbone`; returns the
     report and whether it succeeded (False only when `verify` found a stored score not reproduced).
     Takes every option a registered output takes (`reproduce.run.runner.run_output`)."""
-    resolve_preset(backbone)  # fail early with the list of presets on a typo
+    resolve_backbone(backbone)  # fail early with the list of named backbones on a typo
     plan = build_plan(
         compare_spec(backbone),
         with_backbone(get_preset(preset), backbone),

@@ -172,28 +172,30 @@ def package_file_fingerprint(package: str, path: Path) -> dict[str, Any]:
 def weights_fingerprint(backbone: str) -> dict[str, Any]:
     """The fingerprint of the weights `load_backbone(backbone)` loads, without loading them.
 
-    Tiny presets are built in code from a seed (the code is covered by the git sha) with the SmolLM2
-    tokenizer, so they record the tokenizer's package file; `smollm2-135m` and `gemma3-270m` record
-    their GGUF package file; folders and cached Hub snapshots record `folder_fingerprint`. Hub weights that are not on
-    this machine yet are `{"source": "unresolved"}` (nothing to compare until they are downloaded).
+    Tiny backbones are built in code from a seed (the code is covered by the git sha) with the
+    tokenizer of `DEFAULT_BACKBONE` (SmolLM2's), so they record that tokenizer's package file;
+    `smollm2-135m` and `gemma3-270m` record their GGUF package file; folders and cached Hub snapshots
+    record `folder_fingerprint`. Hub weights that are not on this machine yet are
+    `{"source": "unresolved"}` (nothing to compare until they are downloaded).
     """
     from t2t.models import backbones
+    from t2t.models.backbone_catalog import DEFAULT_BACKBONE
 
-    preset = backbones.resolve_preset(backbone)
-    if preset.source in ("tiny", "gguf"):
-        name = preset.name if preset.source == "gguf" else "smollm2-135m"
+    record = backbones.resolve_backbone(backbone)
+    if record.source in ("tiny", "gguf"):
+        name = record.name if record.source == "gguf" else DEFAULT_BACKBONE
         source = backbones.GGUF_SOURCES[name]
-        return {"preset": preset.name, **package_file_fingerprint(source.package, backbones.gguf_file(name))}
+        return {"preset": record.name, **package_file_fingerprint(source.package, backbones.gguf_file(name))}
     try:
-        location = backbones._local_weights(preset)
+        location = backbones._local_weights(record)
     except backbones.BackboneUnavailable:
         location = None
     if location is not None and Path(location).expanduser().is_dir():
         return folder_fingerprint(Path(location))
-    snapshot = _hub_snapshot(preset.hf_id)
+    snapshot = _hub_snapshot(record.hf_id)
     if snapshot is not None:
-        return {**folder_fingerprint(snapshot), "hub_id": preset.hf_id}
-    return {"source": "unresolved", "hub_id": preset.hf_id}
+        return {**folder_fingerprint(snapshot), "hub_id": record.hf_id}
+    return {"source": "unresolved", "hub_id": record.hf_id}
 
 
 def _hub_snapshot(repo_id: str) -> Path | None:

@@ -121,7 +121,8 @@ class Embedder:
 
     @property
     def dim(self) -> int:
-        return self.model.config.hidden_size
+        """The embedding size, as the pooling mode states it (`PoolingMode.embedding_size`)."""
+        return pooling_mode(self.pooling.mode).embedding_size(self.model.config)
 
     @torch.inference_mode()
     def embed(self, texts: Sequence[str]) -> np.ndarray:
@@ -184,6 +185,7 @@ class Embedder:
                     if self.normalize:
                         pooled = torch.nn.functional.normalize(pooled.float(), dim=-1)
                     result = pooled.float().cpu().numpy()
+                check_embedding_size(result, self.dim, self.pooling.mode)
                 with lock:
                     vectors[index] = result
                     tokens += int(batch["attention_mask"].sum())
@@ -244,6 +246,21 @@ def length_batches(
         batches.append(np.asarray(order[first : first + take]))
         first += take
     return batches
+
+
+class EmbeddingSizeMismatch(ValueError):
+    """A pooling mode returned embeddings of another width than the size it states."""
+
+
+def check_embedding_size(pooled: np.ndarray, dim: int, mode: str) -> None:
+    """Raise `EmbeddingSizeMismatch` unless `pooled` is `(batch, dim)`: a mode's `embed` must return
+    the width its `embedding_size` states (the encoder's arrays are sized from it)."""
+    if pooled.ndim != 2 or pooled.shape[1] != dim:
+        raise EmbeddingSizeMismatch(
+            f"pooling mode {mode!r} returned embeddings of shape {tuple(pooled.shape)}, but it states an "
+            f"embedding size of {dim} (PoolingMode.embedding_size): its embed must return (batch, {dim}), "
+            "or its registration must state the size it returns (t2t.embedding.pooling.PoolingMode)."
+        )
 
 
 class DegenerateEmbeddings(UserError, RuntimeError):

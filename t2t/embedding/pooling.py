@@ -58,6 +58,12 @@ class NoOptions(Config):
 
 Tokenize = Callable[[Sequence[str], Any, "PoolingSpec", int], dict[str, torch.Tensor]]
 Embed = Callable[[torch.nn.Module, dict[str, torch.Tensor], "PoolingSpec", "int | None"], torch.Tensor]
+EmbeddingSize = Callable[[Any], int]
+
+
+def hidden_size(config: Any) -> int:
+    """The embedding size of a mode that pools hidden states: the model's `hidden_size`."""
+    return int(config.hidden_size)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +75,9 @@ class PoolingMode:
         tokenize: `(texts, tokenizer, spec, max_length) -> batch`, padded; `max_length` bounds each
             row, prompt included.
         embed: `(model, batch, spec, bos_token_id) -> (batch, dim)` fp32 embeddings; differentiable.
+        embedding_size: `(model config) -> dim`, the width of what `embed` returns (default: the
+            hidden size; a mode that reads the LM head's logits would say `vocab_size`). The
+            encoder sizes its arrays from it and refuses a batch of another width by name.
         options_class: validates `PoolingSpec.options` and fills in the defaults.
         text_copies: how many times each text appears in its row (an echo prompt repeats it), so
             that token-budget batching can size rows before tokenising.
@@ -81,6 +90,7 @@ class PoolingMode:
     name: str
     tokenize: Tokenize
     embed: Embed
+    embedding_size: EmbeddingSize = hidden_size
     options_class: type[Config] = NoOptions
     text_copies: int = 1
     builtin_settings: bool = False

@@ -40,6 +40,7 @@ from mteb.abstasks.text.summarization import AbsTaskSummarization
 from t2t.embedding.pooling import PoolingSpec, tokenize
 from t2t.evaluation.offline import subset_datasets
 from t2t.evaluation.replay import classification_training_rows, clustering_draws
+from t2t.models.backbone_catalog import DEFAULT_BACKBONE
 
 PROMPT_EOL_LAST = PoolingSpec(mode="last")
 """The default pooling counted: last-token pooling with the PromptEOL template (the paper's)."""
@@ -122,7 +123,7 @@ def main(argv: list[str] | None = None) -> None:
 
     parser = argparse.ArgumentParser(description="Tokens one evaluation of each task of a set encodes.")
     parser.add_argument("--task-set", nargs="+", default=["offline"], choices=list(TASK_SETS))
-    parser.add_argument("--backbone", default="smollm2-135m", help="whose tokenizer counts")
+    parser.add_argument("--backbone", default=DEFAULT_BACKBONE, help="whose tokenizer counts")
     parser.add_argument("--pooling", default="last", choices=["last", "mean"])
     parser.add_argument("--max-length", type=integer(minimum=1), default=512)
     args = parser.parse_args(argv)

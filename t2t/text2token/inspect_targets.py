@@ -22,6 +22,7 @@ from t2t.core.cli import integer, number
 from t2t.core.errors import report_user_errors
 from t2t.core.runtime import Runtime
 from t2t.embedding.pooling import PoolingSpec
+from t2t.models.backbone_catalog import DEFAULT_BACKBONE
 from t2t.models.backbones import load_backbone
 from t2t.text2token.targets.data_driven import data_driven_targets
 from t2t.text2token.targets.model_derived import common_distribution, model_derived_targets, pooled_logits
@@ -42,7 +43,7 @@ def top_tokens(tokenizer, ids: torch.Tensor, weights: torch.Tensor, k: int = 10)
 
 def inspect(
     sentences: list[str],
-    backbone: str = "smollm2-135m",
+    backbone: str = DEFAULT_BACKBONE,
     pooling: str = "last",
     corpus: str = "wikitext2-sentences",
     common_samples: int = 1000,
@@ -89,7 +90,7 @@ def main(argv: list[str] | None = None) -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("sentences", nargs="*")
-    parser.add_argument("--backbone", default="smollm2-135m")
+    parser.add_argument("--backbone", default=DEFAULT_BACKBONE)
     parser.add_argument("--pooling", choices=["last", "mean"], default="last")
     parser.add_argument("--corpus", default="wikitext2-sentences")
     parser.add_argument("--common-samples", type=integer(minimum=1), default=1000)

@@ -17,6 +17,8 @@ from t2t.core.paths import REPO_ROOT
 
 
 def benchmark_texts(count: int) -> list[str]:
+    """`count` WikiText-2 sentences of four words or more, plus a tenth of them again (STS tasks
+    repeat texts, and encoders may cache them)."""
     from t2t.training.corpus import load_corpus
 
     texts = [t for t in load_corpus("wikitext2-sentences") if len(t.split()) >= 4][:count]
@@ -44,6 +46,9 @@ def sentence_transformer_peer(backbone: str, pooling: str):
 
 
 def bench_encoding(backbone: str, texts: list[str], pooling: str, batch_size: int, repeats: int) -> dict:
+    """Tokens/s of our `Embedder` (`batch_size` texts per batch, and a 4,096-token budget per batch)
+    and of sentence-transformers (`sentence_transformer_peer`) on the same formatted `texts`, best of
+    `repeats` interleaved rounds, with the cosines between their vectors (do they agree?)."""
     from t2t.embedding.encoder import Embedder
     from t2t.embedding.pooling import PoolingSpec, format_texts
     from t2t.models.backbones import load_backbone

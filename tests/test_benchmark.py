@@ -8,15 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from reproduce.perf.benchmark import (
-    bench_item_scores,
-    cosines,
-    free_encoder,
-    op_category,
-    step_profile,
-    synthetic_records,
-    useful_flops_per_token,
-)
+from reproduce.perf.benchmark.encoding import cosines
+from reproduce.perf.benchmark.gemm import useful_flops_per_token
+from reproduce.perf.benchmark.profiling import op_category, step_profile
+from reproduce.perf.benchmark.scoring import bench_item_scores, free_encoder, synthetic_records
 from t2t.evaluation.item_scores import SCORERS, scorer
 from t2t.models.backbones import load_backbone
 from t2t.training.loop import STEP_RANGE

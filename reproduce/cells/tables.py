@@ -194,7 +194,8 @@ def score_table(
     scope: dict[tuple[str, str], Sequence[str]] | None = None,
     scope_reasons: dict[str, str] | None = None,
 ) -> Table:
-    """Build a score table.
+    """Build a score table: its columns (`_data_columns`), each row's cells (`_row_cells`, by
+    `_CellRules.cell`), the best cells bold (`mark_best`) and its footnotes (`_score_footnotes`).
 
     Args:
         scores: long frame with columns `row`, `role`, `task`, `score` (x100).
@@ -217,71 +218,142 @@ def score_table(
             retrieval baseline ..."); a scoped row without one is said to be restricted.
     """
     references = references or {}
-    failed = failed or {}
-    scope = scope or {}
-    categories = [c for c in CATEGORY_ORDER if any(category_of.get(t) == c for t in tasks)]
-    categories += sorted({category_of.get(t, "Other") for t in tasks} - set(categories))
-    data_columns = [*categories, "Avg"] if by_category else ["Avg"]
-    if len(categories) > 1:
-        data_columns.append(MEAN_TASK_TYPE)
+    categories, data_columns = _data_columns(tasks, category_of, by_category)
     with_reference = {role for (_, role), ref in references.items() if ref is not None}
     groups = [
         (label, data_columns + (["Reported", "Δ"] if role in with_reference else []))
         for role, label in roles.items()
     ]
+    lookup = _scores_by_cell(scores)
+    rules = _CellRules(tasks, category_of, categories, scope or {}, intervals or {}, failed or {})
+    rows = [
+        (label, _row_cells(label, roles, lookup, data_columns, rules, with_reference, references))
+        for label in row_labels
+    ]
+    table = Table(
+        table_id, title, caption, groups, rows, bold_columns=_bold_columns(groups, len(data_columns))
+    )
+    mark_best(table, not_worse)
+    table.footnotes = _score_footnotes(table, rules, roles, row_labels, scope_reasons or {})
+    return table
+
+
+def _scores_by_cell(scores: pd.DataFrame) -> dict[tuple[str, str], dict[str, float]]:
+    """`{(row, role): {task: score}}` from the long frame of scores."""
     lookup: dict[tuple[str, str], dict[str, float]] = {}
     for item in scores.itertuples(index=False):
         lookup.setdefault((item.row, item.role), {})[item.task] = float(item.score)
+    return lookup
 
-    rows, bold_columns, index = [], set(), 0
+
+def _data_columns(
+    tasks: Sequence[str], category_of: dict[str, str], by_category: bool
+) -> tuple[list[str], list[str]]:
+    """`(categories, data columns)` of a score table: the categories present among `tasks` in
+    `CATEGORY_ORDER` (unknown ones after, sorted), and the columns each role shows: one per category
+    and "Avg" (or "Avg" only), plus Mean(TaskType) when the tasks span two or more categories."""
+    categories = [c for c in CATEGORY_ORDER if any(category_of.get(t) == c for t in tasks)]
+    categories += sorted({category_of.get(t, "Other") for t in tasks} - set(categories))
+    data_columns = [*categories, "Avg"] if by_category else ["Avg"]
+    if len(categories) > 1:
+        data_columns.append(MEAN_TASK_TYPE)
+    return categories, data_columns
+
+
+def _bold_columns(groups: list[tuple[str, list[str]]], data_width: int) -> set[int]:
+    """Indices of the columns that can be bold: each group's first `data_width` (its scores; never
+    its Reported or Δ)."""
+    bold_columns, index = set(), 0
     for _, columns in groups:
-        bold_columns.update(range(index, index + len(data_columns)))
+        bold_columns.update(range(index, index + data_width))
         index += len(columns)
-    for label in row_labels:
-        cells: list[Cell] = []
-        for role in roles:
-            found = lookup.get((label, role), {})
-            evaluated = scope.get((label, role))
-            for column in data_columns:
-                whole = column in ("Avg", MEAN_TASK_TYPE)
-                members = tasks if whole else [t for t in tasks if category_of.get(t) == column]
-                if evaluated is not None and not set(members) <= set(evaluated):  # not what its runs score
-                    cells.append(Cell(text=MISSING, key=(label, role, column)))
-                    continue
-                if column == MEAN_TASK_TYPE:
-                    cell = mean_over_categories(found, tasks, category_of, categories)
-                else:
-                    cell = aggregate(found, members)
-                interval = (intervals or {}).get((label, role, column))
-                if interval is not None:
-                    cell = Cell(interval.estimate, half_width=interval.half_width)
-                if cell.value is None and (label, role) in failed:
-                    cell.text = FAILED
-                cell.key = (label, role, column)
-                cells.append(cell)
-            if role in with_reference:
-                average = cells[len(cells) - len(data_columns) + data_columns.index("Avg")]
-                cells.extend(_reference_cells(average, references.get((label, role))))
-        rows.append((label, cells))
+    return bold_columns
 
-    table = Table(table_id, title, caption, groups, rows, bold_columns=bold_columns)
-    mark_best(table, not_worse)
-    table.footnotes = _footnotes(table, len(tasks))
-    table.footnotes += scope_notes(scope, scope_reasons or {}, row_labels, category_of)
-    if intervals:
-        table.footnotes.append(
-            NOT_WORSE_NOTE + f" Cells with ± are means over {_seed_counts(intervals, roles)}; "
+
+@dataclasses.dataclass(frozen=True)
+class _CellRules:
+    """What a score table's data cells are computed from besides their own scores (`score_table`'s
+    arguments of the same names): which tasks a column averages, which cells a scope empties, which
+    cells show an interval, and which failed."""
+
+    tasks: Sequence[str]
+    category_of: dict[str, str]
+    categories: list[str]
+    scope: dict[tuple[str, str], Sequence[str]]
+    intervals: dict[tuple[str, str, str], object]
+    failed: dict[tuple[str, str], str]
+
+    def cell(self, key: tuple[str, str, str], found: dict[str, float]) -> Cell:
+        """The cell of `key = (row, role, column)` from that (row, role)'s task scores `found`:
+        `--` outside its scope; the mean over the column's tasks (`aggregate`; Mean(TaskType) for
+        that column), or its interval's estimate ± half width; `failed‡` when empty and its run failed."""
+        label, role, column = key
+        whole = column in ("Avg", MEAN_TASK_TYPE)
+        members = self.tasks if whole else [t for t in self.tasks if self.category_of.get(t) == column]
+        evaluated = self.scope.get((label, role))
+        if evaluated is not None and not set(members) <= set(evaluated):  # not what its runs score
+            return Cell(text=MISSING, key=key)
+        if column == MEAN_TASK_TYPE:
+            cell = mean_over_categories(found, self.tasks, self.category_of, self.categories)
+        else:
+            cell = aggregate(found, members)
+        interval = self.intervals.get(key)
+        if interval is not None:
+            cell = Cell(interval.estimate, half_width=interval.half_width)
+        if cell.value is None and (label, role) in self.failed:
+            cell.text = FAILED
+        cell.key = key
+        return cell
+
+
+def _row_cells(
+    label: str,
+    roles: dict[str, str],
+    lookup: dict[tuple[str, str], dict[str, float]],
+    data_columns: list[str],
+    rules: _CellRules,
+    with_reference: set[str],
+    references: dict[tuple[str, str], ReferenceCell | None],
+) -> list[Cell]:
+    """One row's cells: for each role its data columns (`_CellRules.cell`), then, where the role has
+    a reference, Reported and Δ against its Avg."""
+    cells: list[Cell] = []
+    for role in roles:
+        found = lookup.get((label, role), {})
+        cells += [rules.cell((label, role, column), found) for column in data_columns]
+        if role in with_reference:
+            average = cells[len(cells) - len(data_columns) + data_columns.index("Avg")]
+            cells.extend(_reference_cells(average, references.get((label, role))))
+    return cells
+
+
+def _score_footnotes(
+    table: Table,
+    rules: _CellRules,
+    roles: dict[str, str],
+    row_labels: Sequence[str],
+    scope_reasons: dict[str, str],
+) -> list[str]:
+    """A score table's footnotes: partial cells and missing references (`_footnotes`), scoped rows
+    (`scope_notes`), what ± means when cells have intervals, and why each shown `failed‡` failed."""
+    notes = _footnotes(table, len(rules.tasks))
+    notes += scope_notes(rules.scope, scope_reasons, row_labels, rules.category_of)
+    if rules.intervals:
+        notes.append(
+            NOT_WORSE_NOTE + f" Cells with ± are means over {_seed_counts(rules.intervals, roles)}; "
             "cells without ± have no stored item outputs (one seed, point estimate)."
         )
     shown = {
-        key: why for key, why in failed.items() if any(c.text == FAILED for c in dict(rows).get(key[0], []))
+        key: why
+        for key, why in rules.failed.items()
+        if any(c.text == FAILED for c in dict(table.rows).get(key[0], []))
     }
     if shown:
-        table.footnotes.append(
+        notes.append(
             f"{FAILED} the run stopped with an error and stored no score (rerun its table to retry): "
             + "; ".join(f"{row} [{role}] {why}" for (row, role), why in sorted(shown.items()))
         )
-    return table
+    return notes
 
 
 def scope_notes(

@@ -47,11 +47,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
 
-from reproduce.perf.benchmark import STAGE_KINDS, stage_spec, useful_flops_per_token
+from reproduce.perf.benchmark.gemm import useful_flops_per_token
+from reproduce.perf.benchmark.training import STAGE_KINDS, stage_spec
 from reproduce.plan.gpu_hours import GPU_KINDS, Shape
 
 PAPER_BACKBONES = ("llama3-8b", "mistral-7b")
@@ -246,7 +248,8 @@ def print_row(row: dict) -> None:
     )
 
 
-def main(argv: list[str] | None = None) -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The check's options (the module docstring is its `--help`)."""
     from t2t.core.cli import integer
 
     parser = argparse.ArgumentParser(
@@ -268,32 +271,34 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--one", nargs=4, metavar=("PAPER", "LAYERS", "WHAT", "CHECKPOINTING"), help=argparse.SUPPRESS
     )
-    args = parser.parse_args(argv)
-    if args.one:
-        paper, layers, what, checkpointing = args.one
-        row = one(
-            paper, int(layers), what, args.device, checkpointing, args.common_samples, args.eval_batch_size
-        )
-        print(json.dumps(row))
-        return
-    from t2t.core.atomic import atomic_write_json
-    from t2t.core.hardware import describe_hardware
-    from t2t.core.paths import results_root
-    from t2t.core.provenance import git_state
+    return parser
+
+
+def resumed_rows(path: Path, resume: bool) -> list[dict]:
+    """The rows a stopped check wrote to `path` that did not fail (`--resume`), else none."""
     from t2t.runs.results import read_json
 
-    path = results_root() / "benchmarks" / f"paper-shape-{args.device.split(':')[0]}.json"
-    previous = read_json(path, "starting afresh.") if args.resume else None
-    rows = [row for row in (previous or {}).get("rows", []) if "failed" not in row]
+    previous = read_json(path, "starting afresh.") if resume else None
+    return [row for row in (previous or {}).get("rows", []) if "failed" not in row]
+
+
+def save_report(path: Path, rows: list[dict], layers: int) -> None:
+    """The rows so far and their extrapolation to `layers` layers; written after every row, so that a
+    stopped check keeps what it measured (`--resume`)."""
+    from t2t.core.atomic import atomic_write_json
+    from t2t.core.hardware import describe_hardware
+    from t2t.core.provenance import git_state
+
+    report = {"hardware": describe_hardware(), "git": git_state(), "rows": rows}
+    atomic_write_json(path, {**report, "extrapolated": extrapolate(rows, layers)})
+
+
+def measure_missing(args: argparse.Namespace, rows: list[dict], path: Path) -> None:
+    """Every (backbone, layers, what, checkpointing) not already in `rows`, each in a fresh process
+    (`in_child`; encoding runs once, without checkpointing), appended, printed and saved as it lands."""
     done = {(row["backbone"], row["layers"], row["what"], row.get("checkpointing")) for row in rows}
-
-    def save() -> None:  # after every row: a stopped check keeps what it measured (--resume)
-        report = {"hardware": describe_hardware(), "git": git_state(), "rows": rows}
-        atomic_write_json(path, {**report, "extrapolated": extrapolate(rows, args.extrapolate_to)})
-
     common = ["--device", args.device, "--common-samples", str(args.common_samples)]
     common += ["--eval-batch-size", str(args.eval_batch_size)]
-    print(f"paper-shape check on {args.device} ({torch.get_num_threads()} threads):", flush=True)
     for paper in args.backbones:
         for layers in args.layers:
             for what in args.what:
@@ -304,18 +309,42 @@ def main(argv: list[str] | None = None) -> None:
                     row.update(backbone=paper, layers=layers, what=what, checkpointing=checkpointing)
                     rows.append(row)
                     print_row(row)
-                    save()
-    estimates = extrapolate(rows, args.extrapolate_to)
-    if estimates:
-        print(f"extrapolated to {args.extrapolate_to} layers (linear in the layer count; estimates):")
-        for e in estimates:
-            print(
-                f"  {e['backbone']:10s} {e['what']:13s} ckpt {'on ' if e['checkpointed'] else 'off'} "
-                f"{e['seconds']:8.1f} s/step  peak {e['peak_memory_gb']:6.1f} GB "
-                f"({e['peak_memory_gb_per_layer']:.2f} GB and {e['seconds_per_layer']:.1f} s per layer)",
-                flush=True,
-            )
-    save()
+                    save_report(path, rows, args.extrapolate_to)
+
+
+def print_estimates(estimates: list[dict], layers: int) -> None:
+    """One line per extrapolated (backbone, what, checkpointed): the step's seconds and peak memory."""
+    if not estimates:
+        return
+    print(f"extrapolated to {layers} layers (linear in the layer count; estimates):")
+    for e in estimates:
+        print(
+            f"  {e['backbone']:10s} {e['what']:13s} ckpt {'on ' if e['checkpointed'] else 'off'} "
+            f"{e['seconds']:8.1f} s/step  peak {e['peak_memory_gb']:6.1f} GB "
+            f"({e['peak_memory_gb_per_layer']:.2f} GB and {e['seconds_per_layer']:.1f} s per layer)",
+            flush=True,
+        )
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Parse; a child (`--one`) prints its one JSON row; otherwise measure every missing row, print
+    the extrapolation and write `results/benchmarks/paper-shape-<device>.json`."""
+    from t2t.core.paths import results_root
+
+    args = build_parser().parse_args(argv)
+    if args.one:
+        paper, layers, what, checkpointing = args.one
+        row = one(
+            paper, int(layers), what, args.device, checkpointing, args.common_samples, args.eval_batch_size
+        )
+        print(json.dumps(row))
+        return
+    path = results_root() / "benchmarks" / f"paper-shape-{args.device.split(':')[0]}.json"
+    rows = resumed_rows(path, args.resume)
+    print(f"paper-shape check on {args.device} ({torch.get_num_threads()} threads):", flush=True)
+    measure_missing(args, rows, path)
+    print_estimates(extrapolate(rows, args.extrapolate_to), args.extrapolate_to)
+    save_report(path, rows, args.extrapolate_to)
     print(f"wrote {path}")
 
 

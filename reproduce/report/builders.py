@@ -105,16 +105,6 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
         if set(tasks) <= set(scope.get((row, role), tasks))
     }
 
-    def not_worse(_: int, best, other) -> bool:
-        (best_row, best_role, column), (row, role, _) = best.key, other.key
-        if (best_row, best_role) not in compared or (row, role) not in compared:
-            return False
-        tasks, weights = columns[column]
-        difference = paired_difference(
-            compared[(best_row, best_role)], compared[(row, role)], tasks, weights=weights
-        )
-        return decide(difference) != HOLDS
-
     table = score_table(
         table_id=manifest.output,
         title=section_title(manifest),
@@ -128,10 +118,35 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
         references=references,
         failed=failed,
         intervals=intervals,
-        not_worse=not_worse,
+        not_worse=_not_worse(compared, columns),
         scope=scope,
         scope_reasons=searcher_descriptions(cells, root),
     )
+    _annotate(table, manifest, cells, intervals, root)
+    return table, None
+
+
+def _not_worse(compared: dict, columns: dict) -> Callable[[int, Cell, Cell], bool]:
+    """`score_table`'s bold rule: a cell is bold when the paired difference between the column's best
+    and it (over the column's tasks, `compared`'s samples) does not show the best ahead
+    (`t2t.stats.decide` is not HOLDS); cells without samples are never bold this way."""
+
+    def not_worse(_: int, best, other) -> bool:
+        (best_row, best_role, column), (row, role, _) = best.key, other.key
+        if (best_row, best_role) not in compared or (row, role) not in compared:
+            return False
+        tasks, weights = columns[column]
+        difference = paired_difference(
+            compared[(best_row, best_role)], compared[(row, role)], tasks, weights=weights
+        )
+        return decide(difference) != HOLDS
+
+    return not_worse
+
+
+def _annotate(table: Table, manifest: Manifest, cells: list, intervals: dict, root: Path | None) -> None:
+    """What a built score table gains from the runs behind it: the seed model's note, `degenerate‡`
+    marks, the budget columns, the unverified runs' note, and the LaTeX legend."""
     if intervals:
         table.footnotes.append(seed_model_note(intervals, pool_sources(manifest, root)))
     mark_degenerate(table, manifest, root)
@@ -143,7 +158,6 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
             + "; ".join(f"{row} [{role}] {run}" for (row, role), run in sorted(accepted.items()))
         )
     table.legend[:0] = score_legend(table, manifest, bool(intervals), bool(accepted))
-    return table, None
 
 
 def score_legend(table: Table, manifest: Manifest, intervals: bool, unverified: bool) -> list[str]:

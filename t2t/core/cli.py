@@ -56,7 +56,7 @@ def _ranged(cast, kind: str, minimum, maximum, *, inclusive: bool):
     return parse
 
 
-def add_training_arguments(parser: argparse.ArgumentParser) -> None:
+def add_training_arguments(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
     """The `t2t.core.runtime.Runtime` options of every command that trains: precision and memory."""
     parser.add_argument("--precision", choices=["auto", "fp32", "bf16", "mixed"], default="auto")
     parser.add_argument(

@@ -199,9 +199,53 @@ def train_stage(
     fingerprint: dict[str, Any] | None = None,
 ):
     """Train stage `index` on top of `model` and return the merged result; saves the artifact
-    (with `fingerprint`, the stage's inputs, in its `stage.json`)."""
+    (with `fingerprint`, the stage's inputs, in its `stage.json`).
+
+    The steps: the stage's objective (`_stage_objective`); a fresh LoRA adapter, seeded by
+    `spec.seed + index` so that every process draws the same; gradient checkpointing when the
+    activations would not fit (`_checkpoint_if_needed`); the loop (`t2t.training.loop.train`) under
+    the runtime's training attention; the artifact (`_save_stage`, main process only); the adapter
+    merged into the weights."""
     stage = spec.stages[index]
-    objective_class = get_objective(stage.objective)
+    objective = _stage_objective(spec, index, tokenizer, runtime, accelerator)
+    attention_dropout = getattr(model.config, "attention_dropout", 0.0)
+    torch.manual_seed(spec.seed + index)  # LoRA init and dropout; identical on every process
+    peft_model = attach_lora(model, stage.lora)
+    prepare_lora(
+        peft_model,
+        autocast=runtime.weight_dtype() != torch.float32,
+        sparse_dropout=runtime.use_sparse_dropout(),
+    )
+    objective.configure_model(peft_model)
+    checkpointing = _checkpoint_if_needed(peft_model, model.config, stage, objective, runtime, accelerator)
+    items = objective.items(load_corpus(stage.corpus))
+    logger.info(
+        "stage %d/%d (%s, %d steps) -> %s", index + 1, len(spec.stages), stage.objective, stage.steps, folder
+    )
+    with attention_implementation(peft_model, runtime.training_attention()):
+        log = train(
+            peft_model,
+            objective,
+            items,
+            _loop_settings(spec, index, runtime),
+            checkpoint_dir=folder / "checkpoint",
+            accelerator=accelerator,
+        )
+    if accelerator.is_main_process:
+        _save_stage(folder, peft_model, log, spec, index, fingerprint, runtime, checkpointing)
+    accelerator.wait_for_everyone()
+    if checkpointing:
+        peft_model.gradient_checkpointing_disable()
+    merged = peft_model.merge_and_unload()
+    set_attention_dropout(merged, attention_dropout)
+    return merged
+
+
+def _stage_objective(spec: ModelSpec, index: int, tokenizer, runtime: Runtime, accelerator):
+    """Stage `index`'s objective (`t2t.training.objective`), built from its options and what it
+    needs to know of the run: tokenizer, pooling, lengths, corpus, the model it starts from, seed,
+    autocast and this process's rank among the training processes."""
+    stage = spec.stages[index]
     context = StageContext(
         tokenizer=tokenizer,
         pooling=spec.pooling,
@@ -215,18 +259,15 @@ def train_stage(
         rank=accelerator.process_index,
         world_size=accelerator.num_processes,
     )
-    objective = objective_class(stage.options_config(), context)
-    attention_dropout = getattr(model.config, "attention_dropout", 0.0)
-    torch.manual_seed(spec.seed + index)  # LoRA init and dropout; identical on every process
-    peft_model = attach_lora(model, stage.lora)
-    prepare_lora(
-        peft_model,
-        autocast=runtime.weight_dtype() != torch.float32,
-        sparse_dropout=runtime.use_sparse_dropout(),
-    )
-    objective.configure_model(peft_model)
+    return get_objective(stage.objective)(stage.options_config(), context)
+
+
+def _checkpoint_if_needed(peft_model, config, stage, objective, runtime: Runtime, accelerator) -> bool:
+    """Turn on gradient checkpointing when the runtime asks for it, or when a step's estimated
+    activations on this process (`t2t.training.fastpath.activation_gb`: batch × length × the
+    objective's passes, split over the processes) exceed `Runtime.checkpoint_above_gb`; whether it did."""
     tokens_per_step = stage.batch_size * stage.max_length * objective.passes_per_item
-    estimate = activation_gb(model.config, tokens_per_step // accelerator.num_processes)
+    estimate = activation_gb(config, tokens_per_step // accelerator.num_processes)
     checkpointing = runtime.checkpointing_for(estimate)
     if checkpointing:
         if not runtime.gradient_checkpointing:
@@ -238,11 +279,14 @@ def train_stage(
             )
         peft_model.enable_input_require_grads()
         peft_model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-    items = objective.items(load_corpus(stage.corpus))
-    logger.info(
-        "stage %d/%d (%s, %d steps) -> %s", index + 1, len(spec.stages), stage.objective, stage.steps, folder
-    )
-    settings = LoopSettings(
+    return checkpointing
+
+
+def _loop_settings(spec: ModelSpec, index: int, runtime: Runtime) -> LoopSettings:
+    """The training loop's settings for stage `index`: its optimiser schedule and steps, seeded by
+    `spec.seed + index`, with the runtime's checkpoint interval, autocast and progress bar."""
+    stage = spec.stages[index]
+    return LoopSettings(
         steps=stage.steps,
         batch_size=stage.batch_size,
         learning_rate=stage.learning_rate,
@@ -254,36 +298,35 @@ def train_stage(
         autocast_dtype=runtime.autocast_dtype(),
         progress=runtime.progress,
     )
-    with attention_implementation(peft_model, runtime.training_attention()):
-        log = train(
-            peft_model,
-            objective,
-            items,
-            settings,
-            checkpoint_dir=folder / "checkpoint",
-            accelerator=accelerator,
-        )
-    if accelerator.is_main_process:
-        atomic_write_json(folder / "train_log.json", log)
-        atomic_write_json(
-            folder / "stage.json",
-            {
-                "model": spec.to_dict(),
-                "stage_index": index,
-                "fingerprints": fingerprint,
-                "trained_with": {
-                    **runtime.training_path(),
-                    "gradient_checkpointing": checkpointing,
-                    "torch": torch.__version__,
-                },
+
+
+def _save_stage(
+    folder: Path,
+    peft_model,
+    log: list[dict],
+    spec: ModelSpec,
+    index: int,
+    fingerprint: dict[str, Any] | None,
+    runtime: Runtime,
+    checkpointing: bool,
+) -> None:
+    """The stage's artifact in `folder`: `train_log.json`, `stage.json` (the model spec, the stage's
+    index, its input fingerprints and the training path it ran on) and the LoRA `adapter/`, each
+    written whole; the loop's resume checkpoint is removed once the adapter is saved."""
+    atomic_write_json(folder / "train_log.json", log)
+    atomic_write_json(
+        folder / "stage.json",
+        {
+            "model": spec.to_dict(),
+            "stage_index": index,
+            "fingerprints": fingerprint,
+            "trained_with": {
+                **runtime.training_path(),
+                "gradient_checkpointing": checkpointing,
+                "torch": torch.__version__,
             },
-        )
-        with atomic_directory(folder / "adapter") as tmp:
-            peft_model.save_pretrained(tmp)
-        shutil.rmtree(folder / "checkpoint", ignore_errors=True)
-    accelerator.wait_for_everyone()
-    if checkpointing:
-        peft_model.gradient_checkpointing_disable()
-    merged = peft_model.merge_and_unload()
-    set_attention_dropout(merged, attention_dropout)
-    return merged
+        },
+    )
+    with atomic_directory(folder / "adapter") as tmp:
+        peft_model.save_pretrained(tmp)
+    shutil.rmtree(folder / "checkpoint", ignore_errors=True)

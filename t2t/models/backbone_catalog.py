@@ -16,7 +16,7 @@ stands in for it in CI. Every other table of the suite is derived from `BACKBONE
 | `baselines.masking.mntp_defaults`         | `Backbone.mntp` (per architecture) |
 | `noxfile.install_suite`                   | `Backbone.offline.requirement` |
 
-**Adding a backbone** is one record here and its test (`tests/test_backbones.py`, which checks every
+**Adding a backbone** is one record here and its test (`tests/t2t/models/test_backbones.py`, which checks every
 record's `config` against the loaded model where it can be loaded). This module imports only the
 standard library, so the noxfile can read it before anything is installed.
 """

@@ -1,5 +1,5 @@
 """Table builders, outputs and claims on fixture results (golden files: regenerate on purpose with
-`T2T_REGENERATE_GOLDEN=1 pytest tests/test_tables.py`)."""
+`T2T_REGENERATE_GOLDEN=1 pytest tests/reproduce/report/test_tables.py`)."""
 
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from reproduce.report.markdown import to_markdown
 from t2t.evaluation.tasks import TASK_SETS, task_category
 from tests.fakes import claim_block, plan, store_run, unwrap, write_outputs
 
-GOLDEN = Path(__file__).parent / "golden"
+GOLDEN = Path(__file__).parents[2] / "golden"
 TINY = SCALE_PRESETS["tiny"]
 TINY_TASKS = list(TASK_SETS["offline-lite"].tasks)
 DEMO_TASKS = ["STSBenchmark", "SICK-R", "BIOSSES", "Banking77Classification"]

@@ -35,7 +35,7 @@ def test_expand_grid_is_the_cartesian_product_in_axis_order():
 
 
 def test_every_registry_id_has_a_nox_session():
-    tree = ast.parse((Path(__file__).parents[1] / "noxfile.py").read_text())
+    tree = ast.parse((Path(__file__).parents[3] / "noxfile.py").read_text())
     sessions = next(
         node.value
         for node in tree.body
@@ -67,7 +67,7 @@ def test_run_ids_are_unchanged():
     (`results/runs/<id>/`): a change here orphans them. If a config change is meant to create new
     runs, regenerate the golden file on purpose (`{spec: [item.run_id for item in expand(...)]}`).
     """
-    golden = json.loads((Path(__file__).parent / "golden" / "run_ids.json").read_text())
+    golden = json.loads((Path(__file__).parents[2] / "golden" / "run_ids.json").read_text())
     assert {
         spec_id: [item.run_id for item in expand(spec, SMOL)] for spec_id, spec in REGISTRY.items()
     } == golden

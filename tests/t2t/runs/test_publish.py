@@ -14,7 +14,7 @@ from t2t.evaluation.tasks import TASK_SETS
 from t2t.runs.publish import NotPublishable, publish
 from t2t.runs.results import RunStore
 
-STORED = Path(__file__).resolve().parents[1] / "results" / "runs" / "955b182f8aab"  # a committed smol run
+STORED = Path(__file__).resolve().parents[3] / "results" / "runs" / "955b182f8aab"  # a committed smol run
 
 
 OFFLINE = TASK_SETS["offline"].tasks

@@ -32,7 +32,7 @@ from reproduce.cells.tables import Cell, Table
 from reproduce.report.latex import SIZES, layouts, table_width, to_latex
 from reproduce.report.latex_text import escape
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 TABLES = Path(os.environ.get("T2T_LATEX_TABLES") or ROOT / "results" / "tables")
 DECLARED = {"table": 229.0, "table*": 455.0}  # pt: one column, two columns (ACL's text width)
 

@@ -229,7 +229,7 @@ def test_every_process_knows_every_training_free_mode(first):
     through the `t2t.core.plugins` bootstrap on first use. An unknown mode names the plugins."""
     out = subprocess.run(
         [sys.executable, "-c", REGISTRATION.format(first=first)],
-        cwd=Path(__file__).parents[1],
+        cwd=Path(__file__).parents[3],
         capture_output=True,
         text=True,
         timeout=300,

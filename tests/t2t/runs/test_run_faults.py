@@ -6,7 +6,7 @@ one: build a tiny run with `zero_shot()` (or a fake stored run with `tests.fakes
 something, and assert the message or the state that results. `isolated` points the results, cache
 and data roots at scratch folders, so no probe touches committed results or the shared data.
 (Probes on inputs and messages, such as empty texts and backbone errors, are in
-`test_faults_inputs.py`.)
+`tests/t2t/embedding/test_empty_texts.py`.)
 """
 
 from __future__ import annotations

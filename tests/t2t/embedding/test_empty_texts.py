@@ -1,4 +1,5 @@
-"""Fault probes on inputs: empty texts in pooling, and the messages of backbone and training failures.
+"""Empty texts in pooling and encoding (`t2t.embedding`): one special token, one embedding whatever
+the batch, an empty matrix for no texts (fault probes on inputs).
 
 Each test names its probe: the bad input, and the behaviour the suite must show for it.
 """
@@ -6,26 +7,18 @@ Each test names its probe: the bad input, and the behaviour the suite must show 
 from __future__ import annotations
 
 import copy
-import json
-import socket
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
-from t2t.core import hub
-from t2t.core.config import ConfigError
 from t2t.embedding.encoder import Embedder
 from t2t.embedding.pooling import PoolingSpec, empty_text_token, pool, tokenize
-from t2t.models import backbones
-from t2t.models.backbones import BackboneUnavailable, load_backbone, resolve_preset
-from t2t.training.loop import LoopSettings, NonFiniteLoss, train
-from t2t.training.objective import Objective
+from t2t.models.backbones import load_backbone
 
 SHORT = "Dogs."
 LONG = "A very long sentence about the weather in Paris today, with rain, wind and a little sun."
-NON_PRESET = "Qwen/Qwen2.5-0.5B-Instruct"
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +32,7 @@ def _embedder(tiny, mode: str, batch_size: int) -> Embedder:
     return Embedder(model, tokenizer, spec, batch_size=batch_size, dtype=torch.float32, progress=False)
 
 
-# ---- item 5: empty texts ----------------------------------------------------------------------
+# ---- empty texts ---------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("mode", ["mean", "last"])
@@ -129,171 +122,3 @@ def test_mean_skip_bos_keeps_a_bos_only_row():
     pooled = pool(hidden, mask, spec, bos_token_id=7, input_ids=ids)
     torch.testing.assert_close(pooled[0], hidden[0, 0])
     torch.testing.assert_close(pooled[1], hidden[1, 1:].mean(0))
-
-
-# ---- item 7a: NonFiniteLoss names the real checkpoint ----------------------------------------
-
-
-class NaNAtStep(Objective):
-    """A fake objective: a finite quadratic loss of a tiny model's weights, NaN from call `nan_from`."""
-
-    def __init__(self, nan_from: int) -> None:
-        super().__init__(options=None, context=None)
-        self.nan_from = nan_from
-        self.calls = 0
-
-    def loss(self, model, items, indices):
-        self.calls += 1
-        loss = (model.weight**2).sum()
-        return (loss * float("nan") if self.calls >= self.nan_from else loss), len(indices)
-
-
-def _train_until_nan(tmp_path, nan_from: int, checkpoint_every: int) -> str:
-    from accelerate import Accelerator
-
-    torch.manual_seed(0)
-    model = torch.nn.Linear(3, 1, bias=False)
-    settings = LoopSettings(
-        steps=6, batch_size=1, learning_rate=1e-2, checkpoint_every=checkpoint_every, progress=False
-    )
-    with pytest.raises(NonFiniteLoss) as error:
-        train(
-            model,
-            NaNAtStep(nan_from),
-            ["a", "b"],
-            settings,
-            checkpoint_dir=tmp_path / "checkpoint",
-            accelerator=Accelerator(cpu=True, mixed_precision="no"),
-        )
-    return str(error.value)
-
-
-def test_non_finite_loss_at_the_first_step_says_no_checkpoint_exists(tmp_path):
-    """Probe: the loss is NaN at step 1 (no checkpoint written yet).
-    Expected: the message says no checkpoint exists and the stage restarts from step 0."""
-    message = _train_until_nan(tmp_path, nan_from=1, checkpoint_every=2)
-    assert not (tmp_path / "checkpoint").exists()
-    assert "step 1" in message and "No checkpoint exists yet" in message and "step 0" in message
-    assert "is kept in" not in message
-
-
-def test_non_finite_loss_names_the_checkpoint_on_disk(tmp_path):
-    """Probe: NaN at step 4 with checkpoints every 2 steps (the last logged step is 3).
-    Expected: the message names the checkpoint folder and its stored step, 2."""
-    message = _train_until_nan(tmp_path, nan_from=4, checkpoint_every=2)
-    folder = tmp_path / "checkpoint"
-    assert json.loads((folder / "state.json").read_text())["step"] == 2
-    assert "last good checkpoint (step 2)" in message and str(folder) in message
-
-
-# ---- item 7b, 7e: Hub ids that cannot be fetched -----------------------------------------------
-
-
-@pytest.fixture
-def empty_hf_cache(tmp_path, monkeypatch):
-    """An empty Hugging Face cache, and no T2T_WEIGHTS_ overrides."""
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf-home"))
-    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    monkeypatch.setattr("huggingface_hub.constants.HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-    return tmp_path
-
-
-def test_offline_non_preset_id_suggests_a_folder_not_an_invalid_env_var(empty_hf_cache, monkeypatch):
-    """Probe: HF_HUB_OFFLINE=1, empty cache, `Qwen/Qwen2.5-0.5B-Instruct`.
-    Expected: BackboneUnavailable suggesting `--backbone` and `hf download`, no T2T_WEIGHTS_ name with '/'."""
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    with pytest.raises(BackboneUnavailable) as error:
-        load_backbone(NON_PRESET)
-    message = str(error.value)
-    assert "--backbone" in message and f"hf download {NON_PRESET}" in message
-    assert "T2T_WEIGHTS_" not in message
-
-
-def test_preset_env_var_names_are_valid_shell_names():
-    """Probe: the override variable of every preset. Expected: T2T_WEIGHTS_ + [A-Z0-9_] only;
-    none for a Hub id that is not a preset."""
-    for preset in backbones.BACKBONE_PRESETS.values():
-        name = backbones.weights_env_var(preset)
-        assert name.startswith("T2T_WEIGHTS_") and name.replace("_", "").isalnum() and name.isupper()
-    assert backbones.weights_env_var(resolve_preset(NON_PRESET)) is None
-
-
-def test_unreachable_hub_fails_at_once_with_the_fix(empty_hf_cache, monkeypatch):
-    """Probe: HF_HUB_OFFLINE unset, the Hub unreachable, empty cache, a Hub id.
-    Expected: an immediate BackboneUnavailable saying the Hub cannot be reached, with the fix."""
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(backbones, "hub_reachable", lambda timeout=3.0: False)
-    with pytest.raises(BackboneUnavailable, match="cannot be reached") as error:
-        load_backbone(NON_PRESET)
-    assert "--backbone" in str(error.value) and "HF_HUB_OFFLINE=1" in str(error.value)
-
-
-def test_hub_reachable_is_false_offline_without_network(monkeypatch):
-    """Probe: HF_HUB_OFFLINE=1. Expected: `hub_reachable()` is False and opens no connection."""
-
-    def no_network(*args, **kwargs):
-        raise AssertionError("hub_reachable touched the network while offline")
-
-    monkeypatch.setattr(socket, "create_connection", no_network)
-    monkeypatch.setattr(hub, "_head_ok", no_network)
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    assert hub.hub_reachable() is False
-
-
-def test_hub_reachable_probes_once_and_caches(monkeypatch):
-    """Probe: HF_HUB_OFFLINE unset, a refused connection. Expected: False, and one probe per process."""
-    calls = []
-
-    def refused(address, timeout=None):
-        calls.append(address)
-        raise ConnectionRefusedError("refused")
-
-    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
-    monkeypatch.setattr(socket, "create_connection", refused)
-    monkeypatch.setattr(hub, "_uses_proxy", lambda scheme, host: False)
-    monkeypatch.setattr(hub, "hub_endpoint", lambda: "https://hub.invalid")
-    hub._probe.cache_clear()
-    try:
-        assert hub.hub_reachable() is False and hub.hub_reachable() is False
-    finally:
-        hub._probe.cache_clear()
-    assert calls == [("hub.invalid", 443)]
-
-
-# ---- item 7c: folders without weights ----------------------------------------------------------
-
-
-def test_empty_folder_names_what_is_missing(tmp_path):
-    """Probe: `--backbone <empty folder>`. Expected: BackboneUnavailable naming the folder, config.json
-    and the weight files (not a message about sentencepiece)."""
-    with pytest.raises(BackboneUnavailable) as error:
-        load_backbone(str(tmp_path))
-    message = str(error.value)
-    assert str(tmp_path) in message and "config.json" in message and "safetensors" in message
-    assert "sentencepiece" not in message
-
-
-def test_folder_with_only_a_config_names_the_missing_weights(tmp_path):
-    """Probe: a folder holding only config.json. Expected: BackboneUnavailable about the weight files."""
-    (tmp_path / "config.json").write_text("{}")
-    with pytest.raises(BackboneUnavailable, match="no weight files") as error:
-        load_backbone(str(tmp_path))
-    assert str(tmp_path) in str(error.value) and "no config.json" not in str(error.value)
-
-
-# ---- item 7d: paths that do not exist ---------------------------------------------------------
-
-
-@pytest.mark.parametrize("path", ["/nonexistent", "./x", "../x", "~/x-t2t-missing", "a/b/c"])
-def test_missing_path_is_no_such_folder(path, tmp_path, monkeypatch):
-    """Probe: `--backbone <path that does not exist>`. Expected: ConfigError "no such folder: <path>"."""
-    monkeypatch.chdir(tmp_path)
-    with pytest.raises(ConfigError, match="no such folder: ") as error:
-        resolve_preset(path)
-    assert path in str(error.value) and "unknown backbone" not in str(error.value)
-
-
-def test_hub_id_is_not_checked_for_existence():
-    """Probe: `org/name` that is no folder here. Expected: a generic Hub backbone, no error."""
-    preset = resolve_preset(NON_PRESET)
-    assert preset.source == "hub" and preset.hf_id == NON_PRESET

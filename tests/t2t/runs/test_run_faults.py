@@ -5,8 +5,9 @@ Each test is one probe: it names the fault it injects and the behaviour the suit
 one: build a tiny run with `zero_shot()` (or a fake stored run with `tests.fakes.store_run`), break
 something, and assert the message or the state that results. `isolated` points the results, cache
 and data roots at scratch folders, so no probe touches committed results or the shared data.
-(Probes on inputs and messages, such as empty texts and backbone errors, are in
-`tests/t2t/embedding/test_empty_texts.py`.)
+(Probes on inputs and messages are beside the code they probe: empty texts in
+`tests/t2t/embedding/test_empty_texts.py`, backbone errors in `tests/t2t/models/test_backbone_errors.py`,
+a non-finite loss in `tests/t2t/training/test_non_finite_loss.py`.)
 """
 
 from __future__ import annotations

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from reproduce.paper.registry import SweepInfo
 from t2t.core.atomic import atomic_write_json
 from t2t.core.paths import results_root
 from t2t.runs.results import read_json
@@ -80,14 +81,6 @@ KINDS: dict[str, Kind] = {
     "analysis": Kind(scores=False, score_table=False),
     "curve": Kind(scores=True, score_table=False),  # methods x training budgets (`reproduce.plan.budget`)
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class SweepInfo:
-    parameter: str
-    label: str
-    values: tuple[Any, ...]
-    scale: str = "log"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -80,6 +80,7 @@ def test_importing_every_module_of_a_package_loads_no_upper_layer(package):
     assert not FORBIDDEN[package] & set(result["loaded"])
 
 
+@pytest.mark.slow
 def test_building_a_stage_spec_imports_no_spacy_or_peft():
     """Validating options and hashing stages read the declaration (`ObjectiveInfo`) only. An
     objective t2t does not declare (`mntp`) is found through the `t2t.core.plugins` entry points, which
@@ -292,6 +293,7 @@ print(json.dumps(found))
 """
 
 
+@pytest.mark.slow
 def test_folders_without_the_model_stack_import_without_it():
     """Each module of a `WITHOUT_MODEL_STACK` unit, imported in a fresh process where torch,
     transformers, mteb, spaCy and peft look uninstalled, asks for none of them (the message names

@@ -83,6 +83,7 @@ def test_a_restricted_evaluation_lists_its_set_tasks_of_its_types_only():
     assert EvalSpec(task_set="offline-lite", task_types=("Retrieval",)).tasks == ()
 
 
+@pytest.mark.slow
 def test_a_restricted_run_loads_only_its_tasks():
     """`get_tasks(only=...)`, as `t2t.runs.run.execute` calls it with `EvalSpec.tasks`: other tasks' data
     is never read (here from the Hub, lazily: nothing is fetched)."""
@@ -136,6 +137,7 @@ def test_plans_price_bm25_from_its_own_runs_and_count_no_tokens(tmp_path):
     assert (hours.train, hours.evaluate) == (0.0, 0.0)
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_a_bm25_run_evaluates_retrieval_only_and_stores_its_score_and_items(tmp_path, cache):
     run = bm25_run()
@@ -192,6 +194,7 @@ def test_a_retrieval_only_row_prints_its_retrieval_cell_and_dashes_elsewhere():
     assert "not measured" not in notes and "partial" not in notes
 
 
+@pytest.mark.slow
 def test_main_with_bm25_gives_its_retrieval_cell_an_interval_and_it_enters_no_claim(tmp_path):
     """Fake stored runs of `main` on offline-balanced (tiny backbones): BM25 scores retrieval best."""
     preset = TINY.replace(task_set="offline-balanced")

@@ -290,6 +290,7 @@ def test_simcse_loss_decreases_and_separates_views_from_other_texts(tokenizer):
 # --- stages --------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_llm2vec_stages_chain_through_build_model_and_encode(cache):
     base, tokenizer = load_backbone("tiny-llama", attention="bidirectional")
@@ -321,6 +322,7 @@ def test_llm2vec_stages_chain_through_build_model_and_encode(cache):
     assert not np.allclose(trained, original, atol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_interrupted_mntp_stage_resumes_with_the_same_masks(monkeypatch, make_cache):
     """Masks come from the checkpointed global RNG, so a resumed MNTP run equals an uninterrupted one."""
@@ -383,6 +385,7 @@ def test_paper_settings_of_the_recipes():
     assert mntp.lora == LoraSpec() and mntp.lora.r == 16 and len(mntp.lora.target_modules) == 7
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 @pytest.mark.distributed
 def test_two_process_simcse_with_gathered_negatives_matches_one_process(train_twice):

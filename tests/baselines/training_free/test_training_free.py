@@ -52,6 +52,7 @@ def tiny():
     return load_backbone("tiny-llama")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone", ["tiny-llama", "gemma3-270m"])
 def test_echo_pools_exactly_the_second_copy_under_truncation_and_padding(backbone):
     """SmolLM2's tokenizer pads on the right and adds no BOS; Gemma-3's pads on the left and adds
@@ -153,6 +154,7 @@ def test_token_prepending_rewrites_the_placeholder_in_its_layers_only(side):
         embed_batch(model, batch, spec.replace(options={**options.to_dict(), "output_layer": 5}))
 
 
+@pytest.mark.slow
 def test_token_prepending_prompt_is_prompteol_with_a_placeholder_before_the_text():
     tokenizer = load_tokenizer("gemma3-270m")  # adds BOS: the placeholder index counts it
     assert TP_PROMPT_EOL.replace("{placeholder} ", "") == PROMPT_EOL
@@ -222,6 +224,7 @@ print(json.dumps({{"before": before, "after": sorted(POOLING_MODES), "error": er
 """
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("first", ["", "import baselines.training_free", "import reproduce.paper.methods"])
 def test_every_process_knows_every_training_free_mode(first):
     """In a fresh process `t2t` registers last and mean itself; echo and Token Prepending come from

@@ -56,6 +56,7 @@ def wrong_shape(store: RunStore, task: str) -> str:
     return "not an items file"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("damage", [slip, disagree, delete_items, wrong_shape])
 def test_a_wrong_stored_number_stops_the_tables_and_nothing_is_written(tmp_path, monkeypatch, capsys, damage):
     monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))

@@ -50,6 +50,7 @@ def _line(text: str, start: str) -> str:
     return next(x for x in unwrap(text).splitlines() if x.startswith(start))
 
 
+@pytest.mark.slow
 def test_a_trained_cell_below_its_untrained_backbone_is_marked_degenerate_in_every_table(tmp_path):
     """main's LLM2Vec (mean pooling) is far below main's zero-shot mean cell: `degenerate‡` with the
     reference and the paired interval; pooling-attention finds the zero-shot cells in main's
@@ -72,6 +73,7 @@ def test_a_trained_cell_below_its_untrained_backbone_is_marked_degenerate_in_eve
         assert "degenerate‡" not in _line(grid, f"| {row} |"), row
 
 
+@pytest.mark.slow
 def test_claims_never_hold_through_a_degenerate_cell_and_compare_llm2vec_where_it_works(tmp_path):
     """Last beats mean holds under causal attention but is not comparable under bidirectional (its
     last cell is degenerate), so the claim reads "not comparable". "Within a point of LLM2Vec" is
@@ -102,6 +104,7 @@ def test_claims_never_hold_through_a_degenerate_cell_and_compare_llm2vec_where_i
     assert "| text2token | tiny-llama | main: Text2Token | 52.15 | 1 |" in text
 
 
+@pytest.mark.slow
 def test_a_rebuild_is_byte_identical_whether_resampled_in_one_process_or_two(tmp_path, monkeypatch):
     """Draws depend on the task and block seed only, so the worker processes that fill the cache
     (`t2t.stats.precompute`) change no byte of the tables and claims."""
@@ -139,6 +142,7 @@ def _plan_seeds(root: Path, output: str, seeds: int) -> None:
     write_manifest(plan_manifest(spec, TINY, expand(spec, TINY, seeds=seeds)), root)
 
 
+@pytest.mark.slow
 def test_each_method_pools_its_own_seed_variance_and_borrows_until_it_has_one(tmp_path):
     """Text2Token's s² comes from table3's two-seed DD only (averages 3 points apart: s² = 4.5, 1 df);
     main's single-seed LLM2Vec borrows it, says so, and in a comparison shares its one term; a

@@ -30,6 +30,7 @@ def test_shape_names_resolve_to_paper_configs_with_their_layers():
         resolve_preset("llama3-8b-shape-0l")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("paper", ["llama3-8b", "mistral-7b"])
 def test_resized_tokenizer_has_the_paper_vocabulary_and_round_trips(make_cache, paper):
     make_cache()

@@ -65,6 +65,7 @@ def _store(root):
     return planned
 
 
+@pytest.mark.slow
 def test_budget_curves_table_figure_and_equal_flops_claim(tmp_path):
     """Each method at each budget: Mean(TaskType) with its interval next to steps, tokens, FLOPs
     and time; a figure; and the claim compares Text2Token x1 with SimCSE interpolated at its FLOPs

@@ -150,6 +150,7 @@ def test_cost_model_rejects_unknown_gpus_and_impossible_utilisation():
         CostModel(mfu=1.5)
 
 
+@pytest.mark.slow
 def test_paper_dry_run_prints_gpu_hours_per_run_and_in_total():
     from reproduce.run import runner
 

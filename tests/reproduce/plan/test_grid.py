@@ -130,6 +130,7 @@ def test_presets_map_backbones_and_tasks():
             assert expand(spec, preset)
 
 
+@pytest.mark.slow
 def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys, monkeypatch, cache):
     # `cache`: a fresh adapter cache, so stages trained earlier on this machine do not count as done
     monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
@@ -142,6 +143,7 @@ def test_dry_run_prints_the_plan_and_runs_nothing(tmp_path, capsys, monkeypatch,
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
 def test_dry_run_with_add_items_prices_the_reevaluations(tmp_path, cache):
     """A stored run without item outputs costs nothing to plan, but `--add-items` redoes it: the
     dry run then counts it, prices its uncached stages and all its tasks, and leaves others at 0."""
@@ -347,6 +349,7 @@ def test_option_abbreviations_are_refused(capsys):
     assert exit_.value.code == 2 and "unrecognized arguments: --seed" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_compare_honours_seeds_from_scratch_executor_and_verify(tmp_path, monkeypatch, capsys, cache):
     """compare takes what every output takes: `--seeds` plans them, `--from-scratch` prices the plan,
     `--executor` dispatches through it, `--verify` recomputes into a scratch store."""

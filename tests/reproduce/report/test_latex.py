@@ -155,6 +155,7 @@ def _require_pdflatex() -> None:
 COMMITTED = sorted(TABLES.glob("*.tex"))
 
 
+@pytest.mark.slow
 @needs_latex
 @pytest.mark.parametrize("document", sorted(DOCUMENTS))
 @pytest.mark.parametrize("tex", COMMITTED, ids=[p.stem for p in COMMITTED])
@@ -276,6 +277,7 @@ def test_wide_tables_split_per_column_group_and_narrow_ones_take_one_column():
     assert re.findall(r"\\begin\{(table\*?)\}", narrow) == ["table"]
 
 
+@pytest.mark.slow
 @needs_latex
 @pytest.mark.parametrize("document", sorted(DOCUMENTS))
 def test_rendered_tables_compile_fit_and_match_their_estimated_width(document, tmp_path):

@@ -48,6 +48,7 @@ def _is_table_row(line: str) -> bool:
 # ---------------------------------------------------------------- Markdown tables
 
 
+@pytest.mark.slow
 def test_each_backbone_gets_one_table_with_one_plain_header_row(tmp_path):
     """No "tiny-llama · STS" header cells: each backbone is named once, above its own table, whose
     header row has the plain column names; caption and legend once; every other line wrapped."""
@@ -140,6 +141,7 @@ def test_alignment_states_its_punctuation_rule_and_shows_the_count(tmp_path):
 # ---------------------------------------------------------------- claims.md
 
 
+@pytest.mark.slow
 def test_claims_give_one_verdict_line_per_claim_then_the_evidence_as_a_list(tmp_path):
     """Per preset: a verdict table (claim, verdict, per backbone) first, then per measured claim its
     comparisons as list items with every number; the marks' legend at the top, the method once."""
@@ -169,6 +171,7 @@ def test_claims_give_one_verdict_line_per_claim_then_the_evidence_as_a_list(tmp_
 # ---------------------------------------------------------------- results/README.md
 
 
+@pytest.mark.slow
 def test_index_opens_with_what_reproduced_and_links_only_files_that_exist(tmp_path):
     _table3(tmp_path, items=True)
     for spec in REGISTRY.values():
@@ -202,6 +205,7 @@ def _texts(figure) -> list[matplotlib.text.Text]:
     return [t for t in figure.findobj(matplotlib.text.Text) if t.get_text() and t.get_visible()]
 
 
+@pytest.mark.slow
 def test_figure5_is_one_column_wide_with_truetype_fonts_and_a_legend_for_its_error_bars(tmp_path):
     """3.3 in at 300 dpi; no Type 3 font in the PDF (TrueType, `pdf.fonttype` 42); every text 8-9 pt;
     units on the axes; the legend says what the error bar is and that only the point with item
@@ -260,6 +264,7 @@ def test_spectrum_has_a_tick_at_pc1_and_a_legend_entry_for_its_band(tmp_path):
     figure.clf()
 
 
+@pytest.mark.slow
 def test_sweep_points_record_the_seeds_behind_each_interval(tmp_path):
     """The legend's "over test items" (one seed) vs "test items and seeds" comes from the points."""
     from reproduce.report.builders import sweep_points

@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from reproduce.cells.tables import score_table
 from reproduce.paper.presets import SCALE_PRESETS
@@ -165,6 +166,7 @@ def _planned_all(root: Path) -> Path:
     return root
 
 
+@pytest.mark.slow
 def test_claims_hold_fail_inconclusive_and_not_measured(tmp_path):
     """Verdicts come from paired intervals: a 5-point gap on 2,000 items a task holds, a reversed one
     fails, a 0.1-point gap is inconclusive, and cells without item outputs decide nothing."""
@@ -201,6 +203,7 @@ def test_claims_hold_fail_inconclusive_and_not_measured(tmp_path):
     assert "| inconclusive |" in line and "no interval" in line
 
 
+@pytest.mark.slow
 def test_cells_with_items_print_intervals_and_bold_what_is_not_worse(tmp_path):
     """± is half the 95% interval; the best cell and any cell not significantly worse are bold."""
     _fixture_results(tmp_path, items=True)
@@ -240,6 +243,7 @@ def test_claims_list_each_methods_best_complete_cell(tmp_path):
     assert all("DD -> MD" in x or "Text2Token" in x for x in rows)  # table3's best row (shared with main)
 
 
+@pytest.mark.slow
 def test_figure5_outputs_draw_points_and_table(tmp_path):
     spec = get_spec("figure5")
     for item in expand(spec, TINY):
@@ -292,6 +296,7 @@ def test_empty_store_writes_a_pointer_not_zeros(tmp_path):
     assert "No results stored yet" in text and "nox -s main" in text and "0.00" not in text
 
 
+@pytest.mark.slow
 def test_tables_rebuild_from_manifests_without_the_model_stack(tmp_path):
     """`python -m reproduce tables` reads manifests and run folders only: with torch, mteb, spaCy,
     transformers and peft made unimportable it still writes the same table3 as the builder here."""
@@ -317,6 +322,7 @@ def test_tables_rebuild_from_manifests_without_the_model_stack(tmp_path):
     assert (tmp_path / "tables" / "table3.md").read_text() == expected
 
 
+@pytest.mark.slow
 def test_tables_list_orphaned_runs_and_missing_cells_and_rebuild_compare_tables(tmp_path):
     """A run no manifest names (a default changed since) is listed, not shown; a planned cell without
     its run folder is listed; `compare-*` outputs are rebuilt and indexed like the registry's."""

@@ -191,6 +191,7 @@ TINY = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_analyse_end_to_end_on_the_tiny_preset(tmp_path, monkeypatch, cache):
     runtime = Runtime(device="cpu", precision="fp32", progress=False, eval_batch_size=16)

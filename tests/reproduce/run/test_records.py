@@ -43,6 +43,7 @@ def store_all(root: Path, seeds: int) -> list:
     return planned
 
 
+@pytest.mark.slow
 def test_a_rerun_without_seeds_keeps_a_multi_seed_manifest_and_its_tables_byte_identical(
     tmp_path, monkeypatch
 ):
@@ -62,6 +63,7 @@ def test_a_rerun_without_seeds_keeps_a_multi_seed_manifest_and_its_tables_byte_i
     assert committed_manifest("table3", "tiny", tmp_path).seeds == 1
 
 
+@pytest.mark.slow
 def test_cells_the_code_no_longer_plans_are_kept_and_repointed_cells_are_refused(tmp_path, monkeypatch):
     """A changed default that re-points a committed cell is refused unless --drop-unplanned; a
     column the plan lacks (here: a manifest with an extra backbone) is kept."""
@@ -81,6 +83,7 @@ def test_cells_the_code_no_longer_plans_are_kept_and_repointed_cells_are_refused
     assert set(committed_manifest("table3", "tiny", tmp_path).backbones) == {"llama", "mistral"}
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_a_hub_user_is_told_once_per_output_and_tables_from_accepted_runs_say_so(
     tmp_path, monkeypatch, capsys
@@ -113,6 +116,7 @@ def test_a_hub_user_is_told_once_per_output_and_tables_from_accepted_runs_say_so
     assert entry["stale_accepted"][-1]["fingerprints"]["data"]["STSBenchmark"].keys() == {"hub"}
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_a_dirty_run_stores_its_diff_and_a_later_evaluation_appends(tmp_path, monkeypatch, cache):
     """The code of a dirty checkout is kept as a patch in the run folder; `--add-items` on the
@@ -156,6 +160,7 @@ def test_written_files_get_the_umasks_mode(tmp_path):
     assert stat.S_IMODE((tmp_path / "folder").stat().st_mode) == 0o755
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_task_sets_of_one_pool_share_runs_and_only_missing_tasks_are_evaluated(tmp_path, monkeypatch, cache):
     """A second task set in `offline-lite`'s pool (same capped tasks plus one): the same run id, the
@@ -196,6 +201,7 @@ def test_task_sets_of_one_pool_share_runs_and_only_missing_tasks_are_evaluated(t
     assert dataclasses.replace(wider, pool=None).pool_name == "lite-wider"
 
 
+@pytest.mark.slow
 def test_a_replan_names_what_it_drops_and_a_move_to_another_pool_is_not_a_changed_default(tmp_path):
     """`--drop-unplanned` lists the committed cells it drops; moving tiny from `offline-lite` to
     `offline` (another pool: every run is another run) plans every cell anew instead of refusing with
@@ -215,6 +221,7 @@ def test_a_replan_names_what_it_drops_and_a_move_to_another_pool_is_not_a_change
     assert "--task-set: 16 committed cell(s) now name other runs" in moved
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_a_dry_run_says_which_stored_runs_retrain_and_how(tmp_path, monkeypatch, make_cache):
     """A stored Text2Token run planned on a wider set of its pool, its stage cache gone: the plan

@@ -35,6 +35,7 @@ def _embedder(tiny, mode: str, batch_size: int) -> Embedder:
 # ---- empty texts ---------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["mean", "last"])
 def test_empty_text_has_one_embedding_whatever_its_batch(tiny, mode):
     """Probe: "" alone, in an all-empty batch, next to short and long texts, batch size 1 and 8.

@@ -91,6 +91,7 @@ def test_every_task_type_with_items_has_a_scorer():
         scorer("Reranking")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", sorted(RECORDS))
 def test_resampled_scores_equal_scoring_each_resample(kind):
     rng = np.random.default_rng(sorted(RECORDS).index(kind))

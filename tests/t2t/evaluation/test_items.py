@@ -22,6 +22,7 @@ from tests.fakes import hashing_encoder
 pytestmark = pytest.mark.needs_data
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("task_name", "limit"),
     [
@@ -76,6 +77,7 @@ def evaluate_with_items(task, tmp_path, encoder) -> tuple[float, dict, dict]:
     return result.get_score(), store.load_items(name), predictions
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("task_name", NEW_CATEGORIES)
 def test_items_of_every_category_rescore_to_mtebs_main_score(task_name, tmp_path):
     """Retrieval, summarization, pair classification and clustering through mteb's evaluators with a
@@ -92,6 +94,7 @@ def test_items_of_every_category_rescore_to_mtebs_main_score(task_name, tmp_path
     np.testing.assert_allclose(_resampled_scores(items, draws), slow, rtol=0, atol=1e-9)
 
 
+@pytest.mark.slow
 def test_clustering_items_refuse_a_replay_the_assignments_contradict(tmp_path, caplog):
     """An assignment list that is not the replayed draw's (here: experiments swapped, as another
     mteb version's order of draws would give) yields no items, not wrong ones."""

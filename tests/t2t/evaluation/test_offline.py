@@ -100,6 +100,7 @@ def test_every_mirrored_task_has_an_expected_size():
     assert set(EXPECTED_ROWS) | set(EXPECTED_RETRIEVAL) == set(OFFLINE_TASK_NAMES)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", OFFLINE_TASK_NAMES)
 def test_rows_equal_mteb(full_tasks, name):
     task = full_tasks[name]
@@ -123,6 +124,7 @@ def test_rows_equal_mteb(full_tasks, name):
                 assert len(data) == stats["num_samples"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", [n for n in STS_AND_CLASSIFICATION_TASKS if "Classification" not in n])
 def test_sts_text_and_scores_match_mteb(full_tasks, name):
     task = full_tasks[name]
@@ -295,6 +297,7 @@ def test_lite_set_is_capped_deterministically_and_a_subset():
                 assert len(splits["test"]) == spec.limit
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["Banking77Classification", "AmazonCounterfactualClassification"])
 def test_capped_classification_is_stratified(name):
     capped, full = offline_task(name, ROOT, limit=128), offline_task(name, ROOT)

@@ -37,6 +37,7 @@ def test_count_tokens_is_what_the_encoder_feeds_the_model(tokenizer):
     assert count_tokens(texts[:1], tokenizer, PoolingSpec(mode="last")) == len(tokenizer(prompt).input_ids)
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_encoded_texts_are_what_mteb_encodes_per_task_type():
     root = data_root()

@@ -46,6 +46,7 @@ def _first_real_state(model, ids: list[int], padding: str, width: int) -> torch.
     return hidden[0, first]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone", ARCHITECTURES)
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("padding", ["none", "left", "right"])
@@ -57,6 +58,7 @@ def test_bidirectional_first_position_sees_last_token(backbone, implementation, 
     assert not torch.allclose(a, b, atol=1e-6), "first position ignores the last token: attention is causal"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone", ARCHITECTURES)
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("padding", ["none", "left", "right"])
@@ -67,6 +69,7 @@ def test_causal_first_position_ignores_last_token(backbone, implementation, padd
     torch.testing.assert_close(a, b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("implementation", IMPLEMENTATIONS)
 @pytest.mark.parametrize("padding", ["none", "left", "right"])
 def test_gemma_bidirectional_is_the_models_own_switch(implementation, padding):
@@ -111,6 +114,7 @@ def _states(model, padding: str) -> torch.Tensor:
     return hidden[0][mask[0].bool()]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone", ARCHITECTURES)
 def test_padding_never_leaks_into_real_positions(backbone):
     """Bidirectional attention must still mask pads: the pad token id cannot matter."""
@@ -124,6 +128,7 @@ def test_padding_never_leaks_into_real_positions(backbone):
     torch.testing.assert_close(a, b)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backbone", ARCHITECTURES)
 def test_causal_mode_is_the_stock_model(backbone):
     """Our causal mode equals the untouched transformers model, also after a round trip."""

@@ -29,6 +29,7 @@ def theirs(folder, texts=TEXTS) -> np.ndarray:
     return SentenceTransformer(str(folder), device="cpu").encode(list(texts), convert_to_numpy=True)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("mode", "attention"), [("last", "causal"), ("mean", "bidirectional"), ("last", "bidirectional")]
 )
@@ -41,6 +42,7 @@ def test_exported_folder_embeds_like_our_encoder(tmp_path, mode, attention):
     assert not (tmp_path / "encoder.partial").exists() and not (tmp_path / "encoder.source").exists()
 
 
+@pytest.mark.slow
 def test_the_checks_above_could_fail(tmp_path):
     """Controls: the backbone's own chat template, or causal attention in a bidirectional export,
     change the embeddings, so the equality above is not vacuous."""
@@ -72,6 +74,7 @@ def test_what_cannot_be_exported_is_refused(tmp_path):
         export_encoder(model, tokenizer, PoolingSpec(), tmp_path / "b")
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_export_run_rebuilds_the_runs_model_with_adapters_and_card(tmp_path, cache, monkeypatch):
     from reproduce.paper.methods import text2token
@@ -99,6 +102,7 @@ def test_export_run_rebuilds_the_runs_model_with_adapters_and_card(tmp_path, cac
     assert cosines(ours(model, tokenizer, spec.model.pooling), theirs(out)).min() >= 0.9999
 
 
+@pytest.mark.slow
 def test_a_run_whose_stages_left_the_cache_is_exported_only_with_retrain(tmp_path, make_cache, monkeypatch):
     """Its cache gone, export is refused with the flags of the run's recorded path; `--retrain`
     retrains on that path (fp32 here, not the default bf16) and the card says the scores are from
@@ -129,6 +133,7 @@ def test_a_run_whose_stages_left_the_cache_is_exported_only_with_retrain(tmp_pat
     assert trained_with(spec.model)[0]["weights"] == "float32"
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_mteb_loads_an_exported_folder_through_its_model_meta(tmp_path):
     import mteb
@@ -159,6 +164,7 @@ def test_smollm2_export_embeds_like_our_encoder(tmp_path, mode, attention):
     assert cosines(ours(model, tokenizer, spec), theirs(out)).min() >= 0.9999
 
 
+@pytest.mark.slow
 def test_a_tokenizer_that_adds_bos_keeps_one_bos_in_the_exported_prompt(tmp_path):
     """Llama-3's tokenizer adds BOS; the chat template must carry it once, as our tokenize() does."""
     from baselines.parity.ours import with_bos

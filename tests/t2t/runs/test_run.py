@@ -54,6 +54,7 @@ def snapshot(store: RunStore) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_new_tasks_come_from_the_model_the_run_stored(tmp_path, monkeypatch, make_cache, wider):
     """Stored with --precision fp32, its stage cache gone, extended with today's default path: the
@@ -79,6 +80,7 @@ def test_new_tasks_come_from_the_model_the_run_stored(tmp_path, monkeypatch, mak
     assert after["provenance"] == first["provenance"]
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_a_rebuilt_model_that_scores_a_stored_task_differently_adds_nothing(
     tmp_path, monkeypatch, make_cache, wider
@@ -110,6 +112,7 @@ def test_a_rebuilt_model_that_scores_a_stored_task_differently_adds_nothing(
     assert store.read()["provenance"] != before_info["provenance"]  # a new record, one model
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_a_run_whose_training_path_is_unknown_is_refused_not_retrained(
     tmp_path, monkeypatch, make_cache, wider
@@ -158,6 +161,7 @@ def test_a_stage_trained_another_way_is_kept_and_the_asked_one_lives_beside_it(c
     )
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_verify_recomputes_a_run_with_the_threads_it_was_stored_with(
     tmp_path, monkeypatch, make_cache, wider
@@ -198,6 +202,7 @@ class _Cell:
         self.run, self.run_id, self.row, self.role, self.seed = run, run.run_id, "Text2Token", "t2t", 0
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_a_cached_run_gains_tasks_without_training_a_step(tmp_path, monkeypatch, make_cache, wider):
     """Its stages still cached, a stored run re-scored on a wider task set trains zero steps."""

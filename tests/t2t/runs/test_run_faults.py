@@ -131,6 +131,7 @@ def test_truncated_task_file_is_refused_by_the_manifest(isolated):
     assert not RunStore(zero_shot().run_id).task_names()
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_changed_data_makes_a_stored_run_stale_not_reused(isolated):
     """A copy without a manifest (a user's own data) changes after a run (gold scores edited, same
@@ -155,6 +156,7 @@ def test_changed_data_makes_a_stored_run_stale_not_reused(isolated):
     assert list((isolated.cache / "stale-results").iterdir())  # the old result was moved aside, not lost
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_replaced_weights_behind_a_folder_make_the_run_stale(isolated, tmp_path):
     """`--backbone <folder>`: replacing the weights in the folder used to reuse the old scores."""
@@ -314,6 +316,7 @@ def fake_table3(results: Path) -> list[RunSpec]:
     return runs
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_corrupt_files_are_named_and_block_nothing_else(isolated, capsys):
     """A truncated run.json and task file used to make every command (even --dry-run) crash with a
@@ -463,6 +466,7 @@ def test_checkpoint_rng_files_are_private_to_each_process(tmp_path, monkeypatch)
 # ---------------------------------------------------------------- 8. bookkeeping across processes
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_throughput_adds_up_across_an_interrupted_evaluation(isolated, monkeypatch):
     """A kill during evaluation used to leave the finished tasks' encoding uncounted (run.json kept
@@ -535,6 +539,7 @@ def test_verify_recomputes_stored_runs_and_prints_each_difference(isolated, tmp_
 # ---------------------------------------------------------------- item outputs for stored runs
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_runs_stored_without_item_outputs_get_them_back(isolated, capsys):
     """A run stored before item outputs prints without an interval; its stored mteb predictions give

@@ -52,6 +52,7 @@ def simulate(rng, seeds_a: int, seeds_b: int, seed_sd: float, n: int = 200):
     return Sample(tuple(a), pool), Sample(tuple(b), pool)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("seeds_a, seeds_b", [(3, 1), (2, 2)])
 def test_intervals_cover_the_true_difference_with_a_known_seed_variance(seeds_a, seeds_b):
     """With a seed effect as large as the item noise, 95% intervals of the difference cover the true

@@ -236,6 +236,7 @@ def fitted_classifier_run(rng, n: int, fits: int, ability: float, shifts: np.nda
     return {"T": classification(np.zeros(n, dtype=int), np.where(correct, 0, 1))}
 
 
+@pytest.mark.slow
 def test_the_evaluators_own_fits_widen_the_interval_to_cover_the_true_accuracy():
     """Each of 10 fits shifts the classifier by N(0, 0.05^2): the fits' accuracies spread as much as
     the test items' draw does. Intervals with the fits' variance (`t2t.stats.evaluator`) cover the

@@ -97,6 +97,7 @@ def _objective(tokenizer, pooling, model):
     return objective
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("pooling", ["last", "mean"])
 @pytest.mark.parametrize("attention", ["causal", "bidirectional"])
 def test_kl_loss_decreases_on_a_fixed_batch(cache, pooling, attention):
@@ -132,6 +133,7 @@ DD = {"objective": "data-driven", "steps": 4}
 MD = {"objective": "model-derived", "steps": 3, "options": {"common_samples": 32}}
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_two_stage_run_merges_freezes_head_and_changes_embeddings(cache):
     base, tokenizer = load_backbone("tiny-llama")
@@ -152,6 +154,7 @@ def test_two_stage_run_merges_freezes_head_and_changes_embeddings(cache):
     assert (stage_dir(spec.stage_key(1)) / "adapter" / "adapter_config.json").is_file()
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_a_stage_records_how_it_was_trained_and_reuse_on_another_path_says_so(cache, caplog):
     """The stage key covers what is trained, not how; `stage.json` keeps the path (weights dtype,
@@ -177,6 +180,7 @@ def test_a_stage_records_how_it_was_trained_and_reuse_on_another_path_says_so(ca
     assert str(stage_dir(spec.stage_key(0))) in caplog.text
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_resume_after_kill_equals_uninterrupted_run(make_cache, monkeypatch):
     spec = _spec([{**DD, "steps": 6}])
@@ -207,6 +211,7 @@ def test_resume_after_kill_equals_uninterrupted_run(make_cache, monkeypatch):
     assert resumed == straight
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 def test_non_finite_loss_stops_and_keeps_last_checkpoint(cache, monkeypatch):
     spec = _spec([{**DD, "steps": 5}])
@@ -226,6 +231,7 @@ def test_non_finite_loss_stops_and_keeps_last_checkpoint(cache, monkeypatch):
     assert not (folder / "adapter").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.needs_data
 @pytest.mark.distributed
 def test_two_process_ddp_matches_one_process(train_twice):

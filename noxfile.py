@@ -211,6 +211,14 @@ def tests(session: nox.Session) -> None:
     session.run("pytest", "-q", "--durations=15", *session.posargs, env=OFFLINE_ENV)
 
 
+@nox.session(name="tests-fast")
+def tests_fast(session: nox.Session) -> None:
+    """Every test but those marked slow (real weights, full offline tasks, several processes):
+    under 3 minutes on 2 CPU cores, for the edit-test loop. CI runs `tests`, the slow ones too."""
+    install_suite(session)
+    session.run("pytest", "-q", "-m", "not slow", "--durations=10", *session.posargs, env=OFFLINE_ENV)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff lint and format check."""

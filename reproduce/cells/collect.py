@@ -10,7 +10,8 @@ import pandas as pd
 
 from reproduce.cells.manifest import ManifestCell, analysis_path
 from reproduce.cells.tables import aggregate
-from t2t.runs.results import RunStore, read_json
+from t2t.core.atomic import read_json
+from t2t.runs.results import RunStore
 
 COLUMNS = ["row", "role", "backbone", "task", "score", "run_id", "sweep", "value"]
 

@@ -27,9 +27,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from t2t.core.atomic import atomic_write_json
+from reproduce.paper.registry import SweepInfo
+from t2t.core.atomic import atomic_write_json, read_json
 from t2t.core.paths import results_root
-from t2t.runs.results import read_json
 
 PRESET_ORDER = ("paper", "smol", "tiny")
 """Presets from largest to smallest: the order of sections in every output."""
@@ -80,14 +80,6 @@ KINDS: dict[str, Kind] = {
     "analysis": Kind(scores=False, score_table=False),
     "curve": Kind(scores=True, score_table=False),  # methods x training budgets (`reproduce.plan.budget`)
 }
-
-
-@dataclasses.dataclass(frozen=True)
-class SweepInfo:
-    parameter: str
-    label: str
-    values: tuple[Any, ...]
-    scale: str = "log"
 
 
 @dataclasses.dataclass(frozen=True)

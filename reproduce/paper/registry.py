@@ -20,7 +20,6 @@ import dataclasses
 import itertools
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from reproduce.cells.manifest import SweepInfo
 from t2t.core.config import choose
 
 if TYPE_CHECKING:
@@ -109,6 +108,16 @@ class Sweep:
     label: str
     values_from: str
     scale: Literal["log", "linear"] = "log"
+
+
+@dataclasses.dataclass(frozen=True)
+class SweepInfo:
+    """A `Sweep` with its values resolved for one preset, as a manifest records it."""
+
+    parameter: str
+    label: str
+    values: tuple[Any, ...]
+    scale: str = "log"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -276,7 +276,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def resumed_rows(path: Path, resume: bool) -> list[dict]:
     """The rows a stopped check wrote to `path` that did not fail (`--resume`), else none."""
-    from t2t.runs.results import read_json
+    from t2t.core.atomic import read_json
 
     previous = read_json(path, "starting afresh.") if resume else None
     return [row for row in (previous or {}).get("rows", []) if "failed" not in row]

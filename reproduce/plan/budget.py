@@ -20,7 +20,8 @@ from pathlib import Path
 from reproduce.cells.manifest import Manifest
 from reproduce.cells.samples import samples
 from reproduce.cells.tables import MEAN_TASK_TYPE, MISSING, Cell, Table, category_weights
-from t2t.runs.results import RunStore, read_json
+from t2t.core.atomic import read_json
+from t2t.runs.results import RunStore
 from t2t.stats import cell_interval
 
 BUDGET_COLUMNS = ["steps", "train tokens", "train FLOPs", "train time"]

@@ -30,7 +30,8 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from t2t.runs.results import iter_runs, read_json
+from t2t.core.atomic import read_json
+from t2t.runs.results import iter_runs
 
 MACHINE_KEYS = ("processor", "cpu_count", "cuda", "gpus")
 

@@ -53,9 +53,8 @@ from reproduce.paper.reported import reported_cell
 from reproduce.plan.budget import add_budget, curve_section
 from reproduce.report.latex import to_latex
 from reproduce.report.markdown import markdown_document
-from t2t.core.atomic import atomic_write_bytes
+from t2t.core.atomic import atomic_write_bytes, read_json
 from t2t.core.paths import results_root
-from t2t.runs.results import read_json
 from t2t.stats import HOLDS, cell_interval, decide, paired_difference, share_band
 
 logger = logging.getLogger(__name__)

@@ -18,7 +18,7 @@ it is too wide for the page:
 - **Escaping.** Text, with real math for numbers and symbols: `reproduce.report.latex_text.escape`.
 
 The widths are estimated from Computer Modern's glyph widths (`reproduce.report.latex_text.text_width`);
-`tests/test_latex.py` compiles every committed table with pdfLaTeX and checks the real ones.
+`tests/reproduce/report/test_latex.py` compiles every committed table with pdfLaTeX and checks the real ones.
 Needs `\usepackage{booktabs}`.
 """
 

@@ -34,12 +34,11 @@ import torch
 
 from reproduce.cells.manifest import analysis_path, items_path
 from reproduce.plan.analysis_runs import AnalysisRun
-from t2t.core.atomic import atomic_write_bytes, atomic_write_json
+from t2t.core.atomic import atomic_write_bytes, atomic_write_json, read_json
 from t2t.core.provenance import provenance
 from t2t.core.runtime import Runtime
 from t2t.embedding.encoder import Embedder
 from t2t.embedding.pooling import lm_head
-from t2t.runs.results import read_json
 from t2t.training.corpus import load_corpus
 from t2t.training.pipeline import build_model
 from t2t.training.spec import ModelSpec

@@ -1,4 +1,4 @@
-"""Crash-safe file writes.
+"""Crash-safe file writes, and the one tolerant JSON reader (`read_json`: missing or unreadable -> None, reported once).
 
 A results file, a target cache or a checkpoint is either complete or absent: we write to a
 temporary name in the same folder, flush and fsync, then `os.replace` it into place (atomic on
@@ -9,7 +9,9 @@ private 0600 / 0700 of `tempfile`.
 
 from __future__ import annotations
 
+import gzip
 import json
+import logging
 import os
 import shutil
 import tempfile
@@ -17,6 +19,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+logger = logging.getLogger(__name__)
 
 
 def _umask() -> int:
@@ -99,3 +103,30 @@ def atomic_path(path: Path) -> Iterator[Path]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+PROBLEMS: dict[Path, str] = {}
+"""Unreadable files met by this process, with what happens to them (each logged once)."""
+
+
+def report_problem(path: Path, message: str) -> None:
+    """Log that `path` cannot be used and why (once per path and message) and remember it in
+    `PROBLEMS`, which `t2t.runs.results` reports per run."""
+    if PROBLEMS.get(path) != message:
+        logger.warning("%s: %s", path, message)
+    PROBLEMS[path] = message
+
+
+def read_json(path: Path, consequence: str) -> Any | None:
+    """The JSON content of `path` (gzipped when it ends in `.gz`), or None when it is missing or
+    unreadable. An unreadable file is reported once with its path and `consequence` (what happens
+    instead), never raised."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        data = path.read_bytes()
+        return json.loads(gzip.decompress(data) if path.suffix == ".gz" else data)
+    except (OSError, ValueError, EOFError) as error:
+        report_problem(path, f"not readable ({error}); {consequence}")
+        return None

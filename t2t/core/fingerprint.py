@@ -8,7 +8,8 @@ next to the config, in `run.json` (and in each cached stage's `stage.json`):
 
 - **data**: the sha256 (first 16 hex digits, as in the data root's `MANIFEST.json`) of every
   file an offline task or local corpus reads; Hub-loaded tasks are named by dataset and revision.
-- **weights** (`weights_fingerprint`): for the packaged SmolLM2 (and the tiny presets, which use its
+- **weights** (`t2t.models.backbones.weights_fingerprint`, built from `folder_fingerprint` and
+  `package_file_fingerprint` here): for the packaged SmolLM2 (and the tiny presets, which use its
   tokenizer) the package version and the GGUF file's sha256; for a local folder (also a preset's
   `T2T_WEIGHTS_*` override or a Hub snapshot in the local cache) the names and sizes of its files
   and a content digest: sha256 over 1 MiB from the start, middle and end of each file. Sampling,
@@ -167,46 +168,6 @@ def package_file_fingerprint(package: str, path: Path) -> dict[str, Any]:
         version = None
     return {"source": "package", "package": package, "version": version, "file": Path(path).name,
             "sha256": file_sha256(path)}  # fmt: skip
-
-
-def weights_fingerprint(backbone: str) -> dict[str, Any]:
-    """The fingerprint of the weights `load_backbone(backbone)` loads, without loading them.
-
-    Tiny backbones are built in code from a seed (the code is covered by the git sha) with the
-    tokenizer of `DEFAULT_BACKBONE` (SmolLM2's), so they record that tokenizer's package file;
-    `smollm2-135m` and `gemma3-270m` record their GGUF package file; folders and cached Hub snapshots
-    record `folder_fingerprint`. Hub weights that are not on this machine yet are
-    `{"source": "unresolved"}` (nothing to compare until they are downloaded).
-    """
-    from t2t.models import backbones
-    from t2t.models.backbone_catalog import DEFAULT_BACKBONE
-
-    record = backbones.resolve_backbone(backbone)
-    if record.source in ("tiny", "gguf"):
-        name = record.name if record.source == "gguf" else DEFAULT_BACKBONE
-        source = backbones.GGUF_SOURCES[name]
-        return {"preset": record.name, **package_file_fingerprint(source.package, backbones.gguf_file(name))}
-    try:
-        location = backbones._local_weights(record)
-    except backbones.BackboneUnavailable:
-        location = None
-    if location is not None and Path(location).expanduser().is_dir():
-        return folder_fingerprint(Path(location))
-    snapshot = _hub_snapshot(record.hf_id)
-    if snapshot is not None:
-        return {**folder_fingerprint(snapshot), "hub_id": record.hf_id}
-    return {"source": "unresolved", "hub_id": record.hf_id}
-
-
-def _hub_snapshot(repo_id: str) -> Path | None:
-    """The local Hugging Face cache snapshot folder of `repo_id`, if it has one."""
-    try:
-        from huggingface_hub import try_to_load_from_cache
-
-        cached = try_to_load_from_cache(repo_id, "config.json")
-    except Exception:  # an id the cache cannot even parse: nothing local
-        return None
-    return Path(cached).parent if isinstance(cached, str) else None
 
 
 def compare(stored: dict[str, Any] | None, current: dict[str, Any] | None, where: str = "") -> list[str]:

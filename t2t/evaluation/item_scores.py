@@ -5,7 +5,7 @@ task type, `SCORERS[type]` has
 
 - `score(record, index=None) -> float`: mteb's main score on the items `index` (all if None),
   computed as mteb computes it (same functions where mteb calls scipy or scikit-learn), so that on
-  all items it equals mteb's number exactly (`tests/test_items.py`, per task type);
+  all items it equals mteb's number exactly (`tests/t2t/evaluation/test_items.py`, per task type);
 - `resampled(record, draw) -> (R,)`: the same score on every row of `draw`, an `(R, n)` array of
   item indices (one bootstrap resample per row), vectorised. Equal to `score(record, row)` for each
   row up to float rounding (~1e-12; a test compares them).

@@ -21,7 +21,7 @@ Layouts:
 
 The text is MTEB's text, not just the same sentences: STS12-STS15 on the Hub went through SentEval's
 Moses tokenisation and lowercasing (`senteval_tokenize`), and AmazonCounterfactual's TSVs use CSV
-quoting. `tests/test_offline_tasks.py` checks every split against mteb's `descriptive_stats` (rows,
+quoting. `tests/t2t/evaluation/test_offline.py` checks every split against mteb's `descriptive_stats` (rows,
 unique texts and pairs, characters, labels). Residual differences, all tiny: STS12-15 characters
 (<0.01%, Perl vs Python Moses), STS-B 13 characters, and BIOSSES, whose Hub copy has one
 different sentence and one different score (mean 2.196 vs 2.198).

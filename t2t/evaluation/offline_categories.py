@@ -166,7 +166,7 @@ def read_summeval(root: Path) -> DatasetDict:
     highlights (248,982 characters; ours 253,300, 248,881 once Moses-detokenized) and its machine
     summaries are closest to the file's `machine_summaries_untokenized` (548,510 characters; that
     field 548,468, the tokenized 549,020). Which text reproduces MTEB's published score decided it
-    (all-MiniLM-L6-v2, `tests/test_mteb_parity.py`; MTEB 25.96): tokenized machine summaries give
+    (all-MiniLM-L6-v2, `tests/t2t/evaluation/test_mteb_parity.py`; MTEB 25.96): tokenized machine summaries give
     25.77, the untokenized ones 25.50 (they spell brackets `-lrb-`/`-rrb-` and lack 7 of the 1,600
     summaries); detokenizing the references changes nothing for that model (its WordPiece
     pre-tokenizer splits punctuation off either way: the same score to 1e-15). Decoder LLMs with

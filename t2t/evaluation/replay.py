@@ -18,7 +18,7 @@ Two task types draw rows at random while they evaluate, and neither writes the d
 
 A replay of another mteb version's order of draws would be wrong, not approximately right; so
 `t2t.evaluation.items` checks each replayed clustering draw against the assignments (every copy of
-a document drawn twice must sit in the same cluster) and `tests/test_items.py` checks that the
+a document drawn twice must sit in the same cluster) and `tests/t2t/evaluation/test_items.py` checks that the
 items rescore to mteb's main score exactly.
 """
 

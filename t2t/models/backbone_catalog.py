@@ -22,7 +22,7 @@ tiny and shape backbones borrow. How a decoder switches to bidirectional attenti
 `t2t.models.backbones.set_attention` reads it from the model's own config (Gemma-3's
 `use_bidirectional_attention`), which also covers backbones no record names.
 
-**Adding a backbone** is one record here and its test (`tests/test_backbones.py`, which checks every
+**Adding a backbone** is one record here and its test (`tests/t2t/models/test_backbones.py`, which checks every
 record's `config` against the loaded model where it can be loaded). This module imports only the
 standard library, so the noxfile can read it before anything is installed.
 """

@@ -43,13 +43,14 @@ import os
 import re
 import zlib
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer, PreTrainedModel
 
 from t2t.core.config import Config, ConfigError
 from t2t.core.errors import UserError
+from t2t.core.fingerprint import folder_fingerprint, package_file_fingerprint
 from t2t.core.hub import hub_offline, hub_reachable
 from t2t.core.paths import cache_root
 from t2t.models.backbone_catalog import BACKBONES, DEFAULT_BACKBONE, Backbone, OfflineWeights, paper_configs
@@ -473,3 +474,40 @@ def attach_lora(model: PreTrainedModel, spec: LoraSpec):
         task_type="CAUSAL_LM",
     )
     return get_peft_model(model, config)
+
+
+def weights_fingerprint(backbone: str) -> dict[str, Any]:
+    """The fingerprint of the weights `load_backbone(backbone)` loads, without loading them.
+
+    Tiny backbones are built in code from a seed (the code is covered by the git sha) with the
+    tokenizer of `DEFAULT_BACKBONE` (SmolLM2's), so they record that tokenizer's package file;
+    `smollm2-135m` and `gemma3-270m` record their GGUF package file; folders and cached Hub snapshots
+    record `folder_fingerprint`. Hub weights that are not on this machine yet are
+    `{"source": "unresolved"}` (nothing to compare until they are downloaded).
+    """
+    record = resolve_backbone(backbone)
+    if record.source in ("tiny", "gguf"):
+        name = record.name if record.source == "gguf" else DEFAULT_BACKBONE
+        source = GGUF_SOURCES[name]
+        return {"preset": record.name, **package_file_fingerprint(source.package, gguf_file(name))}
+    try:
+        location = _local_weights(record)
+    except BackboneUnavailable:
+        location = None
+    if location is not None and Path(location).expanduser().is_dir():
+        return folder_fingerprint(Path(location))
+    snapshot = _hub_snapshot(record.hf_id)
+    if snapshot is not None:
+        return {**folder_fingerprint(snapshot), "hub_id": record.hf_id}
+    return {"source": "unresolved", "hub_id": record.hf_id}
+
+
+def _hub_snapshot(repo_id: str) -> Path | None:
+    """The local Hugging Face cache snapshot folder of `repo_id`, if it has one."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        cached = try_to_load_from_cache(repo_id, "config.json")
+    except Exception:  # an id the cache cannot even parse: nothing local
+        return None
+    return Path(cached).parent if isinstance(cached, str) else None

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from t2t.runs.results import RunStore, problem_of, read_json, read_score
+from t2t.core.atomic import read_json
+from t2t.runs.results import RunStore, problem_of, read_score
 
 AGREEMENT = 5e-5
 """|rescored - stored| main score allowed (mteb stores scores rounded to 6 decimals; rescoring

@@ -30,10 +30,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from t2t.core.atomic import atomic_write_json
+from t2t.core.atomic import atomic_write_json, read_json
 from t2t.core.errors import UserError
 from t2t.runs.integrity import task_problems
-from t2t.runs.results import RunStore, read_json
+from t2t.runs.results import RunStore
 
 logger = logging.getLogger(__name__)
 

@@ -34,7 +34,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from t2t.core.atomic import atomic_path, atomic_write_bytes, atomic_write_json
+from t2t.core.atomic import (
+    PROBLEMS,
+    atomic_path,
+    atomic_write_bytes,
+    atomic_write_json,
+    read_json,
+    report_problem,
+)
 from t2t.core.paths import results_root
 
 if TYPE_CHECKING:  # mteb (and torch behind it) is imported only to write or load full results
@@ -127,10 +134,10 @@ class RunStore:
 
     def problems(self) -> list[str]:
         """One line per unreadable file of this run: the path and what will happen to it."""
-        lines = [f"{self.run_json}: {_PROBLEMS[self.run_json]}"] if self.run_json in _PROBLEMS else []
+        lines = [f"{self.run_json}: {PROBLEMS[self.run_json]}"] if self.run_json in PROBLEMS else []
         for path in sorted((self.dir / "tasks").glob("*.json")):
             if read_score(path) is None:
-                lines.append(f"{path}: {_PROBLEMS.get(path, 'unreadable')}")
+                lines.append(f"{path}: {PROBLEMS.get(path, 'unreadable')}")
         return lines
 
     def read(self) -> dict[str, Any]:
@@ -142,7 +149,7 @@ class RunStore:
             if not isinstance(content, dict):
                 raise ValueError(f"expected a JSON object, found {type(content).__name__}")
         except (OSError, ValueError) as error:
-            _report(
+            report_problem(
                 self.run_json,
                 f"not readable ({error}); the run counts as incomplete and is re-checked by the next "
                 "`python -m reproduce` of its table (finished tasks are kept). The file is kept aside as "
@@ -169,16 +176,6 @@ class RunStore:
 
     def save_train_log(self, log: list[dict[str, Any]]) -> None:
         atomic_write_json(self.dir / "train_log.json", log)
-
-
-_PROBLEMS: dict[Path, str] = {}
-"""Unreadable files met by this process, with what happens to them (each logged once)."""
-
-
-def _report(path: Path, message: str) -> None:
-    if _PROBLEMS.get(path) != message:
-        logger.warning("%s: %s", path, message)
-    _PROBLEMS[path] = message
 
 
 class RunRecord:
@@ -212,29 +209,14 @@ def as_record(run: RunStore | RunRecord) -> RunRecord:
     return run if isinstance(run, RunRecord) else RunRecord(run)
 
 
-def read_json(path: Path, consequence: str) -> Any | None:
-    """The JSON content of `path` (gzipped when it ends in `.gz`), or None when it is missing or
-    unreadable. An unreadable file is reported once with its path and `consequence` (what happens
-    instead), never raised."""
-    path = Path(path)
-    if not path.is_file():
-        return None
-    try:
-        data = path.read_bytes()
-        return json.loads(gzip.decompress(data) if path.suffix == ".gz" else data)
-    except (OSError, ValueError, EOFError) as error:
-        _report(path, f"not readable ({error}); {consequence}")
-        return None
-
-
 def problem_of(path: Path) -> str | None:
     """What was wrong with `path` when it was last read (None: nothing reported)."""
-    return _PROBLEMS.get(Path(path))
+    return PROBLEMS.get(Path(path))
 
 
 def problems_seen() -> list[str]:
     """Every unreadable results file this process met, one line each (for command-line reports)."""
-    return [f"{path}: {message}" for path, message in sorted(_PROBLEMS.items())]
+    return [f"{path}: {message}" for path, message in sorted(PROBLEMS.items())]
 
 
 def read_score(path: Path) -> float | None:
@@ -254,7 +236,7 @@ def read_score(path: Path) -> float | None:
         score, problem = None, f"not a readable mteb TaskResult ({type(error).__name__}: {str(error)[:120]})"
     if problem is not None:
         score = None
-        _report(
+        report_problem(
             path,
             f"{problem}; the task counts as not done and is re-evaluated by the next run of its table "
             "(or delete the file).",

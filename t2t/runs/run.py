@@ -27,7 +27,7 @@ from mteb.abstasks.task_metadata import TaskType
 from t2t.core.atomic import atomic_write_text
 from t2t.core.config import Config, ConfigError, field_omitted_at_default
 from t2t.core.errors import UserError
-from t2t.core.fingerprint import accepted, compare, decide_stale, move_aside, weights_fingerprint
+from t2t.core.fingerprint import accepted, compare, decide_stale, move_aside
 from t2t.core.locks import exclusive
 from t2t.core.paths import cache_root, data_root
 from t2t.core.provenance import code_diff, provenance
@@ -38,6 +38,7 @@ from t2t.evaluation.items import rescorable, task_items
 from t2t.evaluation.offline import task_data_fingerprint
 from t2t.evaluation.task_types import tasks_of_types
 from t2t.evaluation.tasks import TASK_SETS, get_tasks, task_category
+from t2t.models.backbones import weights_fingerprint
 from t2t.runs.results import RunRecord, RunStore, as_record, read_score
 from t2t.training.corpus import corpus_fingerprint
 from t2t.training.pipeline import build_model, trained_with

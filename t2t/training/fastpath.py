@@ -22,7 +22,7 @@ CPU (SmolLM2-135M, batch 16 × 64 tokens, `python -m reproduce.perf.benchmark`),
   (the same softmax(QKᵀ/√d + mask)V, dropout included) is faster there. `Runtime.train_attention`
   picks it on CPUs; GPUs keep sdpa. Evaluation is untouched.
 
-None of these changes what is optimised. `tests/test_fastpath.py` checks that one step's loss and
+None of these changes what is optimised. `tests/t2t/training/test_fastpath.py` checks that one step's loss and
 LoRA gradients match the plain path within bf16 tolerance, and that `SparseDropout` drops at rate p
 and rescales like `nn.Dropout`.
 """

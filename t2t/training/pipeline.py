@@ -22,13 +22,12 @@ from typing import Any
 
 import torch
 
-from t2t.core.atomic import atomic_directory, atomic_write_json
-from t2t.core.fingerprint import accepted, compare, decide_stale, move_aside, weights_fingerprint
+from t2t.core.atomic import atomic_directory, atomic_write_json, read_json
+from t2t.core.fingerprint import accepted, compare, decide_stale, move_aside
 from t2t.core.locks import exclusive
 from t2t.core.paths import cache_root
 from t2t.core.runtime import PATH_FIELDS, Runtime, same_path
-from t2t.models.backbones import attach_lora, load_backbone, set_attention_dropout
-from t2t.runs.results import read_json
+from t2t.models.backbones import attach_lora, load_backbone, set_attention_dropout, weights_fingerprint
 from t2t.training.corpus import corpus_fingerprint, load_corpus
 from t2t.training.fastpath import activation_gb, attention_implementation, prepare_lora
 from t2t.training.loop import LoopSettings, train

@@ -45,10 +45,9 @@ from collections.abc import Iterable, Sequence
 
 import spacy
 
-from t2t.core.atomic import atomic_write_json
+from t2t.core.atomic import atomic_write_json, read_json
 from t2t.core.config import stable_hash
 from t2t.core.paths import cache_root
-from t2t.runs.results import read_json
 from t2t.text2token.targets.options import DataDrivenTargetConfig, stopword_list
 from t2t.text2token.targets.sparse import SparseTargets
 from t2t.text2token.targets.words import (

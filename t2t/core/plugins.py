@@ -6,7 +6,7 @@ only imported `t2t` (`python -m t2t export`, an executor's worker, `accelerate l
 reproduce.run.train`) would not know them. Upper layers therefore announce their registering modules as
 Python entry points of the group `t2t.core.plugins` in their package metadata (`pyproject.toml`):
 
-    [project.entry-points."t2t.core.plugins"]
+    [project.entry-points."t2t.plugins"]
     baselines = "baselines.registration"
 
 and `load_plugins()` imports them all. Every entry point of the suite calls it first; a registry
@@ -23,12 +23,12 @@ import logging
 
 logger = logging.getLogger(__name__)
 
-GROUP = "t2t.core.plugins"
+GROUP = "t2t.plugins"  # the entry-point group: a public name (plugins outside this repo use it)
 _LOADED: list[str] = []
 
 
 def load_plugins() -> list[str]:
-    """Import every module registered under the `t2t.core.plugins` entry-point group (and Text2Token's
+    """Import every module registered under the `t2t.plugins` entry-point group (and Text2Token's
     own objectives); returns their names. Idempotent and cheap after the first call."""
     if _LOADED:
         return list(_LOADED)

@@ -1,0 +1,19 @@
+"""The plugin bootstrap's public name: upper layers (and packages outside this repository) register
+under the entry-point group `t2t.plugins`; renaming it would silently drop every such plugin."""
+
+import importlib.metadata
+import tomllib
+from pathlib import Path
+
+from t2t.core import plugins
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def test_the_entry_point_group_is_t2t_plugins_in_code_and_package_metadata():
+    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
+    assert plugins.GROUP == "t2t.plugins"
+    assert list(declared) == [plugins.GROUP]
+    installed = {entry.value for entry in importlib.metadata.entry_points(group=plugins.GROUP)}
+    assert set(declared[plugins.GROUP].values()) <= installed, "reinstall: pip install -e ."
+    assert "baselines.registration" in plugins.load_plugins()

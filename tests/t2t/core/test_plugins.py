@@ -2,7 +2,7 @@
 under the entry-point group `t2t.plugins`; renaming it would silently drop every such plugin."""
 
 import importlib.metadata
-import tomllib
+import re
 from pathlib import Path
 
 from t2t.core import plugins
@@ -11,9 +11,9 @@ ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_the_entry_point_group_is_t2t_plugins_in_code_and_package_metadata():
-    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["entry-points"]
+    groups = re.findall(r'^\[project\.entry-points\."([^"]+)"\]', (ROOT / "pyproject.toml").read_text(), re.M)
     assert plugins.GROUP == "t2t.plugins"
-    assert list(declared) == [plugins.GROUP]
+    assert groups == [plugins.GROUP]
     installed = {entry.value for entry in importlib.metadata.entry_points(group=plugins.GROUP)}
-    assert set(declared[plugins.GROUP].values()) <= installed, "reinstall: pip install -e ."
+    assert "baselines.registration" in installed, "the installed metadata is stale: pip install -e ."
     assert "baselines.registration" in plugins.load_plugins()

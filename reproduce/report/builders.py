@@ -93,9 +93,7 @@ def table_section(manifest: Manifest, results: Source = None) -> tuple[Table | N
         for role, backbone in manifest.backbones.items()
     }
     shown = {(row, role): sample for (row, role, _, _), sample in samples(manifest, results).items()}
-    compared = {
-        (row, role): s for (row, role, _, _), s in samples(manifest, results, comparison=True).items()
-    }
+    compared = shown  # a cell's comparisons use the samples of its own interval (`samples`)
     columns = _columns(manifest)
     scope = {
         (cell.row, cell.role): run_tasks(cell.run_id, manifest, results)

@@ -13,7 +13,10 @@ A rebuild (`reproduce.report.rebuild`) loads one `Results` and hands it to the i
 (`reproduce.cells.integrity`), the cells' samples and seed pools (`reproduce.cells.samples`),
 judging (`reproduce.judge`) and rendering (`reproduce.report`): none of them opens a manifest or a
 run's run.json or task file again (mteb's habit: results loaded once, computed from). Item outputs
-(`items/<task>.json.gz`, the largest files) are read when first asked for, and kept.
+(`items/<task>.json.gz`, the largest files) are read when first asked for, and kept. One reader
+stays apart: pricing the seeds that would settle a claim (`reproduce.judge.settle`) measures costs
+(`reproduce.plan.costs.measured_costs`, once per machine kind) from every stored run's run.json, as
+held here, and its task files' evaluation times and training logs, which it reads itself.
 
 `derived` keeps what is computed from the files (a preset's seed pools, the measured costs of a
 machine kind) for as long as the `Results` lives: a rebuild after a run loads a fresh one, so

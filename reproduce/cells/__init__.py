@@ -1,4 +1,4 @@
-"""What fills an output's cells: manifests (which run fills which cell), stored scores read into
-`Table`s, per-item resamples and seed variances, and the integrity check of stored numbers. Reads
-the store; imports `paper` only.
+"""What fills an output's cells: manifests (which run fills which cell), the stored results they name
+loaded once (`results.Results`), stored scores read into `Table`s, per-item resamples and seed
+variances, and the integrity check of stored numbers. Reads the store; imports `paper` only.
 """

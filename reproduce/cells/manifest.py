@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -291,11 +291,14 @@ def analysis_path(analysis: str, analysis_id: str, root: Path | None = None) -> 
     return (root or results_root()) / "analyses" / f"{analysis}-{analysis_id}.json"
 
 
-def orphans(root: Path | None = None) -> tuple[list[str], list[str]]:
-    """`(run folders no manifest names, "output/preset: cell -> missing run" lines)`."""
+def orphans(
+    root: Path | None = None, manifests: Iterable[Manifest] | None = None
+) -> tuple[list[str], list[str]]:
+    """`(run folders no manifest names, "output/preset: cell -> missing run" lines)`; `manifests`:
+    those already read (`reproduce.cells.results.Results`), else every manifest under `root`."""
     base = root or results_root()
     named, missing = set(), []
-    for manifest in all_manifests(root):
+    for manifest in all_manifests(root) if manifests is None else manifests:
         for cell in manifest.cells:
             if cell.analysis_id is not None:
                 path = analysis_path(manifest.analysis or "", cell.analysis_id, root)

@@ -18,10 +18,9 @@ task-set average, so it is neither checked nor a reference.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
-from reproduce.cells.manifest import Manifest, read_manifests
-from reproduce.cells.manifest import outputs as manifest_outputs
+from reproduce.cells.manifest import Manifest
+from reproduce.cells.results import Results, Source, as_results
 from reproduce.cells.samples import restricted, run_config, samples, untrained
 from reproduce.cells.tables import Table
 from t2t.stats import FAILS, Interval, Sample, decide, paired_difference
@@ -52,46 +51,48 @@ class Degenerate:
         )
 
 
-def _pooling(run_id: str, root: Path | None) -> str | None:
-    return run_config(run_id, root).get("pooling", {}).get("mode")
+def _pooling(run_id: str, results: Results) -> str | None:
+    return run_config(run_id, results).get("pooling", {}).get("mode")
 
 
-def zero_shot_cells(preset: str, tasks: tuple[str, ...], root: Path | None = None) -> dict[tuple, ZeroShot]:
+def zero_shot_cells(preset: str, tasks: tuple[str, ...], results: Source = None) -> dict[tuple, ZeroShot]:
     """`{(backbone, pooling): ZeroShot}` from the `main` and `compare-*` manifests of a preset with the
     same task set (main first; the first cell found of a (backbone, pooling) is kept)."""
-    names = ["main"] + sorted(o for o in manifest_outputs(root) if o.startswith("compare-"))
+    results = as_results(results)
+    names = ["main"] + sorted(o for o in results.outputs() if o.startswith("compare-"))
     found: dict[tuple, ZeroShot] = {}
     for name in names:
-        for manifest in read_manifests(name, root):
+        for manifest in results.manifests(name):
             if manifest.preset != preset or tuple(manifest.tasks) != tuple(tasks):
                 continue
             first = {(c.row, c.role, c.sweep, c.value): c for c in manifest.seed_cells()}
-            for key, sample in samples(manifest, root, comparison=True).items():
+            for key, sample in samples(manifest, results, comparison=True).items():
                 cell = first.get(key)
-                if cell is None or cell.method != "zero-shot" or not untrained(cell.run_id, root):
+                if cell is None or cell.method != "zero-shot" or not untrained(cell.run_id, results):
                     continue
-                if restricted(cell.run_id, manifest, root):
+                if restricted(cell.run_id, manifest, results):
                     continue
-                pooling = _pooling(cell.run_id, root)
+                pooling = _pooling(cell.run_id, results)
                 found.setdefault((cell.backbone, pooling), ZeroShot(f"{name}: {cell.row}", sample))
     return found
 
 
-def degenerate_cells(manifest: Manifest, root: Path | None = None) -> dict[tuple[str, str], Degenerate]:
+def degenerate_cells(manifest: Manifest, results: Source = None) -> dict[tuple[str, str], Degenerate]:
     """`{(row, role): Degenerate}` for the trained cells of a table below their zero-shot cell (for a
     curve, `reproduce.plan.budget`, keyed `(row, role, value)`: one row at several budgets)."""
+    results = as_results(results)
     curve = bool(manifest.sweeps) and not manifest.score_table
     tasks = tuple(manifest.tasks)
-    zero = zero_shot_cells(manifest.preset, tasks, root)
+    zero = zero_shot_cells(manifest.preset, tasks, results)
     if not zero:
         return {}
     first = {(c.row, c.role, c.sweep, c.value): c for c in manifest.seed_cells()}
     out = {}
-    for key, sample in samples(manifest, root, comparison=True).items():
+    for key, sample in samples(manifest, results, comparison=True).items():
         cell = first.get(key)
-        if cell is None or untrained(cell.run_id, root) or restricted(cell.run_id, manifest, root):
+        if cell is None or untrained(cell.run_id, results) or restricted(cell.run_id, manifest, results):
             continue
-        reference = zero.get((cell.backbone, _pooling(cell.run_id, root)))
+        reference = zero.get((cell.backbone, _pooling(cell.run_id, results)))
         if reference is None:
             continue
         difference = paired_difference(sample, reference.sample, list(tasks))
@@ -101,9 +102,9 @@ def degenerate_cells(manifest: Manifest, root: Path | None = None) -> dict[tuple
     return out
 
 
-def mark_degenerate(table: Table, manifest: Manifest, root: Path | None) -> None:
+def mark_degenerate(table: Table, manifest: Manifest, results: Results) -> None:
     """Mark the Avg cell of every degenerate cell `degenerate‡` and say why in a footnote."""
-    found = degenerate_cells(manifest, root)
+    found = degenerate_cells(manifest, results)
     if not found:
         return
     for _, cells in table.rows:

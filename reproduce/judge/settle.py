@@ -19,22 +19,19 @@ all ran on the machine that rebuilds the tables.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from types import SimpleNamespace
 
+from reproduce.cells.results import Results, Source, as_results
 from reproduce.plan.costs import MeasuredCosts, machine_kind, measured_costs
-from t2t.runs.results import RunStore
 from t2t.stats import Interval, Sample
 from t2t.stats.decisions import Decision
 from t2t.stats.power import MOST_SEEDS, POWER, SeededCell, effect, power, seeds_for_power
 
-_COSTS: dict[tuple, MeasuredCosts] = {}
 
-
-def seed_seconds(run_id: str, tasks: Sequence[str], root: Path | None, costs: MeasuredCosts) -> float | None:
+def seed_seconds(run_id: str, tasks: Sequence[str], results: Source, costs: MeasuredCosts) -> float | None:
     """Seconds one more seed of a run's cell costs here (training every stage, evaluating `tasks`),
     priced from its `run.json` config at measured rates; None where nothing was measured."""
-    model = RunStore(run_id, root).read().get("config", {}).get("model", {})
+    model = as_results(results).record(run_id).get("config", {}).get("model", {})
     if not model or "backbone" not in model:
         return None
     backbone, pooling = model["backbone"], model.get("pooling", {}).get("mode")
@@ -45,27 +42,28 @@ def seed_seconds(run_id: str, tasks: Sequence[str], root: Path | None, costs: Me
     return None if any(part is None for part in parts) else float(sum(parts))
 
 
-def recorded_hardware(run_id: str, root: Path | None) -> dict:
+def recorded_hardware(run_id: str, results: Results) -> dict:
     """The hardware a run's `run.json` records (`provenance.hardware`; empty when it has none)."""
-    return RunStore(run_id, root).read().get("provenance", {}).get("hardware", {}) or {}
+    return results.record(run_id).get("provenance", {}).get("hardware", {}) or {}
 
 
-def _costs(root: Path | None, hardware: dict) -> MeasuredCosts:
-    """Measured costs of the runs of `hardware`'s kind, once per process."""
-    key = (str(root), machine_kind(hardware))
-    if key not in _COSTS:
-        _COSTS[key] = measured_costs(root, hardware)
-    return _COSTS[key]
+def _costs(results: Results, hardware: dict) -> MeasuredCosts:
+    """Measured costs of the stored runs of `hardware`'s kind, once per `Results` (their run.json
+    as it holds them)."""
+    return results.derived(
+        ("measured costs", machine_kind(hardware)),
+        lambda: measured_costs(results.root, hardware, read=lambda store: results.record(store.run_id)),
+    )
 
 
-def _cost_text(missing: dict[str | None, int], tasks: Sequence[str], root: Path | None) -> str:
+def _cost_text(missing: dict[str | None, int], tasks: Sequence[str], results: Results) -> str:
     """What running `missing` more seeds of each cell (by its seed-0 run id) costs, in words."""
     seconds, machines = 0.0, set()
     for run, n in missing.items():
         if not n:
             continue
-        hardware = recorded_hardware(run, root) if run else {}
-        price = seed_seconds(run, tasks, root, _costs(root, hardware)) if hardware else None
+        hardware = recorded_hardware(run, results) if run else {}
+        price = seed_seconds(run, tasks, results, _costs(results, hardware)) if hardware else None
         if price is None:
             return "no measured cost for their machine"
         seconds += n * price
@@ -80,7 +78,7 @@ def settle_text(
     decision: Decision,
     margin: float,
     tasks: Sequence[str],
-    root: Path | None = None,
+    results: Source = None,
 ) -> str:
     """One clause for an inconclusive comparison `sum c x cell > -margin` (module docstring)."""
     cells = [SeededCell(c, sample.seed_variance, len(sample.runs)) for c, sample in terms]
@@ -100,7 +98,7 @@ def settle_text(
         for (_, sample), cell in zip(terms, cells)
         if cell.seed_variance.measured
     }
-    cost = _cost_text(missing, tasks, root)
+    cost = _cost_text(missing, tasks, as_results(results))
     return (
         f"to settle: ≥ {seeds} seeds per cell ({POWER:.0%} power against a difference {size:.2f} from the "
         f"null at its Holm level {100 * alpha:.1f}%; {cost})"

@@ -22,12 +22,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from pathlib import Path
 
 import numpy as np
 
 from reproduce.cells.collect import cell_averages
 from reproduce.cells.manifest import Manifest
+from reproduce.cells.results import Results, Source, as_results
 from reproduce.cells.samples import restricted, run_config, samples, score_manifests
 from reproduce.judge.degenerate import DEGENERATE, Degenerate, degenerate_cells
 from reproduce.judge.settle import settle_text
@@ -125,39 +125,40 @@ class Interpolated:
         return [*self.lower.samples, *self.upper.samples]
 
 
-def table_sides(manifest: Manifest, root: Path | None = None) -> dict[tuple, Side]:
+def table_sides(manifest: Manifest, results: Source = None) -> dict[tuple, Side]:
     """`{(row, role): Side}` for the complete cells of one score table; for a curve (one row at
     several values of its parameter: `reproduce.plan.budget`), `{(row, role, value): Side}`. A cell whose
     run evaluates only some of the tasks (BM25: Retrieval, `reproduce.cells.samples.restricted`) has no
     task-set average and is no side: it enters no claim."""
+    results = as_results(results)
     curve = bool(manifest.sweeps) and not manifest.score_table
     found = {
         (row, role, value) if curve else (row, role): s
-        for (row, role, _, value), s in samples(manifest, root, comparison=True).items()
+        for (row, role, _, value), s in samples(manifest, results, comparison=True).items()
     }
-    degenerate = degenerate_cells(manifest, root)
+    degenerate = degenerate_cells(manifest, results)
     out = {}
-    for cell, average in cell_averages(manifest.seed_cells(), manifest.tasks, root):
-        if average.value is None or average.partial or restricted(cell.run_id, manifest, root):
+    for cell, average in cell_averages(manifest.seed_cells(), manifest.tasks, results):
+        if average.value is None or average.partial or restricted(cell.run_id, manifest, results):
             continue
         key = (cell.row, cell.role, cell.value) if curve else (cell.row, cell.role)
         sample = found.get(key)
         value = average.value
         if sample is not None:
             value = float(np.mean([full_average(run, manifest.tasks) for run in sample.runs]))
-        config = run_config(cell.run_id, root)
+        config = run_config(cell.run_id, results)
         setting = (config.get("pooling", {}).get("mode"), config.get("attention"))
         out[key] = Side(manifest.output, cell.row, cell.role, cell.backbone, cell.method, value, sample,
                         tuple(manifest.tasks), setting, degenerate.get(key))  # fmt: skip
     return out
 
 
-def preset_sides(preset: str, root: Path | None = None) -> list[Side]:
+def preset_sides(preset: str, results: Results) -> list[Side]:
     """The complete cells of every score table at a preset (registry tables, then `compare-*`)."""
     manifests = sorted(
-        score_manifests(preset, root), key=lambda m: (m.output.startswith("compare-"), m.output)
+        score_manifests(preset, results), key=lambda m: (m.output.startswith("compare-"), m.output)
     )
-    return [side for manifest in manifests for side in table_sides(manifest, root).values()]
+    return [side for manifest in manifests for side in table_sides(manifest, results).values()]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -238,11 +239,11 @@ def _text(comparison: Comparison, decision=None, interval=None) -> str:
 
 
 def decide_claim(
-    items: Sequence[Comparison | Finding], root: Path | None = None
+    items: Sequence[Comparison | Finding], results: Source = None
 ) -> list[tuple[str, str, str | None]]:
     """`(role, evidence text, verdict)` per comparison or finding, the comparisons decided as one
     Holm family (those with an interval and no degenerate side); an inconclusive one also says what
-    would settle it (`reproduce.judge.settle`: seeds for 80% power, priced from the runs under `root`)."""
+    would settle it (`reproduce.judge.settle`: seeds for 80% power, priced from the stored runs)."""
     tested = [
         c
         for c in items
@@ -264,7 +265,7 @@ def decide_claim(
             text = _text(item, decision, interval)
             if decision.verdict == INCONCLUSIVE:  # what would settle it (`reproduce.judge.settle`)
                 text += "; " + settle_text(
-                    item.terms(), interval, decision, item.margin, item.better.tasks, root
+                    item.terms(), interval, decision, item.margin, item.better.tasks, results
                 )
             out.append((item.role, text, decision.verdict))
         else:

@@ -9,19 +9,18 @@ preset's steps, `reproduce.paper.methods.scaled_steps`) and plots Mean(TaskType)
 against training FLOPs and against training tokens, one line per method and a panel per backbone
 (`curve_section`; the panels are `reproduce.report.figures.curve_panels`). The claim "at equal training
 FLOPs, Text2Token is at least as good as SimCSE" is decided on these curves (`reproduce.report.claims`).
-Files only: no model is loaded.
+Files only, as one `reproduce.cells.results.Results` holds them: no model is loaded.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 from reproduce.cells.manifest import Manifest
+from reproduce.cells.results import Results, Source, as_results
 from reproduce.cells.samples import samples
 from reproduce.cells.tables import MEAN_TASK_TYPE, MISSING, Cell, Table, category_weights
 from t2t.core.atomic import read_json
-from t2t.runs.results import RunStore
 from t2t.stats import cell_interval
 
 BUDGET_COLUMNS = ["steps", "train tokens", "train FLOPs", "train time"]
@@ -49,16 +48,21 @@ class Budget:
     seconds: float
 
 
-def training_budget(store: RunStore, backbone: str) -> Budget | None:
+def training_budget(results: Results, run_id: str, backbone: str) -> Budget | None:
     """The budget of a complete stored run, from its training log (None when incomplete or when
-    the log does not match its stages)."""
+    the log does not match its stages), once per `Results`."""
+    return results.derived(("budget", run_id, backbone), lambda: _training_budget(results, run_id, backbone))
+
+
+def _training_budget(results: Results, run_id: str, backbone: str) -> Budget | None:
     from reproduce.plan.gpu_hours import SHAPES, Shape, token_flops
 
-    info = store.read()
+    info = results.record(run_id)
     if info.get("status") != "complete":
         return None
     stages = info.get("config", {}).get("model", {}).get("stages", [])
-    logs = read_json(store.dir / "train_log.json", "its budget prints --.") if stages else []
+    log_path = results.store(run_id).dir / "train_log.json"
+    logs = read_json(log_path, "its budget prints --.") if stages else []
     if stages and (logs is None or len(logs) != len(stages)):
         return None
     recorded = info.get("backbone_shape")  # runs stored before it: the preset's shape, if known
@@ -79,9 +83,9 @@ def training_budget(store: RunStore, backbone: str) -> Budget | None:
     )
 
 
-def budget_cells(store: RunStore, backbone: str) -> list[Cell]:
+def budget_cells(results: Results, run_id: str, backbone: str) -> list[Cell]:
     """Steps, training tokens, estimated training FLOPs and step time of one stored run."""
-    budget = training_budget(store, backbone)
+    budget = training_budget(results, run_id, backbone)
     if budget is None:
         return [Cell() for _ in BUDGET_COLUMNS]
     return [
@@ -92,7 +96,7 @@ def budget_cells(store: RunStore, backbone: str) -> list[Cell]:
     ]
 
 
-def add_budget(table: Table, manifest: Manifest, root: Path | None = None) -> None:
+def add_budget(table: Table, manifest: Manifest, results: Results) -> None:
     """Append a "Budget" column group per backbone column to a table (`compare`), in place."""
     run_of = {(cell.row, cell.role): cell for cell in manifest.seed_cells()}
     for role, label in manifest.labels.items():
@@ -104,7 +108,7 @@ def add_budget(table: Table, manifest: Manifest, root: Path | None = None) -> No
             if cell is None:
                 cells.extend(Cell() for _ in BUDGET_COLUMNS)
             else:
-                cells.extend(budget_cells(RunStore(cell.run_id, root), cell.backbone))
+                cells.extend(budget_cells(results, cell.run_id, cell.backbone))
     table.footnotes.append(BUDGET_NOTE)
     table.legend.append(BUDGET_LEGEND)
 
@@ -125,15 +129,16 @@ class CurvePoint:
     seeds: int
 
 
-def curve_points(manifest: Manifest, root: Path | None = None) -> list[CurvePoint]:
+def curve_points(manifest: Manifest, results: Source = None) -> list[CurvePoint]:
     """Every complete point of a `curve` manifest with item outputs, in manifest order."""
+    results = as_results(results)
     weights = category_weights(manifest.tasks, manifest.categories)
     tasks = list(manifest.tasks)
-    found = samples(manifest, root)
+    found = samples(manifest, results)
     points = []
     for cell in manifest.seed_cells():
         sample = found.get((cell.row, cell.role, cell.sweep, cell.value))
-        budget = training_budget(RunStore(cell.run_id, root), cell.backbone)
+        budget = training_budget(results, cell.run_id, cell.backbone)
         if sample is None or budget is None:
             continue
         interval = cell_interval(sample, tasks, weights=weights)
@@ -158,10 +163,10 @@ CURVE_NOTE = (
 )
 
 
-def curve_section(manifest: Manifest, root: Path | None = None) -> tuple[Table | None, list | None]:
+def curve_section(manifest: Manifest, results: Results) -> tuple[Table | None, list | None]:
     """The numbers behind the budget figure (rows: method x budget; columns per backbone), and the
     figure data (the points). None when no point is stored."""
-    points = curve_points(manifest, root)
+    points = curve_points(manifest, results)
     if not points:
         return None, None
     at = {(p.row, p.role, p.factor): p for p in points}

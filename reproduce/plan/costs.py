@@ -27,11 +27,12 @@ from __future__ import annotations
 import dataclasses
 import json
 import statistics
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from t2t.core.atomic import read_json
-from t2t.runs.results import iter_runs
+from t2t.runs.results import RunStore, iter_runs
 
 MACHINE_KEYS = ("processor", "cpu_count", "cuda", "gpus")
 
@@ -100,11 +101,16 @@ class MeasuredCosts:
         return next((_median(self.evals[k]) for k in keys if self.evals.get(k)), None)
 
 
-def measured_costs(root: Path | None = None, hardware: dict[str, Any] | None = None) -> MeasuredCosts:
+def measured_costs(
+    root: Path | None = None,
+    hardware: dict[str, Any] | None = None,
+    read: Callable[[RunStore], dict[str, Any]] = RunStore.read,
+) -> MeasuredCosts:
     """`MeasuredCosts` from the complete runs stored under `root` that ran on this kind of machine
     (`hardware`, default this one's): each task's evaluation seconds, each stage's median step.
     Describing this machine needs torch (`t2t.core.hardware`); `python -m reproduce tables`, which must
-    not, passes the hardware its runs recorded (`reproduce.judge.settle`)."""
+    not, passes the hardware its runs recorded (`reproduce.judge.settle`), and `read`, which gives a
+    run's run.json as its `reproduce.cells.results.Results` already holds it."""
     if hardware is None:
         from t2t.core.hardware import describe_hardware  # the model stack, for planning runs only
 
@@ -112,7 +118,7 @@ def measured_costs(root: Path | None = None, hardware: dict[str, Any] | None = N
     here = machine_kind(hardware)
     costs = MeasuredCosts()
     for store in iter_runs(root):
-        info = store.read()
+        info = read(store)
         origin = info.get("provenance", {}).get("hardware", {})
         if info.get("status") != "complete" or "config" not in info or machine_kind(origin) != here:
             continue

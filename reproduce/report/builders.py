@@ -4,7 +4,8 @@
     results/figures/<id>.{png,pdf}    sweep figures and the spectrum (drawn by `reproduce.report.figures`)
 
 A manifest (`reproduce.cells.manifest`) says which run or analysis fills which cell; a builder turns one
-manifest into a section (a `Table`) and, for the kinds that draw, the data of one figure row:
+manifest into a section (a `Table`) and, for the kinds that draw, the data of one figure row, from
+one `reproduce.cells.results.Results` (every manifest and run file, read once):
 
 | kind       | section                                          | figure                          |
 |------------|--------------------------------------------------|---------------------------------|
@@ -35,7 +36,8 @@ from reproduce.cells.collect import (
     searcher_descriptions,
     unverified,
 )
-from reproduce.cells.manifest import Manifest, analysis_path, items_path, read_manifests
+from reproduce.cells.manifest import Manifest, analysis_path, items_path
+from reproduce.cells.results import Results, Source, as_results
 from reproduce.cells.samples import pool_sources, restricted, run_tasks, samples
 from reproduce.cells.tables import (
     FAILED,
@@ -54,7 +56,6 @@ from reproduce.plan.budget import add_budget, curve_section
 from reproduce.report.latex import to_latex
 from reproduce.report.markdown import markdown_document
 from t2t.core.atomic import atomic_write_bytes, read_json
-from t2t.core.paths import results_root
 from t2t.stats import HOLDS, cell_interval, decide, paired_difference, share_band
 
 logger = logging.getLogger(__name__)
@@ -70,7 +71,7 @@ def section_title(manifest: Manifest) -> str:
 # ---------------------------------------------------------------- tables
 
 
-def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table | None, None]:
+def table_section(manifest: Manifest, results: Source = None) -> tuple[Table | None, None]:
     """The score table of one preset, or None when no cell has stored results (or a failure).
 
     Cells with item outputs print their interval (`reproduce.cells.samples`: test items, the evaluator's
@@ -79,9 +80,10 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
     significantly below its own untrained backbone is `degenerate‡` (`reproduce.judge.degenerate`). A cell
     whose run evaluates only some task types (BM25: Retrieval, `reproduce.cells.samples.run_tasks`) has
     numbers, intervals and bold in those columns only (`scope`)."""
+    results = as_results(results)
     cells = manifest.seed_cells()
-    frame = scores_frame(cells, root)
-    failed = failed_runs(cells, root)
+    frame = scores_frame(cells, results)
+    failed = failed_runs(cells, results)
     if frame.empty and not failed:
         return None, None
     references = {
@@ -89,13 +91,13 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
         for label, method in manifest.rows
         for role, backbone in manifest.backbones.items()
     }
-    shown = {(row, role): sample for (row, role, _, _), sample in samples(manifest, root).items()}
-    compared = {(row, role): s for (row, role, _, _), s in samples(manifest, root, comparison=True).items()}
+    shown = {(row, role): sample for (row, role, _, _), sample in samples(manifest, results).items()}
+    compared = shown  # a cell's comparisons use the samples of its own interval (`samples`)
     columns = _columns(manifest)
     scope = {
-        (cell.row, cell.role): run_tasks(cell.run_id, manifest, root)
+        (cell.row, cell.role): run_tasks(cell.run_id, manifest, results)
         for cell in cells
-        if restricted(cell.run_id, manifest, root)
+        if restricted(cell.run_id, manifest, results)
     }
     intervals = {
         (row, role, column): cell_interval(sample, tasks, weights=weights)
@@ -119,9 +121,9 @@ def table_section(manifest: Manifest, root: Path | None = None) -> tuple[Table |
         intervals=intervals,
         not_worse=_not_worse(compared, columns),
         scope=scope,
-        scope_reasons=searcher_descriptions(cells, root),
+        scope_reasons=searcher_descriptions(cells, results),
     )
-    _annotate(table, manifest, cells, intervals, root)
+    _annotate(table, manifest, cells, intervals, results)
     return table, None
 
 
@@ -143,15 +145,15 @@ def _not_worse(compared: dict, columns: dict) -> Callable[[int, Cell, Cell], boo
     return not_worse
 
 
-def _annotate(table: Table, manifest: Manifest, cells: list, intervals: dict, root: Path | None) -> None:
+def _annotate(table: Table, manifest: Manifest, cells: list, intervals: dict, results: Results) -> None:
     """What a built score table gains from the runs behind it: the seed model's note, `degenerate‡`
     marks, the budget columns, the unverified runs' note, and the LaTeX legend."""
     if intervals:
-        table.footnotes.append(seed_model_note(intervals, pool_sources(manifest, root)))
-    mark_degenerate(table, manifest, root)
+        table.footnotes.append(seed_model_note(intervals, pool_sources(manifest, results)))
+    mark_degenerate(table, manifest, results)
     if manifest.budget:
-        add_budget(table, manifest, root)
-    if accepted := unverified(cells, root):
+        add_budget(table, manifest, results)
+    if accepted := unverified(cells, results):
         table.footnotes.append(
             UNVERIFIED_NOTE
             + "; ".join(f"{row} [{role}] {run}" for (row, role), run in sorted(accepted.items()))
@@ -204,13 +206,14 @@ def _columns(manifest: Manifest) -> dict[str, tuple[list[str], dict[str, float] 
 # ---------------------------------------------------------------- sweep figures
 
 
-def sweep_points(manifest: Manifest, root: Path | None = None) -> pd.DataFrame:
+def sweep_points(manifest: Manifest, results: Source = None) -> pd.DataFrame:
     """`sweep, value, role, score, partial, half, seeds` per point with results (score = Avg over
     tasks x100; `half` = half the 95% interval, a trained single-seed point's with its method's s²
     (`reproduce.cells.samples`), NaN without item outputs; `seeds`: the training seeds it averages)."""
-    runs = samples(manifest, root)
+    results = as_results(results)
+    runs = samples(manifest, results)
     records = []
-    for cell, average in cell_averages(manifest.seed_cells(), manifest.tasks, root):
+    for cell, average in cell_averages(manifest.seed_cells(), manifest.tasks, results):
         if average.value is None:
             continue
         found = runs.get((cell.row, cell.role, cell.sweep, cell.value))
@@ -273,9 +276,9 @@ def figure_table(manifest: Manifest, points: pd.DataFrame, failed: dict | None =
     return table
 
 
-def figure_section(manifest: Manifest, root: Path | None = None) -> tuple[Table | None, pd.DataFrame | None]:
-    points = sweep_points(manifest, root)
-    failed = failed_runs(manifest.seed_cells(), root, points=True)
+def figure_section(manifest: Manifest, results: Results) -> tuple[Table | None, pd.DataFrame | None]:
+    points = sweep_points(manifest, results)
+    failed = failed_runs(manifest.seed_cells(), results, points=True)
     if not len(points) and not failed:
         return None, None
     return figure_table(manifest, points, failed), points
@@ -368,8 +371,9 @@ def analysis_results(manifest: Manifest, root: Path | None = None) -> dict[tuple
     }
 
 
-def analysis_section(manifest: Manifest, root: Path | None = None) -> tuple[Table | None, dict | None]:
+def analysis_section(manifest: Manifest, results: Results) -> tuple[Table | None, dict | None]:
     """`(Table or None, figure data)`; figure data is `{role: {row: change shares}}` for the spectrum."""
+    root = results.root
     kind = ANALYSES[manifest.analysis]
     columns, cells_of = kind.columns, kind.cells
     roles = manifest.labels
@@ -448,7 +452,7 @@ class Builder:
     """How one kind of output becomes files: its section per preset, whether a manifest of it
     draws a figure, and the panels that draw it (`reproduce.report.figures`)."""
 
-    section: Callable[[Manifest, Path | None], tuple[Table | None, object]]
+    section: Callable[[Manifest, Results], tuple[Table | None, object]]
     draws: Callable[[Manifest], bool]
     panels: Callable[[list], object] | None = None
 
@@ -468,13 +472,14 @@ def draws_figure(manifest: Manifest) -> bool:
     return BUILDERS[manifest.kind].draws(manifest)
 
 
-def output_files(output: str, root: Path | None = None) -> dict[Path, str | bytes]:
+def output_files(output: str, results: Source = None) -> dict[Path, str | bytes]:
     """Every file of one output, built from its manifests (nothing written yet)."""
-    root = root or results_root()
-    manifests = read_manifests(output, root)
+    results = as_results(results)
+    root = results.base
+    manifests = results.manifests(output)
     sections, figure_rows = [], []
     for manifest in manifests:
-        table, data = BUILDERS[manifest.kind].section(manifest, root)
+        table, data = BUILDERS[manifest.kind].section(manifest, results)
         if table is not None:
             sections.append(table)
             if data is not None and draws_figure(manifest):
@@ -509,6 +514,6 @@ def write_all(files: dict[Path, str | bytes]) -> list[Path]:
     return list(files)
 
 
-def write_output(output: str, root: Path | None = None) -> list[Path]:
+def write_output(output: str, results: Source = None) -> list[Path]:
     """Rebuild every file of one output from its manifests and the run folders."""
-    return write_all(output_files(output, root))
+    return write_all(output_files(output, results))

@@ -25,7 +25,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from reproduce.cells.collect import load_analysis
-from reproduce.cells.manifest import PRESET_ORDER, Manifest, all_manifests, read_manifests
+from reproduce.cells.manifest import PRESET_ORDER, Manifest
+from reproduce.cells.results import Results, Source, as_results
 from reproduce.cells.samples import preset_pools
 from reproduce.cells.tables import category_weights
 from reproduce.judge.degenerate import DEGENERATE
@@ -45,7 +46,6 @@ from reproduce.judge.verdicts import (
 from reproduce.plan.budget import curve_points
 from reproduce.report.markdown import wrap
 from t2t.core.atomic import atomic_write_text
-from t2t.core.paths import results_root
 from t2t.stats import FAILS, HOLDS, INCONCLUSIVE, Bootstrap
 
 
@@ -53,17 +53,13 @@ from t2t.stats import FAILS, HOLDS, INCONCLUSIVE, Bootstrap
 class Claim:
     id: str
     text: str
-    check: Callable[[str, Path | None], Sequence[Comparison | Finding]]
+    check: Callable[[str, Results], Sequence[Comparison | Finding]]
 
 
-def manifest_for(output: str, preset: str, root: Path | None) -> Manifest | None:
-    return next((m for m in read_manifests(output, root) if m.preset == preset), None)
-
-
-def sides(output: str, preset: str, root: Path | None) -> tuple[list[str], dict[tuple[str, str], Side]]:
+def sides(output: str, preset: str, results: Results) -> tuple[list[str], dict[tuple[str, str], Side]]:
     """`(backbone roles, {(row, role): Side})` of one table at a preset."""
-    manifest = manifest_for(output, preset, root)
-    return (list(manifest.backbones), table_sides(manifest, root)) if manifest else ([], {})
+    manifest = results.manifest(output, preset)
+    return (list(manifest.backbones), table_sides(manifest, results)) if manifest else ([], {})
 
 
 def _greater(values, role: str, better: str, worse: str, margin: float = 0.0) -> list[Comparison]:
@@ -72,8 +68,8 @@ def _greater(values, role: str, better: str, worse: str, margin: float = 0.0) ->
     return [Comparison(role, values[(better, role)], values[(worse, role)], margin)]
 
 
-def last_beats_mean(preset, root):
-    roles, values = sides("pooling-attention", preset, root)
+def last_beats_mean(preset, results):
+    roles, values = sides("pooling-attention", preset, results)
     return [
         c
         for role in roles
@@ -82,8 +78,8 @@ def last_beats_mean(preset, root):
     ]
 
 
-def dd_then_md_wins(preset, root):
-    roles, values = sides("table3", preset, root)
+def dd_then_md_wins(preset, results):
+    roles, values = sides("table3", preset, results)
     return [
         c
         for role in roles
@@ -92,12 +88,12 @@ def dd_then_md_wins(preset, root):
     ]
 
 
-def close_to_llm2vec(preset, root):
+def close_to_llm2vec(preset, results):
     """Text2Token (main) vs LLM2Vec with Text2Token's pooling and attention, and vs LLM2Vec's best
     non-degenerate cell (one comparison when they are the same cell); main's own LLM2Vec row (the
     paper's setting) is shown as context when it is neither, and says so when it is degenerate."""
-    roles, values = sides("main", preset, root)
-    llm2vec = [s for s in preset_sides(preset, root) if s.method == "llm2vec"]
+    roles, values = sides("main", preset, results)
+    llm2vec = [s for s in preset_sides(preset, results) if s.method == "llm2vec"]
     out: list[Comparison | Finding] = []
     for role in roles:
         ours = values.get(("Text2Token", role))
@@ -136,8 +132,8 @@ def close_to_llm2vec(preset, root):
     return out
 
 
-def targets_suit_poolings(preset, root):
-    roles, values = sides("targets", preset, root)
+def targets_suit_poolings(preset, results):
+    roles, values = sides("targets", preset, results)
     return [
         c
         for role in roles
@@ -146,11 +142,11 @@ def targets_suit_poolings(preset, root):
     ]
 
 
-def first_component_moves(preset, root):
-    manifest = manifest_for("spectrum", preset, root)
+def first_component_moves(preset, results):
+    manifest = results.manifest("spectrum", preset)
     out = []
     for cell in manifest.seed_cells() if manifest else []:
-        data = load_analysis(manifest.analysis, cell.analysis_id, root)
+        data = load_analysis(manifest.analysis, cell.analysis_id, results.root)
         if data is None:
             continue
         primary = data["result"][data["result"]["primary"]]
@@ -170,17 +166,17 @@ BUDGET_MARGIN = 1.0
 """Non-inferiority margin of the budget claim (points of Mean(TaskType), as "within a point")."""
 
 
-def equal_flops(preset, root):
+def equal_flops(preset, results):
     """Text2Token vs SimCSE at Text2Token's training FLOPs, on the budget curves (`reproduce.plan.budget`):
     each Text2Token budget whose FLOPs lie within SimCSE's measured range is compared with SimCSE
     interpolated there, linearly in log FLOPs between its two bracketing budgets (an `Interpolated`
     side: a linear contrast of three cells, `t2t.stats.linear_contrast`), on Mean(TaskType), with a
     non-inferiority margin of `BUDGET_MARGIN`. Points outside SimCSE's range are listed, not compared."""
-    manifest = manifest_for("budget", preset, root)
+    manifest = results.manifest("budget", preset)
     if manifest is None:
         return []
-    values = table_sides(manifest, root)
-    budgets = {(p.row, p.role, p.factor): p.budget for p in curve_points(manifest, root)}
+    values = table_sides(manifest, results)
+    budgets = {(p.row, p.role, p.factor): p.budget for p in curve_points(manifest, results)}
     weights = category_weights(manifest.tasks, manifest.categories)
     out: list[Comparison | Finding] = []
     for role in manifest.backbones:
@@ -240,7 +236,7 @@ CLAIMS = [
 ]
 
 
-def best_cells(preset: str, root: Path | None) -> list[tuple[str, str, str, Side]]:
+def best_cells(preset: str, results: Results) -> list[tuple[str, str, str, Side]]:
     """Per method and backbone, its best complete cell over every score table of the preset, by the
     value the table prints (the mean over seeds); degenerate cells are skipped unless a method has
     nothing else (then the best is shown marked). Returns `(method, backbone, "table: row", side)`.
@@ -251,7 +247,7 @@ def best_cells(preset: str, root: Path | None) -> list[tuple[str, str, str, Side
     reader of the claims should see that.
     """
     best: dict[tuple[str, str], Side] = {}
-    for side in preset_sides(preset, root):
+    for side in preset_sides(preset, results):
         key = (side.method, side.backbone)
         current = best.get(key)
         rank = (side.degenerate is None, side.value)
@@ -265,13 +261,17 @@ Checked = list[tuple[Manifest, list[tuple[Claim, list[tuple[str, str, str | None
 decided comparisons (`reproduce.judge.verdicts.decide_claim`: `(role, evidence text, verdict)`)."""
 
 
-def check_claims(root: Path | None = None) -> Checked:
+def check_claims(results: Source = None) -> Checked:
     """Every claim at every preset that has any planned output (`reproduce.cells.manifest`)."""
+    results = as_results(results)
     presets: dict[str, Manifest] = {}
-    for manifest in all_manifests(root):
+    for manifest in results.all_manifests():
         presets.setdefault(manifest.preset, manifest)
     order = sorted(presets, key=lambda n: PRESET_ORDER.index(n) if n in PRESET_ORDER else len(PRESET_ORDER))
-    return [(presets[name], [(c, decide_claim(c.check(name, root), root)) for c in CLAIMS]) for name in order]
+    return [
+        (presets[name], [(c, decide_claim(c.check(name, results), results)) for c in CLAIMS])
+        for name in order
+    ]
 
 
 MARKS_LEGEND = (
@@ -300,12 +300,12 @@ def method_text(bootstrap: Bootstrap) -> str:
     )
 
 
-def seed_variance_lines(checked: Checked, root: Path | None) -> list[str]:
+def seed_variance_lines(checked: Checked, results: Results) -> list[str]:
     """The seed variances s² the comparisons use, per preset, task set and backbone, each method's
     with its df and where it was pooled (or whose it borrows: `reproduce.cells.samples`)."""
     lines = []
     for manifest, _ in checked:
-        for (task_set, backbone), pools in sorted(preset_pools(manifest.preset, root).items()):
+        for (task_set, backbone), pools in sorted(preset_pools(manifest.preset, results).items()):
             shown = "; ".join(
                 pool.source or f"{method}: not measured (no cell with 2 seeds)"
                 for method, pool in sorted(pools.items())
@@ -343,8 +343,8 @@ def _evidence(name: str, claims: list[tuple[Claim, list]]) -> list[str]:
     return lines
 
 
-def _best_cells_section(name: str, root: Path | None) -> list[str]:
-    best = best_cells(name, root)
+def _best_cells_section(name: str, results: Results) -> list[str]:
+    best = best_cells(name, results)
     if not best:
         return []
     return [
@@ -366,11 +366,12 @@ def _best_cells_section(name: str, root: Path | None) -> list[str]:
     ]
 
 
-def claims_markdown(root: Path | None = None, checked: Checked | None = None) -> str:
+def claims_markdown(results: Source = None, checked: Checked | None = None) -> str:
     """claims.md: per preset (largest first) one verdict line per claim, then the evidence of each
     measured claim as a list, then the best cell per method; the marks' legend at the top and the
-    method once, at the end. `checked`: `check_claims(root)` when already computed."""
-    checked = check_claims(root) if checked is None else checked
+    method once, at the end. `checked`: `check_claims(results)` when already computed."""
+    results = as_results(results)
+    checked = check_claims(results) if checked is None else checked
     lines = [
         "# The paper's claims, checked on stored results",
         "",
@@ -382,7 +383,7 @@ def claims_markdown(root: Path | None = None, checked: Checked | None = None) ->
         "",
         *wrap(MARKS_LEGEND),
         "",
-        *seed_variance_lines(checked, root),
+        *seed_variance_lines(checked, results),
     ]
     for manifest, claims in checked:
         lines += [
@@ -397,7 +398,7 @@ def claims_markdown(root: Path | None = None, checked: Checked | None = None) ->
             "",
         ]
         lines += _evidence(manifest.preset, claims)
-        lines += _best_cells_section(manifest.preset, root)
+        lines += _best_cells_section(manifest.preset, results)
     lines += ["## Method", "", *wrap(method_text(Bootstrap())), ""]
     return "\n".join(lines)
 
@@ -427,7 +428,8 @@ def reproduction_summary(checked: Checked) -> list[str]:
     return lines
 
 
-def write_claims(root: Path | None = None, checked: Checked | None = None) -> Path:
-    path = (root or results_root()) / "tables" / "claims.md"
-    atomic_write_text(path, claims_markdown(root, checked))
+def write_claims(results: Source = None, checked: Checked | None = None) -> Path:
+    results = as_results(results)
+    path = results.base / "tables" / "claims.md"
+    atomic_write_text(path, claims_markdown(results, checked))
     return path

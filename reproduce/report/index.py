@@ -1,6 +1,7 @@
 """`results/README.md`: first what reproduced (the claims' verdicts, `reproduce.report.claims`), then every
 table and figure, the presets it has results for, when, its files (links only to files that exist)
-and how to regenerate it. Rebuilt from the stored files after every run (and by `nox -s tables`)."""
+and how to regenerate it. Rebuilt from the stored files after every run (and by `nox -s tables`), as one
+`reproduce.cells.results.Results` holds them."""
 
 from __future__ import annotations
 
@@ -8,38 +9,36 @@ from collections import Counter
 from pathlib import Path
 
 from reproduce.cells.collect import run_dates, scores_frame
-from reproduce.cells.manifest import analysis_path, orphans, outputs, read_manifests
+from reproduce.cells.manifest import analysis_path
+from reproduce.cells.results import Results, Source, as_results
 from reproduce.paper.registry import REGISTRY
 from reproduce.report.claims import Checked, check_claims, reproduction_summary
 from reproduce.report.markdown import wrap
 from t2t.core.atomic import atomic_write_text
-from t2t.core.paths import results_root
-from t2t.runs.results import RunStore
 
 
-def _presets_with_results(output: str, root: Path | None) -> list[tuple[str, str]]:
+def _presets_with_results(output: str, results: Results) -> list[tuple[str, str]]:
     found = []
-    for manifest in read_manifests(output, root):
+    for manifest in results.manifests(output):
         cells = manifest.seed_cells()
         if not manifest.scores:
-            if any(analysis_path(manifest.analysis, c.analysis_id, root).is_file() for c in cells):
+            if any(analysis_path(manifest.analysis, c.analysis_id, results.root).is_file() for c in cells):
                 found.append((manifest.preset, "see analyses/"))
             continue
-        if not scores_frame(cells, root).empty:
-            dates = run_dates(cells, root)
+        if not scores_frame(cells, results).empty:
+            dates = run_dates(cells, results)
             found.append((manifest.preset, max(dates)[:10] if dates else "?"))
     return found
 
 
-def _plans_only(output: str, root: Path | None, with_results: list[tuple[str, str]]) -> list[str]:
+def _plans_only(output: str, results: Results, with_results: list[tuple[str, str]]) -> list[str]:
     """Presets whose manifest of `output` names cells but no stored result: a plan, not a result."""
     done = {name for name, _ in with_results}
-    return [m.preset for m in read_manifests(output, root) if m.preset not in done]
+    return [m.preset for m in results.manifests(output) if m.preset not in done]
 
 
-def _links(output: str, root: Path | None) -> str:
+def _links(output: str, base: Path) -> str:
     """Links to the files of `output` that exist (tables, then figures); `--` when none does."""
-    base = root or results_root()
     candidates = [
         ("md", "tables", "md"),
         ("tex", "tables", "tex"),
@@ -54,22 +53,22 @@ def _links(output: str, root: Path | None) -> str:
     return " ".join(found) or "--"
 
 
-def _row(output: str, paper_number: str | None, root: Path | None) -> str:
+def _row(output: str, paper_number: str | None, results: Results) -> str:
     """`| output | paper | presets with results; planned, nothing run: ... | links |`."""
-    presets = _presets_with_results(output, root)
-    plans = _plans_only(output, root, presets)
+    presets = _presets_with_results(output, results)
+    plans = _plans_only(output, results, presets)
     shown = ", ".join(f"{name} ({date})" for name, date in presets) or "none yet"
     if plans:
         shown += f"; planned, nothing run: {', '.join(plans)}"
-    return f"| {output} | {paper_number or '--'} | {shown} | {_links(output, root)} |"
+    return f"| {output} | {paper_number or '--'} | {shown} | {_links(output, results.base)} |"
 
 
-def _command(output: str, root: Path | None) -> str:
+def _command(output: str, results: Results) -> str:
     """How to regenerate `output` at the first preset with results (`smol` when none has)."""
-    presets = _presets_with_results(output, root)
+    presets = _presets_with_results(output, results)
     preset = presets[0][0] if presets else "smol"
     if output.startswith("compare-"):
-        backbone = next(iter(read_manifests(output, root)[0].backbones.values()))
+        backbone = next(iter(results.manifests(output)[0].backbones.values()))
         return f"`nox -s compare -- --backbone {backbone} --preset {preset}`"
     return f"`nox -s {output} -- --preset {preset}`"
 
@@ -84,18 +83,16 @@ def _run_cost(info: dict) -> tuple[float, float, int]:
     return train, evaluate, tokens
 
 
-def cost_section(root: Path | None = None) -> list[str]:
+def cost_section(results: Results) -> list[str]:
     """What each output's stored runs took, summed from their `run.json` records (`timing`,
     `throughput`, and `reevaluations`): measurements, not estimates. Runs shared between outputs
     count in each; the hardware is each run's own (`provenance.hardware`)."""
     rows = []
-    for output in outputs(root):
-        for manifest in read_manifests(output, root):
+    for output in results.outputs():
+        for manifest in results.manifests(output):
             if not manifest.scores:
                 continue
-            infos = [
-                RunStore(run_id, root).read() for run_id in dict.fromkeys(c.run_id for c in manifest.cells)
-            ]
+            infos = [results.record(run_id) for run_id in dict.fromkeys(c.run_id for c in manifest.cells)]
             stored = [info for info in infos if info.get("status") == "complete"]
             if not stored:
                 continue
@@ -123,12 +120,13 @@ def cost_section(root: Path | None = None) -> list[str]:
     ]
 
 
-def index_markdown(root: Path | None = None, checked: Checked | None = None) -> str:
+def index_markdown(results: Source = None, checked: Checked | None = None) -> str:
     """results/README.md: what reproduced (from the claims' verdicts, `checked`: `check_claims`),
     then every output with its presets, files (only those that exist) and command, and what each
     shows; what the stored runs took; bookkeeping."""
-    base = root or results_root()
-    checked = check_claims(root) if checked is None else checked
+    results = as_results(results)
+    base = results.base
+    checked = check_claims(results) if checked is None else checked
     claims = (
         "[tables/claims.md](tables/claims.md)" if (base / "tables" / "claims.md").is_file() else "claims.md"
     )
@@ -153,17 +151,17 @@ def index_markdown(root: Path | None = None, checked: Checked | None = None) -> 
     ]
     shown = [(spec.id, spec.caption, spec.paper_number) for spec in REGISTRY.values()]
     shown += [  # `nox -s compare` tables, one per backbone
-        (output, read_manifests(output, root)[0].caption, None)
-        for output in outputs(root)
+        (output, results.manifests(output)[0].caption, None)
+        for output in results.outputs()
         if output.startswith("compare-")
     ]
-    lines += [_row(output, paper_number, root) for output, _, paper_number in shown]
+    lines += [_row(output, paper_number, results) for output, _, paper_number in shown]
     lines += ["", "What each output shows, and the command that regenerates it:", ""]
     for output, caption, _ in shown:
-        lines += wrap(f"**{output}**: {caption} {_command(output, root)}", first="- ", rest="  ")
+        lines += wrap(f"**{output}**: {caption} {_command(output, results)}", first="- ", rest="  ")
     lines.append("")
-    lines += cost_section(root)
-    unnamed, missing = orphans(root)
+    lines += cost_section(results)
+    unnamed, missing = results.orphans()
     if unnamed or missing:
         lines += ["## Bookkeeping", ""]
     if unnamed:
@@ -179,7 +177,8 @@ def index_markdown(root: Path | None = None, checked: Checked | None = None) -> 
     return "\n".join(lines)
 
 
-def write_index(root: Path | None = None, checked: Checked | None = None) -> Path:
-    path = (root or results_root()) / "README.md"
-    atomic_write_text(path, index_markdown(root, checked))
+def write_index(results: Source = None, checked: Checked | None = None) -> Path:
+    results = as_results(results)
+    path = results.base / "README.md"
+    atomic_write_text(path, index_markdown(results, checked))
     return path

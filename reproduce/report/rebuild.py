@@ -4,6 +4,8 @@
     rebuild_after("table3") # after a run: it, every other output that has a manifest, claims, index
     rebuild_all()           # `nox -s tables`: every output that has a manifest, compare tables too
 
+A rebuild loads one `reproduce.cells.results.Results` (every manifest, and the run.json, task
+scores and item outputs of the runs they name, each file read once) and hands it to every step.
 First, the stored task and item files every manifest names are checked (`reproduce.cells.integrity`):
 a wrong number stops the rebuild with one line per file and nothing is written.
 
@@ -23,12 +25,12 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from reproduce.cells.integrity import check_stored
-from reproduce.cells.manifest import orphans, outputs
+from reproduce.cells.manifest import outputs
+from reproduce.cells.results import Results
 from reproduce.cells.samples import resample_work
 from reproduce.report.builders import write_output
 from reproduce.report.claims import check_claims, write_claims
 from reproduce.report.index import write_index
-from t2t.core.paths import results_root
 from t2t.stats import Bootstrap, precompute
 
 logger = logging.getLogger(__name__)
@@ -38,22 +40,24 @@ class RebuildFailed(RuntimeError):
     """Some outputs could not be rebuilt (each logged with its traceback); the others were written."""
 
 
-def rebuild(output_ids: Iterable[str], root: Path | None = None) -> str:
+def rebuild(output_ids: Iterable[str], root: Path | Results | None = None) -> str:
     """Rebuild the given outputs, then the claims and the index; returns "wrote ..." . Stops before
-    writing anything when a stored number is wrong (`reproduce.cells.integrity.check_stored`)."""
-    check_stored(root)
+    writing anything when a stored number is wrong (`reproduce.cells.integrity.check_stored`).
+    `root`: the results folder, or the `Results` already loaded from it."""
+    results = root if isinstance(root, Results) else Results.load(root)
+    check_stored(results)
     bootstrap = Bootstrap()
-    precompute(resample_work(root), bootstrap.resamples, bootstrap.block_seeds)
+    precompute(resample_work(results), bootstrap.resamples, bootstrap.block_seeds)
     parts: list[tuple[str, Callable[[], list[Path]]]] = [
-        (output, lambda output=output: write_output(output, root)) for output in output_ids
+        (output, lambda output=output: write_output(output, results)) for output in output_ids
     ]
     checked: list = []  # the claims' verdicts, computed once for claims.md and the index's summary
 
     def claims() -> list[Path]:
-        checked.append(check_claims(root))
-        return [write_claims(root, checked[0])]
+        checked.append(check_claims(results))
+        return [write_claims(results, checked[0])]
 
-    parts += [("claims", claims), ("index", lambda: [write_index(root, checked[0] if checked else None)])]
+    parts += [("claims", claims), ("index", lambda: [write_index(results, checked[0] if checked else None)])]
     written: list[Path] = []
     failed: list[str] = []
     for name, build in parts:
@@ -62,7 +66,7 @@ def rebuild(output_ids: Iterable[str], root: Path | None = None) -> str:
         except Exception as error:  # keep going: one broken output must not block the others
             logger.exception("could not rebuild %s", name)
             failed.append(f"{name}: {type(error).__name__}: {error}")
-    base = root or results_root()
+    base = results.base
     message = "wrote " + ", ".join(
         str(p.relative_to(base)) if p.is_relative_to(base) else str(p) for p in written
     )
@@ -74,14 +78,17 @@ def rebuild(output_ids: Iterable[str], root: Path | None = None) -> str:
 def rebuild_after(output: str, root: Path | None = None) -> str:
     """After `output` ran: it, then every other output with a manifest (tables quote each other:
     a cell is degenerate against main's zero-shot rows, claims compare across tables), then the
-    claims and the index, so no file is left describing the previous state of another."""
-    return rebuild([output, *(other for other in outputs(root) if other != output)], root)
+    claims and the index, so no file is left describing the previous state of another. The
+    results are loaded once, after the run (`Results`): nothing computed before it is reused."""
+    results = Results.load(root)
+    return rebuild([output, *(other for other in results.outputs() if other != output)], results)
 
 
 def rebuild_all(root: Path | None = None) -> str:
     """Every output with a manifest, the claims and the index, plus a note on orphaned runs."""
-    message = rebuild(outputs(root), root)
-    unnamed, missing = orphans(root)
+    results = Results.load(root)
+    message = rebuild(outputs(root), results)
+    unnamed, missing = results.orphans()
     if unnamed:
         message += f"\n{len(unnamed)} run folders are named by no manifest (orphaned): {', '.join(unnamed)}"
     if missing:

@@ -20,7 +20,8 @@ Each problem is one line naming the file and the way forward. Reads files only: 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 from t2t.core.atomic import read_json
 from t2t.runs.results import RunStore, problem_of, read_score
@@ -30,8 +31,12 @@ AGREEMENT = 5e-5
 reproduces them to ~1e-7)."""
 
 
-def task_problems(store: RunStore, tasks: Iterable[str]) -> list[str]:
-    """The problems of one run's stored `tasks` (see the module docstring), one line each."""
+def task_problems(
+    store: RunStore, tasks: Iterable[str], load_items: Callable[[str], Any] | None = None
+) -> list[str]:
+    """The problems of one run's stored `tasks` (see the module docstring), one line each.
+    `load_items(task)`: the task's items file as already read (None: missing or unreadable), else
+    it is read here."""
     tasks = list(tasks)
     problems = []
     with_items = [task for task in tasks if store.items_path(task).is_file()]
@@ -54,7 +59,11 @@ def task_problems(store: RunStore, tasks: Iterable[str]) -> list[str]:
                     f"re-evaluates it, or delete {path} to evaluate the task again."
                 )
             continue
-        items = read_json(items_path, "the task's items are checked as missing.")
+        items = (
+            load_items(task)
+            if load_items
+            else read_json(items_path, "the task's items are checked as missing.")
+        )
         shape = _shape_problem(items)
         if shape:
             problems.append(

@@ -6,7 +6,7 @@
 A run id is the hash of the run's config, and committed results live under these ids
 (`results/runs/<id>/`): a change that moves an id orphans a stored run. `tests/golden/run_ids.json`
 holds `{output id: [run id of each planned cell, in plan order]}` (`reproduce.plan.grid.expand` of
-each `reproduce.paper.registry` spec at `smol`); `tests/test_reproduce.py::test_run_ids_are_unchanged`
+each `reproduce.paper.registry` spec at `smol`); `tests/reproduce/plan/test_grid.py::test_run_ids_are_unchanged`
 compares it with the code and, when they differ, prints this command and the whole diff. Adding a
 row or a method adds ids (regenerate the file and commit it with the row); an id that changes or
 disappears means stored runs no longer match the code.

@@ -1,5 +1,5 @@
 """The shared encoder: batching, de-duplication, its mteb wrapper. Order and batch invariance for
-every pooling mode: `tests/test_pooling.py::test_every_registered_pooling_mode_keeps_the_encoder_contract`."""
+every pooling mode: `tests/t2t/embedding/test_pooling.py::test_every_registered_pooling_mode_keeps_the_encoder_contract`."""
 
 from __future__ import annotations
 

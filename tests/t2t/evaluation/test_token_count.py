@@ -21,7 +21,7 @@ def tokenizer(make_cache):
 
 def test_count_tokens_is_what_the_encoder_feeds_the_model(tokenizer):
     """The tokens `t2t.embedding.pooling.tokenize` gives each text (the Embedder's count), prompt and cut
-    included (every registered mode: `tests/test_pooling.py`'s contract test)."""
+    included (every registered mode: `tests/t2t/embedding/test_pooling.py`'s contract test)."""
     texts = ["A man is playing a guitar.", " ".join(["word"] * 2000), ""]
     assert count_tokens(texts[1:2], tokenizer, PoolingSpec(mode="mean"), max_length=64) == 64
     prompt = format_texts(texts[:1], tokenizer, PoolingSpec(mode="last"), 512)[0]

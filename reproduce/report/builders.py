@@ -92,7 +92,6 @@ def table_section(manifest: Manifest, results: Source = None) -> tuple[Table | N
         for role, backbone in manifest.backbones.items()
     }
     shown = {(row, role): sample for (row, role, _, _), sample in samples(manifest, results).items()}
-    compared = shown  # a cell's comparisons use the samples of its own interval (`samples`)
     columns = _columns(manifest)
     scope = {
         (cell.row, cell.role): run_tasks(cell.run_id, manifest, results)
@@ -119,7 +118,7 @@ def table_section(manifest: Manifest, results: Source = None) -> tuple[Table | N
         references=references,
         failed=failed,
         intervals=intervals,
-        not_worse=_not_worse(compared, columns),
+        not_worse=_not_worse(shown, columns),  # comparisons use the samples of the intervals shown
         scope=scope,
         scope_reasons=searcher_descriptions(cells, results),
     )

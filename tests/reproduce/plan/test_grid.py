@@ -262,6 +262,23 @@ def test_seeds_add_runs_and_keep_seed_zero():
         assert all(r.model.replace(seed=0) == runs[0].model for r in runs)
 
 
+def test_seeds_multiply_only_rows_that_train():
+    """The seed reaches training only (data order, LoRA init, dropout): `--seeds 3` on main gives
+    every trained row seeds 0, 1, 2 and each training-free row (zero-shot, echo, Token Prepending,
+    BM25) its one seed-0 run, which is the run without seeds."""
+    one = expand(get_spec("main"), SMOL)
+    three = expand(get_spec("main"), SMOL, seeds=3)
+    seeds = {}
+    for cell in three:
+        seeds.setdefault((cell.row, cell.role), []).append(cell.seed)
+    trained = {(c.row, c.role) for c in one if c.run.model.stages}
+    free = {(c.row, c.role) for c in one} - trained
+    assert trained and {"echo", "token-prepending", "zero-shot", "bm25"} <= {c.method for c in one}
+    assert all(seeds[cell] == [0, 1, 2] for cell in trained)
+    assert all(seeds[cell] == [0] for cell in free)
+    assert {c.run_id for c in three if c.seed == 0} == {c.run_id for c in one}
+
+
 def test_measured_costs_price_each_backbone_and_shape_by_its_own_runs():
     """Estimates come from measurements of the same backbone (and objective, task, pooling); a
     stage of another shape is scaled by tokens; anything never measured has no estimate (None)."""

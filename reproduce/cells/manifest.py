@@ -83,8 +83,24 @@ KINDS: dict[str, Kind] = {
 
 
 @dataclasses.dataclass(frozen=True)
+class EarlierTaskSet:
+    """A task set a manifest was recorded on before it moved (`--task-set`): what the output's cells
+    read then, so its verdicts on that set can still be computed from the run folders, which keep
+    every task they evaluated (`Manifest.on_task_set`)."""
+
+    task_set: str
+    tasks: tuple[str, ...]
+    categories: dict[str, str]
+
+
+@dataclasses.dataclass(frozen=True)
 class Manifest:
-    """Everything a builder needs to write one output's section for one preset."""
+    """Everything a builder needs to write one output's section for one preset.
+
+    `earlier` lists the task sets the output was recorded on before its current one, oldest first
+    (`reproduce.plan.record.record_plan` appends one on a move); a manifest never moved has none and
+    writes no such key.
+    """
 
     output: str
     kind: str  # table | figure | analysis
@@ -103,6 +119,7 @@ class Manifest:
     sweeps: tuple[SweepInfo, ...] = ()
     analysis: str | None = None
     budget: bool = False  # tables: add each row's training budget (`reproduce.plan.budget.budget_cells`)
+    earlier: tuple[EarlierTaskSet, ...] = ()
 
     @property
     def name(self) -> str:
@@ -128,9 +145,28 @@ class Manifest:
         """The cells of one training seed (tables show seed 0 until intervals over seeds exist)."""
         return [cell for cell in self.cells if cell.seed == seed]
 
+    def earlier_set(self, task_set: str) -> EarlierTaskSet | None:
+        """The record of `task_set` among the sets the output was on before (None: never on it)."""
+        return next((record for record in self.earlier if record.task_set == task_set), None)
+
+    def on_task_set(self, task_set: str) -> Manifest | None:
+        """The manifest read on `task_set`: itself when that is its set, else with the tasks and
+        categories it had there (`earlier`), the same cells (a cell whose run lacks a task of that set
+        is incomplete there, as anywhere); None when the output was never recorded on it."""
+        if task_set == self.task_set:
+            return self
+        record = self.earlier_set(task_set)
+        if record is None:
+            return None
+        return dataclasses.replace(
+            self, task_set=record.task_set, tasks=record.tasks, categories=dict(record.categories), earlier=()
+        )
+
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(dataclasses.replace(self, cells=()))
         data["cells"] = [cell.to_dict() for cell in self.cells]
+        if not self.earlier:
+            del data["earlier"]  # a manifest never moved keeps the bytes it had before the field
         return data
 
     @classmethod
@@ -150,6 +186,10 @@ class Manifest:
                 "sweeps": tuple(
                     SweepInfo(**{**sweep, "values": tuple(sweep["values"])})
                     for sweep in data.get("sweeps", ())
+                ),
+                "earlier": tuple(
+                    EarlierTaskSet(**{**record, "tasks": tuple(record["tasks"])})
+                    for record in data.get("earlier", ())
                 ),
             }
         )

@@ -72,6 +72,27 @@ class Results:
             results.scores(run_id)
         return results
 
+    def on_task_set(self, preset: str, task_set: str) -> Results:
+        """The outputs at `preset` as read on `task_set` (`Manifest.on_task_set`: their own set, or one
+        they were recorded on before a move), without the outputs never recorded on it and without
+        other presets: what the verdicts were there. Shares the files already read; computes its own
+        derived values (seed pools differ between task sets)."""
+        manifests = {
+            output: moved
+            for output, listed in self._manifests.items()
+            if (
+                moved := [
+                    m.on_task_set(task_set) for m in listed if m.preset == preset and m.on_task_set(task_set)
+                ]
+            )
+        }
+        view = Results(self.root, manifests)
+        view._records, view._scores, view._items = self._records, self._scores, self._items
+        for run_id in view.run_ids():
+            view.record(run_id)
+            view.scores(run_id)
+        return view
+
     # ---------------------------------------------------------------- manifests
 
     def outputs(self) -> list[str]:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -238,12 +239,34 @@ def _text(comparison: Comparison, decision=None, interval=None) -> str:
     return text
 
 
+@dataclasses.dataclass(frozen=True)
+class Decided:
+    """One line of a claim's evidence: the comparison or finding, its text and verdict (None:
+    context), and for a tested comparison its Holm decision and paired interval."""
+
+    role: str
+    text: str
+    verdict: str | None
+    item: Comparison | Finding
+    decision: Any = None  # t2t.stats decision (level, low, high, adjusted p), tested comparisons only
+    interval: Any = None  # t2t.stats paired interval (estimate), tested comparisons only
+
+    @property
+    def line(self) -> tuple[str, str, str | None]:
+        return (self.role, self.text, self.verdict)
+
+
 def decide_claim(
     items: Sequence[Comparison | Finding], results: Source = None
 ) -> list[tuple[str, str, str | None]]:
-    """`(role, evidence text, verdict)` per comparison or finding, the comparisons decided as one
-    Holm family (those with an interval and no degenerate side); an inconclusive one also says what
-    would settle it (`reproduce.judge.settle`: seeds for 80% power, priced from the stored runs)."""
+    """`(role, evidence text, verdict)` per comparison or finding (`decide_comparisons`)."""
+    return [decided.line for decided in decide_comparisons(items, results)]
+
+
+def decide_comparisons(items: Sequence[Comparison | Finding], results: Source = None) -> list[Decided]:
+    """Each comparison or finding decided, the comparisons as one Holm family (those with an interval
+    and no degenerate side); an inconclusive one also says what would settle it
+    (`reproduce.judge.settle`: seeds for 80% power, priced from the stored runs)."""
     tested = [
         c
         for c in items
@@ -259,7 +282,7 @@ def decide_claim(
     out = []
     for item in items:
         if isinstance(item, Finding):
-            out.append((item.role, item.text, item.verdict))
+            out.append(Decided(item.role, item.text, item.verdict, item))
         elif id(item) in decisions:
             decision, interval = decisions[id(item)]
             text = _text(item, decision, interval)
@@ -267,10 +290,10 @@ def decide_claim(
                 text += "; " + settle_text(
                     item.terms(), interval, decision, item.margin, item.better.tasks, results
                 )
-            out.append((item.role, text, decision.verdict))
+            out.append(Decided(item.role, text, decision.verdict, item, decision, interval))
         else:
             broken = item.better.degenerate or item.worse.degenerate
-            out.append((item.role, _text(item), NOT_COMPARABLE if broken else INCONCLUSIVE))
+            out.append(Decided(item.role, _text(item), NOT_COMPARABLE if broken else INCONCLUSIVE, item))
     return out
 
 

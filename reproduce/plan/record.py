@@ -8,7 +8,9 @@ Computes only: `reproduce.run.runner` writes the manifest when it executes the p
 
 from __future__ import annotations
 
-from reproduce.cells.manifest import Manifest, ManifestCell, cell_key, merge
+import dataclasses
+
+from reproduce.cells.manifest import EarlierTaskSet, Manifest, ManifestCell, cell_key, merge
 from reproduce.paper.presets import SCALE_PRESETS, ScalePreset
 from reproduce.plan.grid import plan_manifest
 from t2t.core.errors import UserError
@@ -70,7 +72,26 @@ def record_plan(
         )
     if replan and committed is not None:
         notes += _replanned(committed, fresh, "--task-set" if moved and not drop else "--drop-unplanned")
-    return merged.manifest, "\n".join(notes)
+    return dataclasses.replace(merged.manifest, earlier=earlier_sets(committed, fresh.task_set)), "\n".join(
+        notes
+    )
+
+
+def earlier_sets(committed: Manifest | None, task_set: str) -> tuple[EarlierTaskSet, ...]:
+    """The task sets an output recorded on `task_set` was on before (`Manifest.earlier`): the committed
+    manifest's, plus its own set when this plan moves it; the set it moves to is no longer "earlier"
+    (a move back drops it), and each set is listed once, at its latest move."""
+    if committed is None:
+        return ()
+    earlier = list(committed.earlier)
+    if committed.task_set != task_set:
+        earlier.append(EarlierTaskSet(committed.task_set, committed.tasks, dict(committed.categories)))
+    latest: dict[str, EarlierTaskSet] = {}
+    for record in earlier:
+        latest.pop(record.task_set, None)
+        latest[record.task_set] = record
+    latest.pop(task_set, None)
+    return tuple(latest.values())
 
 
 def _pool(task_set: str) -> str:

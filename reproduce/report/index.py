@@ -1,4 +1,5 @@
-"""`results/README.md`: first what reproduced (the claims' verdicts, `reproduce.report.claims`), then every
+"""`results/README.md`: first what reproduced (the claims' verdicts, `reproduce.report.claims`), what changed
+where outputs moved to another task set (`reproduce.report.changes`), then every
 table and figure, the presets it has results for, when, its files (links only to files that exist)
 and how to regenerate it. Rebuilt from the stored files after every run (and by `nox -s tables`), as one
 `reproduce.cells.results.Results` holds them."""
@@ -12,6 +13,7 @@ from reproduce.cells.collect import run_dates, scores_frame
 from reproduce.cells.manifest import analysis_path
 from reproduce.cells.results import Results, Source, as_results
 from reproduce.paper.registry import REGISTRY
+from reproduce.report.changes import changes_lines
 from reproduce.report.claims import Checked, check_claims, reproduction_summary
 from reproduce.report.markdown import wrap
 from t2t.core.atomic import atomic_write_text
@@ -137,6 +139,7 @@ def index_markdown(results: Source = None, checked: Checked | None = None) -> st
         "",
         *reproduction_summary(checked),
         "",
+        *changes_lines(results),
         "## Outputs",
         "",
         "Generated from the run folders under `runs/` (one per config hash: `run.json` with config, git sha,",

@@ -13,9 +13,10 @@ Each output is built whole before any of its files is written, and one that fail
 logged with its traceback and skipped: the others are still written, then `RebuildFailed` names
 what failed (the previous files of the failed output are kept).
 
-First, every run's test items are resampled once (`t2t.stats.precompute`, in `T2T_JOBS`
-processes, 2 by default): tables, figures and claims then read the same per-(run, task) resampled
-scores from the process's cache instead of each drawing their own.
+First, every run's test items are resampled once (`t2t.stats.precompute`, in `T2T_JOBS` processes, 2
+by default): tables, figures and claims then read the same per-(run, task) resampled scores from the
+process's cache instead of each drawing their own. The task sets outputs moved from are checked and
+resampled too: the index's "What changed" section (`reproduce.report.changes`) decides the claims there.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from reproduce.cells.manifest import outputs
 from reproduce.cells.results import Results
 from reproduce.cells.samples import resample_work
 from reproduce.report.builders import write_output
+from reproduce.report.changes import moves
 from reproduce.report.claims import check_claims, write_claims
 from reproduce.report.index import write_index
 from t2t.stats import Bootstrap, precompute
@@ -45,9 +47,12 @@ def rebuild(output_ids: Iterable[str], root: Path | Results | None = None) -> st
     writing anything when a stored number is wrong (`reproduce.cells.integrity.check_stored`).
     `root`: the results folder, or the `Results` already loaded from it."""
     results = root if isinstance(root, Results) else Results.load(root)
-    check_stored(results)
+    earlier = [results.on_task_set(preset, before) for preset, before, _ in moves(results)]
+    for view in [results, *earlier]:  # the "What changed" section reads the sets outputs moved from
+        check_stored(view)
     bootstrap = Bootstrap()
-    precompute(resample_work(results), bootstrap.resamples, bootstrap.block_seeds)
+    work = [pair for view in [results, *earlier] for pair in resample_work(view)]
+    precompute(work, bootstrap.resamples, bootstrap.block_seeds)
     parts: list[tuple[str, Callable[[], list[Path]]]] = [
         (output, lambda output=output: write_output(output, results)) for output in output_ids
     ]

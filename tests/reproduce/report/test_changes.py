@@ -1,0 +1,78 @@
+"""What changed when an output moves to another task set: the manifest keeps the set it left, and the
+index decides each claim on both sets from the same run folders (`reproduce.report.changes`)."""
+
+from __future__ import annotations
+
+import pytest
+
+from reproduce.cells.manifest import committed_manifest, write_manifest
+from reproduce.cells.results import Results
+from reproduce.paper.presets import SCALE_PRESETS
+from reproduce.paper.registry import get_spec
+from reproduce.plan.grid import expand, plan_manifest
+from reproduce.plan.record import record_plan
+from reproduce.report.changes import changes_lines, moves
+from t2t.evaluation.tasks import TASK_SETS
+from tests.fakes import store_run, unwrap
+
+BEFORE = SCALE_PRESETS["tiny"].replace(task_set="offline")
+AFTER = BEFORE.replace(task_set="offline-balanced")  # same pool: the same runs, more tasks
+MAIN = get_spec("main")
+
+
+def _move(root, scale):
+    """Record main at `scale` as the runner does after planning it (`--task-set` when it moves)."""
+    planned = expand(MAIN, scale)
+    manifest, note = record_plan(MAIN, scale, planned, committed_manifest("main", scale.name, root), False)
+    write_manifest(manifest, root)
+    return manifest, note
+
+
+def test_a_move_records_the_set_it_left_once_and_a_move_back_forgets_it(tmp_path):
+    """offline -> offline-balanced keeps offline's tasks and categories in `earlier`; re-running on
+    the new set carries them; moving back drops the set moved to from `earlier`; a manifest never
+    moved writes no `earlier` key (its bytes are what they were)."""
+    first, _ = _move(tmp_path, BEFORE)
+    assert first.earlier == () and "earlier" not in first.to_dict()
+    moved, note = _move(tmp_path, AFTER)
+    assert [e.task_set for e in moved.earlier] == ["offline"] and "moves from `offline`" not in note
+    assert moved.earlier[0].tasks == tuple(TASK_SETS["offline"].tasks)
+    assert moved.earlier[0].categories["Banking77Classification"] == "Classification"
+    assert committed_manifest("main", "tiny", tmp_path) == moved  # written and read back alike
+    again, _ = _move(tmp_path, AFTER)
+    assert again.earlier == moved.earlier
+    back, _ = _move(tmp_path, BEFORE)
+    assert [e.task_set for e in back.earlier] == ["offline-balanced"]
+    on_before = moved.on_task_set("offline")
+    assert on_before.tasks == tuple(TASK_SETS["offline"].tasks) and on_before.cells == moved.cells
+    assert moved.on_task_set("offline-lite") is None
+
+
+@pytest.mark.slow
+def test_a_verdict_that_moves_with_the_task_set_says_which_categories_moved_it(tmp_path):
+    """Text2Token equals LLM2Vec on offline's tasks (within a point: holds) and is 15 points below it
+    on the tasks offline-balanced adds (fails): the section gives both verdicts with their
+    intervals and puts the loss in the new categories, not in STS."""
+    tasks = dict.fromkeys([*TASK_SETS["offline"].tasks, *TASK_SETS["offline-balanced"].tasks])
+    old = set(TASK_SETS["offline"].tasks)
+    runs = {c.row: c.run for c in expand(MAIN, BEFORE) if c.role == "llama"}
+    store_run(tmp_path, runs["Text2Token"], {t: 0.60 if t in old else 0.55 for t in tasks}, items=True)
+    store_run(tmp_path, runs["LLM2Vec"], {t: 0.60 if t in old else 0.70 for t in tasks}, items=True)
+    write_manifest(plan_manifest(MAIN, BEFORE, expand(MAIN, BEFORE)), tmp_path)
+    assert changes_lines(Results.load(tmp_path)) == []  # nothing moved: no section
+    _move(tmp_path, AFTER)
+    results = Results.load(tmp_path)
+    assert moves(results) == [("tiny", "offline", "offline-balanced")]
+    text = unwrap("\n".join(changes_lines(results)))
+    row = next(line for line in text.splitlines() if line.startswith("| Text2Token is within a point"))
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    assert cells[1] == "llama"
+    assert cells[2].startswith("✓ holds: +0.00 [")
+    assert cells[3].startswith("✗ fails: -7.50 [")  # 4 of its 8 tasks 15 below: -60/8
+    assert set(cells[4].split(", ")) == {"STS +0.00", "Classification +0.00"}
+    after = dict(part.rsplit(" ", 1) for part in cells[5].split(", "))
+    assert after.pop("STS") == after.pop("Classification") == "+0.00"
+    assert set(after) == {"Retrieval", "Clustering", "PairClassification", "Summarization"}
+    assert set(after.values()) == {"-15.00"}
+    # the view on the earlier set leaves the loaded Results on today's set
+    assert results.manifest("main", "tiny").task_set == "offline-balanced"

@@ -106,6 +106,19 @@ class Results:
     def manifest(self, output: str, preset: str) -> Manifest | None:
         return next((m for m in self.manifests(output) if m.preset == preset), None)
 
+    def on_tasks(self, manifest: Manifest, tasks: tuple[str, ...]) -> Manifest | None:
+        """`manifest` read on the set of these `tasks` (`Manifest.on_task_set`: its own, or one it was
+        recorded on before a move), one object per `Results` so values derived from it are computed
+        once; None when it was never on such a set."""
+        for task_set in (manifest.task_set, *(record.task_set for record in manifest.earlier)):
+            found = self.derived(
+                ("on task set", id(manifest), task_set),
+                lambda task_set=task_set: manifest.on_task_set(task_set),
+            )
+            if tuple(found.tasks) == tuple(tasks):
+                return found
+        return None
+
     def all_manifests(self) -> Iterator[Manifest]:
         for output in self.outputs():
             yield from self._manifests[output]

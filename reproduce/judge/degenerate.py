@@ -56,14 +56,17 @@ def _pooling(run_id: str, results: Results) -> str | None:
 
 
 def zero_shot_cells(preset: str, tasks: tuple[str, ...], results: Source = None) -> dict[tuple, ZeroShot]:
-    """`{(backbone, pooling): ZeroShot}` from the `main` and `compare-*` manifests of a preset with the
-    same task set (main first; the first cell found of a (backbone, pooling) is kept)."""
+    """`{(backbone, pooling): ZeroShot}` from the `main` and `compare-*` manifests of a preset on the
+    same tasks (main first; the first cell found of a (backbone, pooling) is kept): their own task
+    set, or one they were recorded on before a move (`Results.on_tasks`), so a table not moved yet
+    keeps its references while main has moved on."""
     results = as_results(results)
     names = ["main"] + sorted(o for o in results.outputs() if o.startswith("compare-"))
     found: dict[tuple, ZeroShot] = {}
     for name in names:
-        for manifest in results.manifests(name):
-            if manifest.preset != preset or tuple(manifest.tasks) != tuple(tasks):
+        for recorded in results.manifests(name):
+            manifest = results.on_tasks(recorded, tuple(tasks)) if recorded.preset == preset else None
+            if manifest is None:
                 continue
             first = {(c.row, c.role, c.sweep, c.value): c for c in manifest.seed_cells()}
             for key, sample in samples(manifest, results, comparison=True).items():

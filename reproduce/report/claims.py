@@ -99,7 +99,7 @@ def close_to_llm2vec(preset, results):
         ours = values.get(("Text2Token", role))
         if ours is None:
             continue
-        mine = [s for s in llm2vec if s.backbone == ours.backbone]
+        mine = [s for s in llm2vec if s.backbone == ours.backbone and s.tasks == ours.tasks]  # one task set
         same = sorted((s for s in mine if s.setting == ours.setting), key=lambda s: -s.seeds)
         usable = [s for s in mine if s.degenerate is None]
         best = max(usable, key=lambda s: s.value) if usable else None
@@ -245,15 +245,24 @@ def best_cells(preset: str, results: Results) -> list[tuple[str, str, str, Side]
     main-table setting (mean pooling, bidirectional attention); at a small scale another setting of a
     method can be far better (at smol, LLM2Vec with last-token pooling and causal attention), and a
     reader of the claims should see that.
+
+    While the preset's tables are on different task sets (some moved, `--task-set`), averages over
+    different tasks are not compared: each set has its own best cells, its name after the cell.
     """
-    best: dict[tuple[str, str], Side] = {}
-    for side in preset_sides(preset, results):
-        key = (side.method, side.backbone)
+    sides = preset_sides(preset, results)
+    sets = {side.table: results.manifest(side.table, preset).task_set for side in sides}
+    best: dict[tuple[str, str, str], Side] = {}
+    for side in sides:
+        key = (side.method, side.backbone, sets[side.table])
         current = best.get(key)
         rank = (side.degenerate is None, side.value)
         if current is None or rank > (current.degenerate is None, current.value):
             best[key] = side
-    return [(method, backbone, f"{s.table}: {s.row}", s) for (method, backbone), s in sorted(best.items())]
+    mixed = len(set(sets.values())) > 1
+    return [
+        (method, backbone, f"{s.table}: {s.row}" + (f" (`{task_set}`)" if mixed else ""), s)
+        for (method, backbone, task_set), s in sorted(best.items())
+    ]
 
 
 Checked = list[tuple[Manifest, list[tuple[Claim, list[tuple[str, str, str | None]]]]]]

@@ -41,7 +41,7 @@ from t2t.evaluation.tasks import TASK_SETS, get_tasks, task_category
 from t2t.models.backbones import weights_fingerprint
 from t2t.runs.results import RunRecord, RunStore, as_record, read_score
 from t2t.training.corpus import corpus_fingerprint
-from t2t.training.pipeline import build_model, torch_threads, trained_with
+from t2t.training.pipeline import build_model, trained_with
 from t2t.training.spec import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -191,8 +191,7 @@ def execute(
     One run is one model. A run that already stores tasks is extended (new tasks, `--add-items`)
     only with the model it stored them from: its stages are rebuilt on the training path the run
     recorded (`recorded_paths`: precision, kernel, dropout kind, CPU threads), whatever `runtime`
-    says, its tasks are evaluated with the thread count its stored scores were
-    (`evaluated_threads`), and one stored task is scored again first
+    says, and one stored task is scored again first
     (`check_same_model`); if it moved, nothing is stored and the run is refused (`NotTheSameModel`).
     `trained_as` asks for given paths on a fresh run (`--verify` recomputes a stored run this way).
     """
@@ -224,12 +223,10 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator, trai
     missing = tasks_to_evaluate(store, tasks, runtime)
     if not missing and run_record.get("status") == "complete":
         return store
-    threads = None if trained_as else evaluated_threads(run_record)  # as its stored scores were
     try:
         paths = trained_as or recorded_paths(spec, run_record)
         follows = runtime.following(paths[0], f"run {spec.run_id} ({spec.method})") if paths else runtime
-        with torch_threads(threads):
-            session = prepare(spec, follows, run_record, fingerprints, accelerator, paths, tasks)
+        session = prepare(spec, follows, run_record, fingerprints, accelerator, paths, tasks)
     except (PathUnavailable, NotTheSameModel) as error:  # its own model cannot be rebuilt here
         if runtime.on_stale != "recompute" or trained_as:
             raise
@@ -238,10 +235,9 @@ def _execute(spec: RunSpec, runtime: Runtime, store: RunStore, accelerator, trai
         return _execute(spec, runtime, store, accelerator)
     if session is None:  # a distributed worker other than the main process: it only trained
         return store
-    with torch_threads(threads):
-        for task in missing:
-            evaluate_task(session, task)
-        record(session)
+    for task in missing:
+        evaluate_task(session, task)
+    record(session)
     return store
 
 
@@ -290,24 +286,6 @@ def recorded_paths(spec: RunSpec, store: RunStore | RunRecord) -> list[dict[str,
         else path
         for path in paths
     ]
-
-
-def evaluated_threads(store: RunStore | RunRecord) -> int | None:
-    """The CPU thread count of the evaluation behind a stored run's scores: its latest re-evaluation
-    that replaced tasks (`recorded_paths`: then the run's model is that one's), else run.json's own.
-    A bf16 forward pass reduces in another order with another thread count, so the same model
-    scores a task a little differently (`check_same_model` compares at tolerance 0 and refuses);
-    new tasks are therefore evaluated with this count. None for a run with no stored task or none
-    recorded, and for a run evaluated on a GPU (CPU threads do not enter its numbers)."""
-    record = as_record(store)
-    info = record.data
-    if not record.store.task_names() or (info.get("provenance") or {}).get("hardware", {}).get("cuda"):
-        return None
-    threads = recorded_threads(info)
-    for entry in info.get("reevaluations", []):
-        if entry.get("replaced"):
-            threads = recorded_threads(entry) or threads
-    return threads
 
 
 def recorded_threads(record: dict[str, Any]) -> int | None:

@@ -6,8 +6,7 @@
   a model that scores it differently is refused with nothing written (`--on-stale recompute`
   recomputes the run as a whole instead).
 - The CPU thread count is part of that path: `--verify` recomputes a run with the threads it was
-  stored with, so a run stored by a 2-thread process verifies exactly from a 1-thread one; new
-  tasks of a stored run are evaluated with the threads its stored scores were.
+  stored with, so a run stored by a 2-thread process verifies exactly from a 1-thread one.
 """
 
 from __future__ import annotations
@@ -189,34 +188,6 @@ def test_verify_recomputes_a_run_with_the_threads_it_was_stored_with(
     assert fresh["stages_trained_with"][0]["threads"] == 2
     assert fresh["provenance"]["hardware"]["torch_threads"] == 2
     assert "recomputed with" not in report and torch.get_num_threads() == 1
-
-
-@pytest.mark.slow
-@pytest.mark.needs_data
-def test_new_tasks_are_evaluated_with_the_threads_the_stored_scores_were(
-    tmp_path, monkeypatch, make_cache, wider
-):
-    """Stored by a 2-thread process, extended from a 1-thread one (`--executor local` gives each job
-    one thread): the identity check and the new task run with 2 threads, as the stored scores did,
-    so the check compares like with like (tolerance 0); the process keeps its own count after."""
-    narrow, wide = wider
-    monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
-    make_cache("first")
-    runtime = Runtime(device="cpu", precision="bf16", progress=False)
-    with torch_threads(2):
-        store = run_module.execute(text2token(narrow), runtime)
-    seen = []
-    real = run_module.mteb.evaluate
-    monkeypatch.setattr(
-        run_module.mteb, "evaluate", lambda m, t, **k: seen.append(torch.get_num_threads()) or real(m, t, **k)
-    )
-    with torch_threads(1):
-        run_module.execute(text2token(wide), runtime)
-        assert torch.get_num_threads() == 1
-    assert seen == [2, 2]  # the identity check, then STS12
-    [entry] = store.read()["reevaluations"]
-    assert entry["tasks"] == ["STS12"] and entry["provenance"]["hardware"]["torch_threads"] == 2
-    assert run_module.evaluated_threads(store) == 2
 
 
 class _Spec:

@@ -77,10 +77,9 @@ def _command(output: str, results: Results) -> str:
 
 def _run_cost(info: dict) -> tuple[float, float, int]:
     """`(training steps' seconds, evaluation seconds, tokens encoded)` that a stored run's record
-    says it took: its first session plus every later one (`reevaluations`; one that rebuilt stages
-    no longer cached counts their training again: it was spent)."""
+    says it took: its first evaluation plus every later one (`reevaluations`)."""
     records = [info, *info.get("reevaluations", [])]
-    train = sum(float(r.get("timing", {}).get("train_steps_s", 0.0)) for r in records)
+    train = float(info.get("timing", {}).get("train_steps_s", 0.0))
     evaluate = sum(float(r.get("timing", {}).get("evaluate_s", 0.0)) for r in records)
     tokens = sum(int(r.get("throughput", {}).get("encode_tokens", 0)) for r in records)
     return train, evaluate, tokens

@@ -4,7 +4,8 @@
   the training path it recorded (precision, kernel, dropout kind, CPU threads), whatever today's
   `Runtime` says; a retrained model is checked against a stored task before anything is added, and
   a model that scores it differently is refused with nothing written (`--on-stale recompute`
-  recomputes the run as a whole instead).
+  recomputes the run as a whole instead), unless it logs every training step's loss as stored: then
+  it is the same model scored by other evaluation code, accepted within the version tolerance.
 - The CPU thread count is part of that path: `--verify` recomputes a run with the threads it was
   stored with, so a run stored by a 2-thread process verifies exactly from a 1-thread one.
 """
@@ -110,6 +111,43 @@ def test_a_rebuilt_model_that_scores_a_stored_task_differently_adds_nothing(
     again = store.read()
     assert "reevaluations" not in again and set(store.task_names()) == {*LITE.tasks[:2], "STS12"}
     assert store.read()["provenance"] != before_info["provenance"]  # a new record, one model
+
+
+@pytest.mark.slow
+@pytest.mark.needs_data
+def test_a_model_that_trains_as_stored_may_score_within_the_version_tolerance(
+    tmp_path, monkeypatch, make_cache, wider
+):
+    """The stored check task was scored by other evaluation code (here: its score nudged by 0.001):
+    the retrained model logs every step's loss as stored, so it is the same model; the new task is
+    added and run.json says how the model was recognised. With one logged loss changed, the same
+    nudge is refused (the score alone, at tolerance 0, decides)."""
+    narrow, wide = wider
+    monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
+    make_cache("first")
+    store = run_module.execute(text2token(narrow), FP32)
+    task_file = store.task_path(LITE.tasks[0])
+    payload = json.loads(task_file.read_text())
+    payload["scores"]["test"][0]["main_score"] += 0.001
+    task_file.write_text(json.dumps(payload))
+    log_file = store.dir / "train_log.json"
+    logged = log_file.read_text()
+    changed = json.loads(logged)
+    changed[0][-1]["loss"] += 1e-6
+    log_file.write_text(json.dumps(changed))
+    make_cache("fresh")
+    with pytest.raises(run_module.NotTheSameModel):
+        run_module.execute(text2token(wide), TODAY)
+    assert "STS12" not in store.task_names()
+
+    log_file.write_text(logged)
+    make_cache("again")
+    run_module.execute(text2token(wide), TODAY)
+    [entry] = store.read()["reevaluations"]
+    assert entry["tasks"] == ["STS12"] and "STS12" in store.task_names()
+    same = entry["same_model"]
+    assert same["task"] == LITE.tasks[0] and same["training_log"] == "equal"
+    assert same["now"] - same["stored"] == pytest.approx(-0.001, abs=1e-6)
 
 
 @pytest.mark.slow

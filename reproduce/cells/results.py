@@ -61,6 +61,7 @@ class Results:
         self._scores: dict[str, dict[str, float]] = {}
         self._items: dict[tuple[str, str], tuple[tuple, dict | None]] = {}
         self._derived: dict[tuple, Any] = {}
+        self.lenders: list[Manifest] = []  # a view's: the whole preset's score tables, to borrow s² from
 
     @classmethod
     def load(cls, root: Path | None = None) -> Results:
@@ -76,7 +77,8 @@ class Results:
         """The outputs at `preset` as read on `task_set` (`Manifest.on_task_set`: their own set, or one
         they were recorded on before a move), without the outputs never recorded on it and without
         other presets: what the verdicts were there. Shares the files already read; computes its own
-        derived values (seed pools differ between task sets)."""
+        derived values (seed pools differ between task sets); a method with no multi-seed cell on the
+        set borrows from the preset's other sets as in the whole store (`lenders`)."""
         manifests = {
             output: moved
             for output, listed in self._manifests.items()
@@ -87,6 +89,7 @@ class Results:
             )
         }
         view = Results(self.root, manifests)
+        view.lenders = [m for m in self.all_manifests() if m.preset == preset and m.score_table]
         view._records, view._scores, view._items = self._records, self._scores, self._items
         for run_id in view.run_ids():
             view.record(run_id)

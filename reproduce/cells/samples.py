@@ -188,6 +188,9 @@ def seed_variances(manifest: Manifest, results: Source = None) -> dict[tuple[str
     def compute() -> dict[tuple[str, str], SeedVariance]:
         tables = _same_tasks(manifest, manifest.preset, manifest.tasks, results)
         every = _same_tasks(manifest, manifest.preset, None, results)
+        every += [
+            m for m in results.lenders if m.preset == manifest.preset and all(m is not e for e in every)
+        ]
         return _with_other_task_sets(_seed_variances(tables, results), every, results)
 
     return _per_manifest(results, "seed_variances", manifest, compute)

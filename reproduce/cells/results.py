@@ -78,16 +78,17 @@ class Results:
         they were recorded on before a move), without the outputs never recorded on it and without
         other presets: what the verdicts were there. Shares the files already read; computes its own
         derived values (seed pools differ between task sets); a method with no multi-seed cell on the
-        set borrows from the preset's other sets as in the whole store (`lenders`)."""
-        manifests = {
-            output: moved
-            for output, listed in self._manifests.items()
-            if (
-                moved := [
-                    m.on_task_set(task_set) for m in listed if m.preset == preset and m.on_task_set(task_set)
-                ]
-            )
-        }
+        set borrows from the preset's other sets as in the whole store (`lenders`). One view per
+        `(preset, task_set)` and `Results`: the rebuild's integrity check and resampling and the index's
+        "What changed" read the same one."""
+        return self.derived(("view", preset, task_set), lambda: self._view(preset, task_set))
+
+    def _view(self, preset: str, task_set: str) -> Results:
+        manifests = {}
+        for output, listed in self._manifests.items():
+            moved = [m.on_task_set(task_set) for m in listed if m.preset == preset]
+            if moved := [m for m in moved if m is not None]:
+                manifests[output] = moved
         view = Results(self.root, manifests)
         view.lenders = [m for m in self.all_manifests() if m.preset == preset and m.score_table]
         view._records, view._scores, view._items = self._records, self._scores, self._items

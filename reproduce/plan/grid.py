@@ -39,11 +39,13 @@ def expand(spec: OutputSpec, preset: ScalePreset, seeds: int = 1) -> list[Manife
         for role, backbone in preset.backbones_for(spec.id).items():
             if not row.plans_on(backbone):
                 continue
-            trains = bool(
-                run_spec(row.method, preset, backbone, row.params, task_types=row.task_types).model.stages
-            )
-            for seed in range(seeds if trains else 1):
-                run = run_spec(row.method, preset, backbone, row.params, seed=seed, task_types=row.task_types)
+            runs = [run_spec(row.method, preset, backbone, row.params, task_types=row.task_types)]
+            if runs[0].model.stages:  # a row that trains nothing has one seed
+                runs += [
+                    run_spec(row.method, preset, backbone, row.params, seed=seed, task_types=row.task_types)
+                    for seed in range(1, seeds)
+                ]
+            for seed, run in enumerate(runs):
                 if not run.evaluation.tasks:
                     continue
                 analysis = analysis_run(spec, run, preset) if spec.analysis else None

@@ -55,6 +55,19 @@ def snapshot(store: RunStore) -> dict[str, bytes]:
     }
 
 
+def stored_with_check_moved(tmp_path, monkeypatch, make_cache, task_set: str, delta: float) -> RunStore:
+    """A run stored (fp32) on `task_set`, its stored score of the task the same-model check re-scores
+    (the set's first) then moved by `delta`, as if another model or other code had scored it."""
+    monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
+    make_cache("first")
+    store = run_module.execute(text2token(task_set), FP32)
+    task_file = store.task_path(LITE.tasks[0])
+    payload = json.loads(task_file.read_text())
+    payload["scores"]["test"][0]["main_score"] += delta
+    task_file.write_text(json.dumps(payload))
+    return store
+
+
 @pytest.mark.slow
 @pytest.mark.needs_data
 def test_new_tasks_come_from_the_model_the_run_stored(tmp_path, monkeypatch, make_cache, wider):
@@ -90,13 +103,7 @@ def test_a_rebuilt_model_that_scores_a_stored_task_differently_adds_nothing(
     the run had been made by another model): refused, naming the run, the task and the way forward,
     and no byte of the run folder changes. With --on-stale recompute the run is recomputed whole."""
     narrow, wide = wider
-    monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
-    make_cache("first")
-    store = run_module.execute(text2token(narrow), FP32)
-    task_file = store.task_path(LITE.tasks[0])
-    payload = json.loads(task_file.read_text())
-    payload["scores"]["test"][0]["main_score"] += 0.01
-    task_file.write_text(json.dumps(payload))
+    store = stored_with_check_moved(tmp_path, monkeypatch, make_cache, narrow, 0.01)
     before, before_info = snapshot(store), store.read()
 
     make_cache("fresh")
@@ -123,13 +130,7 @@ def test_a_model_that_trains_as_stored_may_score_within_the_version_tolerance(
     added and run.json says how the model was recognised. With one logged loss changed, the same
     nudge is refused (the score alone, at tolerance 0, decides)."""
     narrow, wide = wider
-    monkeypatch.setenv("T2T_RESULTS_DIR", str(tmp_path))
-    make_cache("first")
-    store = run_module.execute(text2token(narrow), FP32)
-    task_file = store.task_path(LITE.tasks[0])
-    payload = json.loads(task_file.read_text())
-    payload["scores"]["test"][0]["main_score"] += 0.001
-    task_file.write_text(json.dumps(payload))
+    store = stored_with_check_moved(tmp_path, monkeypatch, make_cache, narrow, 0.001)
     log_file = store.dir / "train_log.json"
     logged = log_file.read_text()
     changed = json.loads(logged)

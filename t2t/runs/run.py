@@ -430,6 +430,7 @@ class Session:
     built: float
     later: bool
     paths: list[dict[str, Any]] | None = None
+    cpu_started: float = 0.0  # time.process_time() when the session began
     evaluated: list[str] = dataclasses.field(default_factory=list)
     identity: dict[str, Any] | None = None  # how `check_same_model` found the model the stored one
 
@@ -445,7 +446,7 @@ def prepare(
     rebuilt model is the one the run stored (`check_same_model`, against `tasks`), record what it
     is, wrap it for mteb. A searcher (`ModelSpec.searcher`) is built instead of the backbone: mteb
     calls it as it is (no encoder wrapper, nothing trained)."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     store = record.store
     origin = provenance_with_diff(store)  # the code and machine this session runs with
     searcher = spec.model.searcher
@@ -476,6 +477,7 @@ def prepare(
         built,
         later,
         paths,
+        cpu_started,
     )
     check_same_model(session, list(tasks))  # before anything is written
     if later:  # keep the original record; only the inputs of the new tasks are added
@@ -591,7 +593,12 @@ def record(session: Session) -> None:
 
 def _timings(session: Session, cumulative: bool = True) -> dict[str, Any]:
     """Wall times and throughput of this session; `cumulative` adds those of every earlier process
-    that worked on the same (first) evaluation, whose figures were saved after each finished task."""
+    that worked on the same (first) evaluation, whose figures were saved after each finished task.
+
+    `cpu_s` is the processor time the session's process used, every thread counted
+    (`time.process_time`): the core-seconds it cost. Wall times also count time spent stopped
+    (SIGSTOP), suspended or waiting for a core on a shared machine; `cpu_s` does not. It is left
+    out where an earlier process of the same evaluation did not count it (runs begun before 2026-12-07)."""
     previous = session.previous if cumulative and not session.later else {}
     timing, throughput = previous.get("timing", {}), previous.get("throughput", {})
     done = session.embedder.throughput if session.embedder else Throughput()  # a searcher encodes nothing
@@ -600,11 +607,14 @@ def _timings(session: Session, cumulative: bool = True) -> dict[str, Any]:
     seconds = throughput.get("encode_seconds", 0.0) + done.seconds
     cached = throughput.get("encode_cached_texts", 0) + done.cached
     logs = session.logs
+    cpu_s = time.process_time() - session.cpu_started + timing.get("cpu_s", 0.0)
+    known = not timing or "cpu_s" in timing  # an earlier process of this evaluation did not count it
     return {
         "timing": {
             "build_model_s": round(session.built - session.started + timing.get("build_model_s", 0.0), 2),
             "evaluate_s": round(time.perf_counter() - session.built + timing.get("evaluate_s", 0.0), 2),
             "train_steps_s": round(sum(step["seconds"] for log in logs for step in log), 2),
+            **({"cpu_s": round(cpu_s, 2)} if known else {}),
         },
         "throughput": {
             "encode_texts": texts,

@@ -503,6 +503,47 @@ def test_throughput_adds_up_across_an_interrupted_evaluation(isolated, monkeypat
     assert total["timing"]["evaluate_s"] > 0 and math.isfinite(total["throughput"]["encode_tokens_per_s"])
 
 
+@pytest.mark.needs_data
+def test_cpu_seconds_leave_out_time_the_run_spent_stopped(isolated, monkeypatch):
+    """Wall times count a run's pauses (a queue worker SIGSTOPped while tests run, a shared core);
+    `cpu_s` counts what it used. Each task here waits 0.4 s without computing, as a stopped process
+    would: the wall clock has the waits, the processor time does not."""
+    import t2t.runs.run
+
+    real, wait = t2t.runs.run.mteb.evaluate, 0.4
+
+    def stopped_then_evaluated(*args, **kwargs):
+        time.sleep(wait)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(t2t.runs.run.mteb, "evaluate", stopped_then_evaluated)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        store = execute(zero_shot(), RUNTIME)
+    finally:
+        torch.set_num_threads(threads)
+    timing, waited = store.read()["timing"], wait * len(store.task_names())
+    wall = timing["build_model_s"] + timing["evaluate_s"]
+    assert 0 < timing["cpu_s"] <= wall - 0.8 * waited
+
+
+def test_cpu_seconds_are_left_out_when_an_earlier_process_did_not_count_them():
+    """A run resumed from a process that saved wall times but no `cpu_s` (code before it existed)
+    would add only the last process's processor time: too few core-seconds, so none are written."""
+    from t2t.runs.run import _timings
+
+    def session(previous):
+        return SimpleNamespace(
+            previous=previous, later=False, embedder=None, logs=[], started=0.0, built=0.0, cpu_started=0.0
+        )
+
+    assert "cpu_s" in _timings(session({}))["timing"]
+    assert "cpu_s" not in _timings(session({"timing": {"build_model_s": 5.0, "evaluate_s": 9.0}}))["timing"]
+    resumed = _timings(session({"timing": {"evaluate_s": 9.0, "cpu_s": 7.0}}))["timing"]
+    assert resumed["cpu_s"] >= 7.0
+
+
 # ---------------------------------------------------------------- 9. stored versus fresh results
 
 

@@ -16,7 +16,9 @@ The backbone's verdict is the worst of its comparisons (as in claims.md); the di
 that of the comparison that sets it, with its Holm interval (or its plain difference when it has
 none: a degenerate side, or runs without item outputs). "By category" splits that difference into
 the mean over each MTEB category's tasks (better side minus worse side, x100), so a verdict that
-moved says which categories moved it.
+moved says which categories moved it. Below the table, one sentence per verdict that moved says why
+(`why_moved`): another comparison decides it (a cell not on the new set yet), or the same one,
+moved by the categories the new set adds or by the tasks it keeps of a category.
 """
 
 from __future__ import annotations
@@ -88,8 +90,84 @@ def _categories_text(line: Decided | None, categories: dict[str, str]) -> str:
     split = category_differences(line.item, categories)
     if split is None:
         return "--"
+    return _split_text(split)
+
+
+def _cells(line: Decided) -> tuple[tuple[str, str], tuple[str, str]]:
+    """The (table, row) of a comparison's two sides."""
+    return (line.item.better.table, line.item.better.row), (line.item.worse.table, line.item.worse.row)
+
+
+def _pair(line: Decided) -> str:
+    return " vs ".join(f"{table}: {row}" for table, row in _cells(line))
+
+
+def _split_text(split: dict[str, float]) -> str:
     return ", ".join(
         f"{category} {value:+.2f}" for category, value in sorted(split.items(), key=lambda kv: kv[1])
+    )
+
+
+def _category_tasks(line: Decided, categories: dict[str, str]) -> dict[str, list[str]]:
+    groups: dict[str, list[str]] = {}
+    for task in line.item.better.tasks:
+        groups.setdefault(categories.get(task, "?"), []).append(task)
+    return groups
+
+
+def why_moved(
+    was: Decided | None,
+    now: Decided | None,
+    categories: tuple[dict[str, str], dict[str, str]],
+    moved: set[str],
+    sets: tuple[str, str],
+) -> str | None:
+    """One sentence on why a backbone's verdict moved between the two sets (None: it did not move).
+
+    Either the comparison that decides it is another one (a cell it compared is not on the new set
+    yet, or another cell became the worst), or it is the same pair of cells: then the sentence gives
+    each category's difference on both sets, saying where a category kept only some of its tasks,
+    which categories the new set adds or drops, and whether a cell's runs (its seeds) differ.
+    `moved`: the tables recorded on the new set (`sets[1]`)."""
+    if was is None or now is None or was.verdict == now.verdict:
+        return None
+    if not (isinstance(was.item, Comparison) and isinstance(now.item, Comparison)):
+        return f"{was.verdict} -> {now.verdict}."
+    before, after = sets
+    if _cells(was) != _cells(now):
+        missing = [f"{table}: {row}" for table, row in _cells(was) if table not in moved]
+        return (
+            f"{was.verdict} -> {now.verdict}: another comparison decides it, {_pair(was)} on `{before}`, "
+            f"{_pair(now)} on `{after}`"
+            + (f" ({' and '.join(missing)}: not on `{after}` yet)." if missing else ".")
+        )
+    head = f"{was.verdict} -> {now.verdict}: same comparison ({_pair(now)})"
+    reseeded = [
+        f"{side_now.row}: {len(side_was.run_ids)} -> {len(side_now.run_ids)} runs"
+        for side_was, side_now in ((was.item.better, now.item.better), (was.item.worse, now.item.worse))
+        if set(side_was.run_ids) != set(side_now.run_ids)
+    ]
+    head += f", with other runs ({'; '.join(reseeded)})" if reseeded else ""
+    old, new = (category_differences(line.item, table) for line, table in zip((was, now), categories))
+    if old is None or new is None:
+        return head + "."
+    old_tasks, new_tasks = _category_tasks(was, categories[0]), _category_tasks(now, categories[1])
+    kept = []
+    for category in (c for c in new if c in old):
+        text = f"{category} {old[category]:+.2f} -> {new[category]:+.2f}"
+        if set(old_tasks[category]) != set(new_tasks[category]):
+            shared = len(set(old_tasks[category]) & set(new_tasks[category]))
+            text += (
+                f" ({len(new_tasks[category])} tasks, {shared} of `{before}`'s {len(old_tasks[category])})"
+            )
+        kept.append(text)
+    added = {c: v for c, v in new.items() if c not in old}
+    dropped = [c for c in old if c not in new]
+    return (
+        f"{head}; by category {', '.join(kept) or 'none in common'}"
+        + (f"; `{after}` adds {_split_text(added)}" if added else "")
+        + (f"; it drops {', '.join(dropped)}" if dropped else "")
+        + "."
     )
 
 
@@ -102,7 +180,10 @@ def move_lines(results: Results, preset: str, before: str, after: str) -> list[s
     """One move's table: per claim and backbone, the verdict and deciding difference on both sets,
     and where the difference comes from by category on each."""
     old, old_categories = _checked(results.on_task_set(preset, before), preset)
-    new, new_categories = _checked(results.on_task_set(preset, after), preset)
+    now_view = results.on_task_set(preset, after)
+    new, new_categories = _checked(now_view, preset)
+    moved = {m.output for m in now_view.all_manifests() if m.preset == preset and m.task_set == after}
+    why = []
     lines = [
         f"| claim | backbone | on `{before}` | on `{after}` | by category, `{before}` | by category, `{after}` |",
         "|---|---|---|---|---|---|",
@@ -115,6 +196,10 @@ def move_lines(results: Results, preset: str, before: str, after: str) -> list[s
                 f"| {claim.text} | {role} | {_difference(was)} | {_difference(now)} | "
                 f"{_categories_text(was, old_categories)} | {_categories_text(now, new_categories)} |"
             )
+            reason = why_moved(was, now, (old_categories, new_categories), moved, (before, after))
+            why += wrap(f"{claim.text} [{role}]: {reason}", first="- ", rest="  ") if reason else []
+    if why:
+        lines += ["", "Why each verdict that moved did:", "", *why]
     return lines
 
 
@@ -130,7 +215,8 @@ def changes_lines(results: Source = None) -> list[str]:
         "and on today's, from the same run folders (`reproduce/report/changes.py`). Per backbone: the "
         "verdict and the difference that sets it (the worst comparison, Holm interval in brackets), then "
         "that difference split by MTEB category (mean over the category's tasks, x100): where a verdict "
-        "moved, the categories say why. An output not moved yet counts on its earlier set only."
+        "moved, the categories say why, and a sentence below the table says whether the same comparison "
+        "decides it on both sets. An output not moved yet counts on its earlier set only."
     )
     for preset, before, after in found:
         lines += [

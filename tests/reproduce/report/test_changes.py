@@ -74,6 +74,18 @@ def test_a_verdict_that_moves_with_the_task_set_says_which_categories_moved_it(t
     assert after.pop("STS") == after.pop("Classification") == "+0.00"
     assert set(after) == {"Retrieval", "Clustering", "PairClassification", "Summarization"}
     assert set(after.values()) == {"-15.00"}
+    why = next(line for line in text.splitlines() if line.startswith("- Text2Token is within a point"))
+    assert why.startswith(
+        "- Text2Token is within a point of LLM2Vec or better on average. [llama]: holds -> fails: same "
+        "comparison (main: Text2Token vs main: LLM2Vec); by category "
+    )
+    # STS keeps 2 of offline's 7 tasks; Classification both of its 2
+    assert "STS +0.00 -> +0.00 (2 tasks, 2 of `offline`'s 7)" in why
+    assert "Classification +0.00 -> +0.00;" in why or "Classification +0.00 -> +0.00," in why
+    added = why.split("; `offline-balanced` adds ")[1].rstrip(".").split(", ")
+    assert sorted(added) == [
+        f"{c} -15.00" for c in ("Clustering", "PairClassification", "Retrieval", "Summarization")
+    ]
     # the view on the earlier set leaves the loaded Results on today's set
     assert results.manifest("main", "tiny").task_set == "offline-balanced"
 
@@ -110,3 +122,65 @@ def test_while_some_tables_have_moved_claims_compare_like_with_like(tmp_path):
     assert "| Text2Token is within a point of LLM2Vec or better on average. | not measured | -- |" in text
     assert "| main: Text2Token (`offline-balanced`) | 52.00 |" in text
     assert "| pooling-attention: Text2Token, last + causal (`offline`) | 52.00 |" in text  # main's run
+
+
+@pytest.mark.slow
+def test_a_verdict_decided_by_a_cell_not_on_the_new_set_yet_says_so(tmp_path):
+    """On offline, LLM2Vec's best cell is pooling-attention's last + causal (10 points above main's
+    Text2Token: fails); main moves to offline-balanced, pooling-attention does not, so there only
+    main's LLM2Vec row compares (2 points below: holds). The sentence names both comparisons and the
+    cell that has not moved, rather than crediting the new tasks."""
+    tasks = dict.fromkeys([*TASK_SETS["offline"].tasks, *TASK_SETS["offline-balanced"].tasks])
+    scores = {
+        ("main", "Text2Token"): 0.60,
+        ("main", "LLM2Vec"): 0.58,
+        ("pooling-attention", "LLM2Vec, last + causal"): 0.70,
+    }
+    for (output, row), score in scores.items():
+        cell = next(c for c in expand(get_spec(output), BEFORE) if c.row == row and c.role == "llama")
+        store_run(tmp_path, cell.run, dict.fromkeys(tasks, score), items=True)
+    for output in ("main", "pooling-attention"):
+        spec = get_spec(output)
+        write_manifest(plan_manifest(spec, BEFORE, expand(spec, BEFORE)), tmp_path)
+    _move(tmp_path, AFTER)
+    text = unwrap("\n".join(changes_lines(Results.load(tmp_path))))
+    why = next(line for line in text.splitlines() if line.startswith("- Text2Token is within a point"))
+    assert why == (
+        "- Text2Token is within a point of LLM2Vec or better on average. [llama]: fails -> holds: another "
+        "comparison decides it, main: Text2Token vs pooling-attention: LLM2Vec, last + causal on "
+        "`offline`, main: Text2Token vs main: LLM2Vec on `offline-balanced` (pooling-attention: LLM2Vec, "
+        "last + causal: not on `offline-balanced` yet)."
+    )
+
+
+def test_a_cell_with_other_runs_on_the_new_set_is_named_in_the_reason():
+    """Same cells on both sets, but Text2Token's cell holds another number of seeds on the new one
+    (a seed not re-scored yet, say): the sentence says so, since seeds as well as tasks move a mean."""
+    from reproduce.judge.verdicts import Comparison, Decided, Side
+    from reproduce.report.changes import why_moved
+    from t2t.stats.intervals import Sample
+    from t2t.stats.resample import RunItems
+
+    def side(row, runs):
+        sample = Sample(tuple(RunItems((run,), {}) for run in runs))
+        return Side("main", row, "llama", "tiny-llama", row.lower(), 0.6, sample, (), (None, None))
+
+    def decided(verdict, t2t_runs):
+        item = Comparison("llama", side("Text2Token", t2t_runs), side("LLM2Vec", ["b"]), margin=1.0)
+        return Decided("llama", "", verdict, item)
+
+    reason = why_moved(
+        decided("fails", ["a1", "a2", "a3"]),
+        decided("inconclusive", ["a1", "a2"]),
+        ({}, {}),
+        {"main"},
+        ("x", "y"),
+    )
+    assert reason.startswith(
+        "fails -> inconclusive: same comparison (main: Text2Token vs main: LLM2Vec), with other runs "
+        "(Text2Token: 3 -> 2 runs)"
+    )
+    assert (
+        why_moved(decided("fails", ["a1"]), decided("fails", ["a1", "a2"]), ({}, {}), {"main"}, ("x", "y"))
+        is None
+    )

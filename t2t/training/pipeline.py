@@ -120,7 +120,8 @@ UNRECORDED = {"unknown": "the stage was cached before how a stage was trained wa
 
 def trained_with(spec: ModelSpec, paths=None) -> list[dict[str, Any]]:
     """How each cached stage of `spec` was trained (`Runtime.training_path`, plus checkpointing and
-    torch's version), from its `stage.json`; `UNRECORDED` (never null) for a stage cached before
+    the versions of torch, transformers and peft: `training_versions`; stages cached before
+    2026-12-07 record torch's only), from its `stage.json`; `UNRECORDED` (never null) for a stage cached before
     this was recorded. `paths`: the paths `build_model` was asked for (their folders are read)."""
     return [
         _recorded_path(stage_folder(spec.stage_key(i), paths[i] if paths else None)) or dict(UNRECORDED)
@@ -143,6 +144,12 @@ def _log_other_path(folder: Path, key: str, runtime: Runtime) -> None:
             "stage %s is reused; how it was trained was not recorded (cached before trained_with)", key
         )
         return
+    versions = {
+        k: (recorded[k], v) for k, v in training_versions().items() if k in recorded and recorded[k] != v
+    }
+    if versions:  # a version is not a path (PATH_FIELDS): said, not warned; runs compare versions
+        shown = ", ".join(f"{k} {was} (now {want})" for k, (was, want) in versions.items())
+        logger.info("stage %s is reused; it was trained with %s", key, shown)
     differences = {k: (recorded.get(k), v) for k, v in now.items() if recorded.get(k) != v}
     if differences:
         shown = ", ".join(f"{k} {was} (now {want})" for k, (was, want) in differences.items())
@@ -299,6 +306,21 @@ def _loop_settings(spec: ModelSpec, index: int, runtime: Runtime) -> LoopSetting
     )
 
 
+def training_versions() -> dict[str, str | None]:
+    """The versions of the packages whose code trains a stage (torch's kernels, transformers' model
+    code, peft's LoRA), kept in its `stage.json`: a stage reused by a process with other versions
+    then still says which ones made it."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str | None:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return None
+
+    return {"torch": torch.__version__, "transformers": installed("transformers"), "peft": installed("peft")}
+
+
 def _save_stage(
     folder: Path,
     peft_model,
@@ -322,7 +344,7 @@ def _save_stage(
             "trained_with": {
                 **runtime.training_path(),
                 "gradient_checkpointing": checkpointing,
-                "torch": torch.__version__,
+                **training_versions(),
             },
         },
     )

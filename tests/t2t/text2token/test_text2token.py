@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 
+import peft
 import pytest
 import torch
+import transformers
 
 from t2t.core.runtime import Runtime
 from t2t.embedding.encoder import Embedder
@@ -167,6 +169,8 @@ def test_a_stage_records_how_it_was_trained_and_reuse_on_another_path_says_so(ca
         **RUNTIME.training_path(),
         "gradient_checkpointing": False,
         "torch": torch.__version__,
+        "transformers": transformers.__version__,
+        "peft": peft.__version__,
     }
     assert recorded["weights"] == "float32" and recorded["attention"] == "eager"
     with caplog.at_level("WARNING"):
@@ -178,6 +182,14 @@ def test_a_stage_records_how_it_was_trained_and_reuse_on_another_path_says_so(ca
     assert "weights float32 (now float32)" not in caplog.text
     assert "autocast float32 (now bfloat16)" in caplog.text and "attention eager (now sdpa)" in caplog.text
     assert str(stage_dir(spec.stage_key(0))) in caplog.text
+    # trained by other package versions: reused, and the log says which
+    info = json.loads((stage_dir(spec.stage_key(0)) / "stage.json").read_text())
+    info["trained_with"]["transformers"] = "0.0"
+    (stage_dir(spec.stage_key(0)) / "stage.json").write_text(json.dumps(info))
+    caplog.clear()
+    with caplog.at_level("INFO"):
+        build_model(spec, RUNTIME)
+    assert f"it was trained with transformers 0.0 (now {transformers.__version__})" in caplog.text
 
 
 @pytest.mark.slow

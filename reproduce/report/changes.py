@@ -44,15 +44,21 @@ def moves(results: Source = None) -> list[tuple[str, str, str]]:
     return list(found)
 
 
+def category_tasks(comparison: Comparison, categories: dict[str, str]) -> dict[str, list[str]]:
+    """`{category: tasks}` of a comparison's tasks (its better side's; both sides hold the same)."""
+    groups: dict[str, list[str]] = {}
+    for task in comparison.better.tasks:
+        groups.setdefault(categories.get(task, "?"), []).append(task)
+    return groups
+
+
 def category_differences(comparison: Comparison, categories: dict[str, str]) -> dict[str, float] | None:
     """`{category: better - worse}` (x100, each side the mean over its seeds of the run's mean over the
     category's tasks); None when a side has no item outputs (its per-run scores are not held)."""
     terms = comparison.terms()
     if any(sample is None for _, sample in terms):
         return None
-    groups: dict[str, list[str]] = {}
-    for task in comparison.better.tasks:
-        groups.setdefault(categories.get(task, "?"), []).append(task)
+    groups = category_tasks(comparison, categories)
     return {
         category: sum(
             weight * float(np.mean([full_average(run, tasks) for run in sample.runs]))
@@ -108,13 +114,6 @@ def _split_text(split: dict[str, float]) -> str:
     )
 
 
-def _category_tasks(line: Decided, categories: dict[str, str]) -> dict[str, list[str]]:
-    groups: dict[str, list[str]] = {}
-    for task in line.item.better.tasks:
-        groups.setdefault(categories.get(task, "?"), []).append(task)
-    return groups
-
-
 def why_moved(
     was: Decided | None,
     now: Decided | None,
@@ -151,7 +150,7 @@ def why_moved(
     old, new = (category_differences(line.item, table) for line, table in zip((was, now), categories))
     if old is None or new is None:
         return head + "."
-    old_tasks, new_tasks = _category_tasks(was, categories[0]), _category_tasks(now, categories[1])
+    old_tasks, new_tasks = category_tasks(was.item, categories[0]), category_tasks(now.item, categories[1])
     kept = []
     for category in (c for c in new if c in old):
         text = f"{category} {old[category]:+.2f} -> {new[category]:+.2f}"

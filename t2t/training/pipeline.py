@@ -26,6 +26,7 @@ from t2t.core.atomic import atomic_directory, atomic_write_json, read_json
 from t2t.core.fingerprint import accepted, compare, decide_stale, move_aside
 from t2t.core.locks import exclusive
 from t2t.core.paths import cache_root
+from t2t.core.provenance import package_versions
 from t2t.core.runtime import PATH_FIELDS, Runtime, same_path
 from t2t.models.backbones import attach_lora, load_backbone, set_attention_dropout, weights_fingerprint
 from t2t.training.corpus import corpus_fingerprint, load_corpus
@@ -121,8 +122,8 @@ UNRECORDED = {"unknown": "the stage was cached before how a stage was trained wa
 def trained_with(spec: ModelSpec, paths=None) -> list[dict[str, Any]]:
     """How each cached stage of `spec` was trained (`Runtime.training_path`, plus checkpointing and
     the versions of torch, transformers and peft: `training_versions`; stages cached before
-    2026-12-07 record torch's only), from its `stage.json`; `UNRECORDED` (never null) for a stage cached before
-    this was recorded. `paths`: the paths `build_model` was asked for (their folders are read)."""
+    2026-12-07 record torch's only), from its `stage.json`; `UNRECORDED` (never null) for a stage
+    cached before this was recorded. `paths`: the paths `build_model` was asked for (their folders are read)."""
     return [
         _recorded_path(stage_folder(spec.stage_key(i), paths[i] if paths else None)) or dict(UNRECORDED)
         for i in range(len(spec.stages))
@@ -309,16 +310,10 @@ def _loop_settings(spec: ModelSpec, index: int, runtime: Runtime) -> LoopSetting
 def training_versions() -> dict[str, str | None]:
     """The versions of the packages whose code trains a stage (torch's kernels, transformers' model
     code, peft's LoRA), kept in its `stage.json`: a stage reused by a process with other versions
-    then still says which ones made it."""
-    from importlib.metadata import PackageNotFoundError, version
-
-    def installed(name: str) -> str | None:
-        try:
-            return version(name)
-        except PackageNotFoundError:
-            return None
-
-    return {"torch": torch.__version__, "transformers": installed("transformers"), "peft": installed("peft")}
+    then still says which ones made it. torch as `torch.__version__` (with its build tag, as stages
+    recorded it before), the others as `t2t.core.provenance.package_versions` reads them."""
+    versions = package_versions()
+    return {"torch": torch.__version__, "transformers": versions["transformers"], "peft": versions["peft"]}
 
 
 def _save_stage(
